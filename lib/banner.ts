@@ -1,0 +1,41 @@
+/**
+ * The start-up banner an operator reads in the terminal or the journal.
+ *
+ * @module
+ */
+import type { Config } from "./config.ts";
+
+function isLoopback(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "::1" || hostname.startsWith("127.");
+}
+
+function formatBytes(bytes: number): string {
+  const mib = bytes / 1024 ** 2;
+  return Number.isInteger(mib) ? `${bytes} bytes (${mib} MiB)` : `${bytes} bytes`;
+}
+
+/** The banner's lines: version, where it listens, mode, database, limits, p2p, TLS advice. */
+export function bannerLines(
+  options: { version: string; config: Config; address: Deno.NetAddr },
+): string[] {
+  const { version, config, address } = options;
+  const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname;
+  const lines = [
+    `VaultMesh Relay ${version}`,
+    `  listening   http://${host}:${address.port}`,
+    `  mode        ${config.mode} (buffering ${
+      config.mode === "stateless" ? "disabled" : "enabled"
+    })`,
+    `  database    ${config.db}`,
+    `  ttl         ${config.ttlHours} h`,
+    `  max buffer  ${formatBytes(config.maxBuffer)} per vault`,
+    `  p2p         ${config.p2pPort === 0 ? "disabled" : `port ${config.p2pPort}`}`,
+  ];
+  if (!isLoopback(address.hostname)) {
+    lines.push(
+      "  warning     plain HTTP on a public address: put TLS in front with a reverse proxy " +
+        "(Caddy, nginx) and give devices its https:// URL",
+    );
+  }
+  return lines;
+}

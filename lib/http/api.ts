@@ -1,0 +1,30 @@
+/**
+ * The relay's HTTP surface: which routes exist and which handler answers each.
+ *
+ * @module
+ */
+import { jsonResponse } from "./errors.ts";
+import { Router } from "./router.ts";
+import { PROTOCOL_NAME } from "../version.ts";
+import type { RelayMode } from "../modes/mode.ts";
+
+/** The parts of the relay the HTTP surface needs. */
+export interface ApiParts {
+  readonly mode: RelayMode;
+}
+
+/** `GET /health`: exactly the shape the product documents. */
+function healthBody(mode: RelayMode) {
+  return {
+    status: "ok",
+    protocol: PROTOCOL_NAME,
+    mode: mode.name,
+    buffering: mode.buffering,
+  };
+}
+
+/** Builds the router for the relay's HTTP API. */
+export function createApi(parts: ApiParts): Router {
+  return new Router()
+    .add("GET", "/health", () => jsonResponse(healthBody(parts.mode)));
+}

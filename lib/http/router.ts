@@ -1,0 +1,147 @@
+/**
+ * Routing: method and path matching, the protocol-3 gate on `/v3/`, CORS, the headers every
+ * response carries, and turning thrown {@linkcode HttpError}s into JSON. Handlers throw; the
+ * router answers.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { errorResponse, HttpError } from "./errors.ts";
+import { PROTOCOL_VERSION } from "../version.ts";
+
+/** The header every client sends and every response carries. */
+export const PROTOCOL_HEADER = "x-vaultmesh-protocol";
+
+/** What a handler gets: the request, its URL, path parameters and connection info. */
+export interface RequestContext {
+  readonly request: Request;
+  readonly url: URL;
+  readonly params: Readonly<Record<string, string>>;
+  readonly info: Deno.ServeHandlerInfo<Deno.NetAddr>;
+}
+
+/** A route handler. Throws {@linkcode HttpError} for anything but success. */
+export type Handler = (context: RequestContext) => Response | Promise<Response>;
+
+interface Route {
+  readonly method: string;
+  readonly pattern: URLPattern;
+  readonly handler: Handler;
+}
+
+const CORS_HEADERS: Readonly<Record<string, string>> = {
+  "access-control-allow-origin": "*",
+  "access-control-expose-headers": "retry-after, x-vaultmesh-protocol",
+};
+
+const PREFLIGHT_HEADERS: Readonly<Record<string, string>> = {
+  "access-control-allow-headers":
+    "content-type, content-digest, signature, signature-input, idempotency-key, " +
+    "x-vaultmesh-protocol, x-vaultmesh-device",
+  "access-control-max-age": "86400",
+};
+
+const log = getLogger(["vaultmesh-relay", "http"]);
+
+/** Whether a request speaks protocol 3, by header or (for browser sockets) by subprotocol. */
+function speaksProtocol(request: Request): boolean {
+  if (request.headers.get(PROTOCOL_HEADER) === PROTOCOL_VERSION) return true;
+  const subprotocols = request.headers.get("sec-websocket-protocol") ?? "";
+  return subprotocols.split(",").some((p) => p.trim() === `vaultmesh.${PROTOCOL_VERSION}`);
+}
+
+function protocolMismatch(request: Request): HttpError {
+  const got = request.headers.get(PROTOCOL_HEADER);
+  return new HttpError(
+    426,
+    "protocol_mismatch",
+    `This relay speaks VaultMesh protocol ${PROTOCOL_VERSION}; send the header ` +
+      `X-VaultMesh-Protocol: ${PROTOCOL_VERSION} (got ${
+        got === null ? "none" : JSON.stringify(got)
+      })`,
+    { upgrade: `vaultmesh/${PROTOCOL_VERSION}` },
+    { supported: Number(PROTOCOL_VERSION) },
+  );
+}
+
+function withStandardHeaders(response: Response): Response {
+  // A WebSocket upgrade's headers are immutable; its handshake already carries what it needs.
+  if (response.status === 101) return response;
+  response.headers.set(PROTOCOL_HEADER, PROTOCOL_VERSION);
+  response.headers.set("x-content-type-options", "nosniff");
+  if (!response.headers.has("cache-control")) response.headers.set("cache-control", "no-store");
+  for (const [name, value] of Object.entries(CORS_HEADERS)) response.headers.set(name, value);
+  return response;
+}
+
+/** Method-and-path routing with the relay's cross-cutting HTTP rules. */
+export class Router {
+  readonly #routes: Route[] = [];
+
+  /** Adds a route. `path` is a URLPattern pathname such as `/v3/vaults/:vault`. */
+  add(method: string, path: string, handler: Handler): this {
+    this.#routes.push({ method, pattern: new URLPattern({ pathname: path }), handler });
+    return this;
+  }
+
+  /** Answers a request. Never throws. */
+  async handle(request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Promise<Response> {
+    let response: Response;
+    try {
+      response = await this.#dispatch(request, info);
+    } catch (error) {
+      response = error instanceof HttpError ? errorResponse(error) : this.#internalError(error);
+    }
+    return withStandardHeaders(response);
+  }
+
+  #internalError(error: unknown): Response {
+    log.error("Unexpected error while handling a request: {error}", { error });
+    return errorResponse(
+      new HttpError(500, "internal", "The relay hit an unexpected error; it has been logged"),
+    );
+  }
+
+  async #dispatch(
+    request: Request,
+    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+  ): Promise<Response> {
+    const url = new URL(request.url);
+    const matches = this.#routes
+      .map((route) => ({ route, match: route.pattern.exec({ pathname: url.pathname }) }))
+      .filter((candidate) => candidate.match !== null);
+    const isPreflight = request.method === "OPTIONS";
+    if (!isPreflight && url.pathname.startsWith("/v3/") && !speaksProtocol(request)) {
+      throw protocolMismatch(request);
+    }
+    if (matches.length === 0) {
+      throw new HttpError(404, "not_found", `No such endpoint: ${request.method} ${url.pathname}`);
+    }
+    const allowed = [...new Set(matches.map((m) => m.route.method))];
+    if (isPreflight) {
+      return new Response(null, {
+        status: 204,
+        headers: {
+          ...PREFLIGHT_HEADERS,
+          "access-control-allow-methods": [...allowed, "OPTIONS"].join(", "),
+        },
+      });
+    }
+    const found = matches.find((m) =>
+      m.route.method === request.method || (m.route.method === "GET" && request.method === "HEAD")
+    );
+    if (!found) {
+      throw new HttpError(
+        405,
+        "method_not_allowed",
+        `${request.method} is not allowed on ${url.pathname}; use ${allowed.join(" or ")}`,
+        { allow: [...allowed, "OPTIONS"].join(", ") },
+      );
+    }
+    const params: Record<string, string> = {};
+    for (const [name, value] of Object.entries(found.match!.pathname.groups)) {
+      if (value !== undefined) params[name] = value;
+    }
+    return await found.route.handler({ request, url, params, info });
+  }
+}

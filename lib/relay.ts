@@ -1,0 +1,94 @@
+/**
+ * The relay as one object: opens the database, picks the mode, serves HTTP, and stops all of it
+ * in the right order.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import type { Config } from "./config.ts";
+import { Database } from "./store/database.ts";
+import type { ModeContext, RelayMode } from "./modes/mode.ts";
+import { createStoreAndForwardMode } from "./modes/store_and_forward.ts";
+import { createStatelessMode } from "./modes/stateless.ts";
+import { createApi } from "./http/api.ts";
+import { LOG_CATEGORY } from "./log.ts";
+
+const log = getLogger([LOG_CATEGORY, "relay"]);
+
+function createMode(context: ModeContext): RelayMode {
+  return context.config.mode === "stateless"
+    ? createStatelessMode(context)
+    : createStoreAndForwardMode(context);
+}
+
+/** A running relay. Start with {@linkcode Relay.start}; stop with {@linkcode Relay.stop}. */
+export class Relay implements AsyncDisposable {
+  #stopping: Promise<void> | undefined;
+
+  private constructor(
+    /** The configuration it runs with. */
+    readonly config: Config,
+    /** The open database. */
+    readonly database: Database,
+    /** The selected mode. */
+    readonly mode: RelayMode,
+    private readonly server: Deno.HttpServer<Deno.NetAddr>,
+  ) {}
+
+  /**
+   * Opens the database, creates the mode and starts serving HTTP on `config.listen`.
+   *
+   * @throws {DatabaseRefusedError} when the database cannot be used.
+   * @throws {Deno.errors.AddrInUse} when the listen address is taken.
+   */
+  static start(config: Config): Promise<Relay> {
+    const database = Database.open(config.db);
+    try {
+      const mode = createMode({ config, database });
+      const api = createApi({ mode });
+      const server = Deno.serve({
+        hostname: config.listen.hostname,
+        port: config.listen.port,
+        onListen: () => {},
+        handler: (request, info) => api.handle(request, info),
+      });
+      return Promise.resolve(new Relay(config, database, mode, server));
+    } catch (error) {
+      database.close();
+      throw error;
+    }
+  }
+
+  /** The address the HTTP server is bound to (with the real port when 0 was asked for). */
+  get address(): Deno.NetAddr {
+    return this.server.addr;
+  }
+
+  /** `http://host:port` of the HTTP API, usable from this machine. */
+  get url(): string {
+    const { hostname, port } = this.address;
+    const host = hostname === "0.0.0.0" ? "127.0.0.1" : hostname === "::" ? "[::1]" : hostname;
+    return `http://${host.includes(":") && !host.startsWith("[") ? `[${host}]` : host}:${port}`;
+  }
+
+  /**
+   * Stops accepting connections, lets in-flight requests finish, closes the mode, checkpoints
+   * the write-ahead log and closes the database. Calling it again returns the same promise.
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    log.info("Stopping: no new connections, finishing requests in flight");
+    await this.server.shutdown();
+    await this.mode.close();
+    this.database.close();
+    log.info("Stopped cleanly");
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}

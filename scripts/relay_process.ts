@@ -1,0 +1,91 @@
+/**
+ * Runs the relay from source as a child process, the way `deno task start` does, for tests,
+ * benchmarks and the soak run. The permission flags are read from the `start` task in
+ * `deno.json`, so they are written down once.
+ *
+ * @module
+ */
+import manifest from "../deno.json" with { type: "json" };
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+/** The `deno run` permission flags of the `start` task. */
+export function startTaskPermissions(): string[] {
+  return manifest.tasks.start.split(/\s+/).filter((word) => word.startsWith("--allow-"));
+}
+
+/** A relay child process and the URL it answers on. */
+export interface RelayProcess extends AsyncDisposable {
+  readonly child: Deno.ChildProcess;
+  readonly url: string;
+  /** Every stderr line so far. */
+  readonly lines: readonly string[];
+  /** Sends a signal and waits for the exit status. */
+  stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
+}
+
+/** The `deno run … main.ts` command line for the given relay flags. */
+export function relayCommand(args: readonly string[]): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", ...startTaskPermissions(), MAIN, ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  });
+}
+
+async function collectLines(
+  stream: ReadableStream<Uint8Array>,
+  lines: string[],
+  onLine: (line: string) => void,
+): Promise<void> {
+  let pending = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    const parts = (pending + chunk).split("\n");
+    pending = parts.pop()!;
+    for (const line of parts) {
+      lines.push(line);
+      onLine(line);
+    }
+  }
+  if (pending) lines.push(pending);
+}
+
+/**
+ * Spawns the relay with `args` (which should include `--listen 127.0.0.1:0`) and resolves once
+ * its banner names the port it listens on. Rejects if it exits first.
+ */
+export async function spawnRelay(args: readonly string[]): Promise<RelayProcess> {
+  const child = relayCommand(args).spawn();
+  const lines: string[] = [];
+  const listening = Promise.withResolvers<string>();
+  const drained = Promise.all([
+    collectLines(child.stderr, lines, (line) => {
+      const match = /listening\s+(http:\/\/[^\s"]+)/.exec(line);
+      if (match) listening.resolve(match[1]!);
+    }),
+    collectLines(child.stdout, lines, () => {}),
+  ]);
+  child.status.then((status) =>
+    listening.reject(
+      new Error(`Relay exited with ${status.code} before listening:\n${lines.join("\n")}`),
+    )
+  );
+  const url = await listening.promise;
+  let stopped: Promise<Deno.CommandStatus> | undefined;
+  const stop = (signal: Deno.Signal = "SIGTERM") => {
+    stopped ??= (async () => {
+      try {
+        child.kill(signal);
+      } catch {
+        // Already exited.
+      }
+      const status = await child.status;
+      await drained;
+      return status;
+    })();
+    return stopped;
+  };
+  return { child, url, lines, stop, [Symbol.asyncDispose]: async () => void await stop("SIGKILL") };
+}
