@@ -130,6 +130,13 @@ export const FLAGS = {
     accepted: "a positive byte count such as 10485760 or 10MiB",
     parse: parseByteSize,
   }),
+  maxEnvelope: flag({
+    placeholder: "BYTES",
+    default: "1MiB",
+    help: "largest envelope accepted, answered with 413 above it",
+    accepted: "a positive byte count such as 1048576 or 1MiB",
+    parse: parseByteSize,
+  }),
   p2pPort: flag({
     placeholder: "PORT",
     default: "4001",

@@ -12,14 +12,29 @@ import { createStoreAndForwardMode } from "./modes/store_and_forward.ts";
 import { createStatelessMode } from "./modes/stateless.ts";
 import { createApi } from "./http/api.ts";
 import { LOG_CATEGORY } from "./log.ts";
+import { type Clock, systemClock } from "./clock.ts";
+import { Hub } from "./hub.ts";
+import { Authenticator, NonceCache } from "./auth.ts";
 
 const log = getLogger([LOG_CATEGORY, "relay"]);
 
-function createMode(context: ModeContext): RelayMode {
-  return context.config.mode === "stateless"
-    ? createStatelessMode(context)
-    : createStoreAndForwardMode(context);
+/** Options for {@linkcode Relay.start} beyond the configuration; tests use them. */
+export interface RelayOptions {
+  /** The clock for TTLs and signature windows. */
+  readonly clock?: Clock;
+  /** How often expired envelopes are swept. */
+  readonly sweepIntervalMs?: number;
 }
+
+function createMode(context: ModeContext, options: RelayOptions): RelayMode {
+  if (context.config.mode === "stateless") return createStatelessMode(context);
+  const sweepOptions = options.sweepIntervalMs === undefined
+    ? {}
+    : { sweepIntervalMs: options.sweepIntervalMs };
+  return createStoreAndForwardMode(context, sweepOptions);
+}
+
+const API_LIMITS = { maxWaitSeconds: 30, maxPageEnvelopes: 1000, maxPageBytes: 4 * 1024 * 1024 };
 
 /** A running relay. Start with {@linkcode Relay.start}; stop with {@linkcode Relay.stop}. */
 export class Relay implements AsyncDisposable {
@@ -41,11 +56,15 @@ export class Relay implements AsyncDisposable {
    * @throws {DatabaseRefusedError} when the database cannot be used.
    * @throws {Deno.errors.AddrInUse} when the listen address is taken.
    */
-  static start(config: Config): Promise<Relay> {
+  static start(config: Config, options: RelayOptions = {}): Promise<Relay> {
     const database = Database.open(config.db);
     try {
-      const mode = createMode({ config, database });
-      const api = createApi({ mode });
+      const clock = options.clock ?? systemClock;
+      const hub = new Hub();
+      const mode = createMode({ config, database, clock, hub }, options);
+      const auth = new Authenticator(clock, new NonceCache(clock));
+      const limits = { ...API_LIMITS, maxEnvelopeBytes: config.maxEnvelope };
+      const api = createApi({ mode, hub, auth, limits });
       const server = Deno.serve({
         hostname: config.listen.hostname,
         port: config.listen.port,

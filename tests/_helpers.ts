@@ -4,7 +4,9 @@
  * @module
  */
 import { type Config, defaultConfig } from "../lib/config.ts";
-import { Relay } from "../lib/relay.ts";
+import { Relay, type RelayOptions } from "../lib/relay.ts";
+import type { Clock } from "../lib/clock.ts";
+import { generateVaultKeys, RelayClient } from "../lib/client.ts";
 
 /** A temporary folder removed on dispose. */
 export function tempDir(): { path: string } & Disposable {
@@ -13,14 +15,45 @@ export function tempDir(): { path: string } & Disposable {
 }
 
 /** Starts an in-process relay on 127.0.0.1:0 with a database in `dir` and p2p off. */
-export function startRelay(dir: string, overrides: Partial<Config> = {}): Promise<Relay> {
-  return Relay.start(defaultConfig({
-    listen: { hostname: "127.0.0.1", port: 0 },
-    db: `${dir}/relay.db`,
-    p2pPort: 0,
-    ...overrides,
-  }));
+export function startRelay(
+  dir: string,
+  overrides: Partial<Config> = {},
+  options: RelayOptions = {},
+): Promise<Relay> {
+  return Relay.start(
+    defaultConfig({
+      listen: { hostname: "127.0.0.1", port: 0 },
+      db: `${dir}/relay.db`,
+      p2pPort: 0,
+      ...overrides,
+    }),
+    options,
+  );
 }
 
 /** Protocol-3 request headers. */
 export const PROTOCOL_3 = { "x-vaultmesh-protocol": "3" } as const;
+
+/** Clients for several devices of one new vault. */
+export async function vaultDevices(
+  url: string,
+  devices: readonly string[],
+  options: { clock?: Clock; keys?: CryptoKeyPair } = {},
+): Promise<RelayClient[]> {
+  const keys = options.keys ?? await generateVaultKeys();
+  const clock = options.clock;
+  const now = clock ? { now: () => Math.floor(clock.now() / 1000) } : {};
+  return await Promise.all(
+    devices.map((device) => RelayClient.create({ url, keys, device, ...now })),
+  );
+}
+
+/** UTF-8 bytes of `text`. */
+export function bytes(text: string): Uint8Array<ArrayBuffer> {
+  return new TextEncoder().encode(text);
+}
+
+/** UTF-8 text of `data`. */
+export function text(data: Uint8Array): string {
+  return new TextDecoder().decode(data);
+}

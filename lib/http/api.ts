@@ -7,11 +7,10 @@ import { jsonResponse } from "./errors.ts";
 import { Router } from "./router.ts";
 import { PROTOCOL_NAME } from "../version.ts";
 import type { RelayMode } from "../modes/mode.ts";
+import { addVaultRoutes, type VaultApiParts } from "./vault_api.ts";
 
 /** The parts of the relay the HTTP surface needs. */
-export interface ApiParts {
-  readonly mode: RelayMode;
-}
+export type ApiParts = VaultApiParts;
 
 /** `GET /health`: exactly the shape the product documents. */
 function healthBody(mode: RelayMode) {
@@ -25,6 +24,7 @@ function healthBody(mode: RelayMode) {
 
 /** Builds the router for the relay's HTTP API. */
 export function createApi(parts: ApiParts): Router {
-  return new Router()
+  const router = new Router()
     .add("GET", "/health", () => jsonResponse(healthBody(parts.mode)));
+  return addVaultRoutes(router, parts);
 }

@@ -12,4 +12,39 @@ export const MIGRATIONS: readonly string[] = [
      key   TEXT PRIMARY KEY,
      value BLOB NOT NULL
    ) STRICT;`,
+  // 2: store-and-forward envelopes, per-vault counters, device cursors, idempotency keys.
+  `CREATE TABLE vaults (
+     vault          TEXT PRIMARY KEY,
+     next_seq       INTEGER NOT NULL DEFAULT 1,
+     used_bytes     INTEGER NOT NULL DEFAULT 0,
+     envelope_count INTEGER NOT NULL DEFAULT 0
+   ) STRICT;
+   CREATE TABLE envelopes (
+     vault      TEXT NOT NULL,
+     seq        INTEGER NOT NULL,
+     sender     TEXT NOT NULL,
+     recipient  TEXT,
+     size       INTEGER NOT NULL,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     body       BLOB NOT NULL,
+     UNIQUE (vault, seq)
+   ) STRICT;
+   CREATE INDEX envelopes_by_expiry ON envelopes (expires_at);
+   CREATE TABLE devices (
+     vault     TEXT NOT NULL,
+     device    TEXT NOT NULL,
+     acked     INTEGER NOT NULL DEFAULT 0,
+     last_seen INTEGER NOT NULL,
+     PRIMARY KEY (vault, device)
+   ) STRICT, WITHOUT ROWID;
+   CREATE TABLE idempotency (
+     vault      TEXT NOT NULL,
+     device     TEXT NOT NULL,
+     key        TEXT NOT NULL,
+     seq        INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     PRIMARY KEY (vault, device, key)
+   ) STRICT, WITHOUT ROWID;
+   CREATE INDEX idempotency_by_expiry ON idempotency (expires_at);`,
 ];
