@@ -72,7 +72,13 @@ export async function spawnRelay(args: readonly string[]): Promise<RelayProcess>
       new Error(`Relay exited with ${status.code} before listening:\n${lines.join("\n")}`),
     )
   );
-  const url = await listening.promise;
+  const timeout = setTimeout(() => {
+    child.kill("SIGKILL");
+    listening.reject(
+      new Error(`Relay did not print its listen address within 30 s:\n${lines.join("\n")}`),
+    );
+  }, 30_000);
+  const url = await listening.promise.finally(() => clearTimeout(timeout));
   let stopped: Promise<Deno.CommandStatus> | undefined;
   const stop = (signal: Deno.Signal = "SIGTERM") => {
     stopped ??= (async () => {

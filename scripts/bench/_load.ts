@@ -1,0 +1,91 @@
+/**
+ * Shared pieces of the benchmark scenarios: a closed-loop load generator, percentiles, table
+ * and JSON output, and resident memory of a process.
+ *
+ * @module
+ */
+
+/** Latency percentiles in milliseconds. */
+export interface Latency {
+  readonly p50: number;
+  readonly p99: number;
+}
+
+/** The result of a load run. */
+export interface LoadResult extends Latency {
+  readonly requests: number;
+  readonly errors: number;
+  readonly perSecond: number;
+  readonly seconds: number;
+}
+
+/** The p-th percentile (0..100) of `samples`. */
+export function percentile(samples: readonly number[], p: number): number {
+  if (samples.length === 0) return NaN;
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/**
+ * Runs `concurrency` workers that each call `once` back to back for `seconds`, and reports
+ * completions per second and latency percentiles. `once` resolves true on success.
+ */
+export async function closedLoop(
+  options: { concurrency: number; seconds: number; once: (worker: number) => Promise<boolean> },
+): Promise<LoadResult> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const started = performance.now();
+  const deadline = started + options.seconds * 1000;
+  await Promise.all(Array.from({ length: options.concurrency }, async (_, worker) => {
+    while (performance.now() < deadline) {
+      const t0 = performance.now();
+      const ok = await options.once(worker).catch(() => false);
+      if (ok) latencies.push(performance.now() - t0);
+      else errors++;
+    }
+  }));
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    requests: latencies.length,
+    errors,
+    perSecond: latencies.length / seconds,
+    seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+  };
+}
+
+/** Resident set size of a process in bytes (Linux), or NaN where /proc is missing. */
+export function residentBytes(pid: number): number {
+  try {
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    const kib = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
+    return kib === undefined ? NaN : Number(kib) * 1024;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Prints `rows` as an aligned table, or `figures` as one JSON object with `--json`. */
+export function report(
+  options: {
+    title: string;
+    rows: readonly (readonly [string, string])[];
+    figures: Record<string, unknown>;
+    json: boolean;
+  },
+): void {
+  if (options.json) {
+    console.log(JSON.stringify(options.figures));
+    return;
+  }
+  const width = Math.max(...options.rows.map(([name]) => name.length));
+  console.log(options.title);
+  for (const [name, value] of options.rows) console.log(`  ${name.padEnd(width)}  ${value}`);
+}
+
+/** A number with `digits` decimals. */
+export function fixed(value: number, digits = 1): string {
+  return Number.isFinite(value) ? value.toFixed(digits) : "n/a";
+}
