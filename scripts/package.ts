@@ -64,22 +64,36 @@ export function compileArgs(target: string, output: string): string[] {
   ];
 }
 
+/** The one line that says why `deno compile` failed: its error and the innermost cause. */
+export function compileFailure(stderr: string): string {
+  // deno colours its output unless NO_COLOR is set; strip any colour codes left.
+  // deno-lint-ignore no-control-regex
+  const lines = stderr.replace(/\x1b\[[0-9;]*m/g, "").split("\n").map((line) => line.trim());
+  const error = lines.find((line) => line.startsWith("error:"))?.slice(6).trim() ??
+    lines.find((line) => line !== "") ?? "no output";
+  const causedBy = lines.indexOf("Caused by:");
+  const causes = [];
+  for (const line of causedBy < 0 ? [] : lines.slice(causedBy + 1)) {
+    if (line === "" || line.startsWith("Stack backtrace")) break;
+    causes.push(line.replace(/^\d+: /, ""));
+  }
+  const cause = causes.at(-1);
+  return cause && !error.includes(cause) ? `${error} (${cause})` : error;
+}
+
 async function compile(target: string, output: string, source: DenortSource): Promise<void> {
-  const env: Record<string, string> = {};
+  const env: Record<string, string> = { NO_COLOR: "1" };
   if (source.kind === "env") env.DENORT_BIN = source.path;
-  const command = new Deno.Command(Deno.execPath(), {
+  const result = await new Deno.Command(Deno.execPath(), {
     args: compileArgs(target, output),
     env,
-    clearEnv: false,
     stdin: "null",
-    stdout: "inherit",
+    stdout: "null",
     stderr: "piped",
-  });
-  const result = await command.output();
+  }).output();
   if (!result.success) {
-    const stderr = new TextDecoder().decode(result.stderr).trim();
-    const cause = stderr.split("\n").find((line) => /error/i.test(line)) ?? stderr;
-    throw new PackageError(`deno compile for ${target} failed: ${cause.trim()}`);
+    const stderr = new TextDecoder().decode(result.stderr);
+    throw new PackageError(`deno compile for ${target} failed: ${compileFailure(stderr)}`);
   }
 }
 

@@ -100,25 +100,32 @@ export function removeCodeSignature(input: Uint8Array): Uint8Array {
   return bytes.slice(0, dataoff);
 }
 
-/** The first `lipo` found on `PATH`: `LIPO` if set, then `lipo`, `llvm-lipo`, `llvm-lipo-NN`. */
-export function findLipo(
-  env: { LIPO?: string | undefined; PATH?: string | undefined },
-): string | undefined {
-  if (env.LIPO) return env.LIPO;
-  const names = ["lipo", "llvm-lipo"];
-  for (let version = 30; version >= 11; version--) names.push(`llvm-lipo-${version}`);
-  const dirs = (env.PATH ?? "").split(":").filter(Boolean);
-  for (const name of names) {
+/**
+ * The first executable named `name` or `name-NN` (Debian's versioned LLVM tools, newest first)
+ * in the folders of `path` (a `PATH` value).
+ */
+export function findExecutable(name: string, path: string | undefined): string | undefined {
+  const names = [name];
+  for (let version = 30; version >= 11; version--) names.push(`${name}-${version}`);
+  const dirs = (path ?? "").split(":").filter(Boolean);
+  for (const candidate of names) {
     for (const dir of dirs) {
       try {
-        const info = Deno.statSync(`${dir}/${name}`);
-        if (info.isFile && ((info.mode ?? 0) & 0o111) !== 0) return `${dir}/${name}`;
+        const info = Deno.statSync(`${dir}/${candidate}`);
+        if (info.isFile && ((info.mode ?? 0) & 0o111) !== 0) return `${dir}/${candidate}`;
       } catch {
         // Not in this folder.
       }
     }
   }
   return undefined;
+}
+
+/** The `lipo` to use: `LIPO` if set, else `lipo`, `llvm-lipo` or `llvm-lipo-NN` on `PATH`. */
+export function findLipo(
+  env: { readonly LIPO?: string | undefined; readonly PATH?: string | undefined },
+): string | undefined {
+  return env.LIPO || findExecutable("lipo", env.PATH) || findExecutable("llvm-lipo", env.PATH);
 }
 
 async function run(command: string, args: string[]): Promise<string> {
