@@ -72,7 +72,10 @@ async function main(args: string[]): Promise<void> {
     throw error;
   }
   stopOnSignals(relay);
-  for (const line of bannerLines({ version: VERSION, config, address: relay.address })) {
+  const p2pAddresses = relay.p2p?.multiaddrs() ?? [];
+  for (
+    const line of bannerLines({ version: VERSION, config, address: relay.address, p2pAddresses })
+  ) {
     log.info(line);
   }
 }
