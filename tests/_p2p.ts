@@ -10,7 +10,7 @@ import { noise } from "@chainsafe/libp2p-noise";
 import { yamux } from "@chainsafe/libp2p-yamux";
 import { identify } from "@libp2p/identify";
 import { circuitRelayTransport } from "@libp2p/circuit-relay-v2";
-import type { Libp2p } from "@libp2p/interface";
+import type { Libp2p, PrivateKey } from "@libp2p/interface";
 import { lpStream } from "@libp2p/utils";
 import { multiaddr } from "@multiformats/multiaddr";
 import { readFields } from "../lib/p2p/protobuf.ts";
@@ -24,8 +24,12 @@ export function freePort(): number {
 }
 
 /** A client peer on 127.0.0.1 that can listen through a relay (`/p2p-circuit`) and dial one. */
-export async function createPeer(listen: string[] = []): Promise<Libp2p & AsyncDisposable> {
+export async function createPeer(
+  listen: string[] = [],
+  privateKey?: PrivateKey,
+): Promise<Libp2p & AsyncDisposable> {
   const node = await createLibp2p({
+    ...(privateKey ? { privateKey } : {}),
     addresses: { listen: ["/ip4/127.0.0.1/tcp/0", ...listen] },
     transports: [tcp(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
