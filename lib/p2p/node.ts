@@ -63,6 +63,14 @@ export interface P2pNodeOptions {
   readonly now?: () => number;
 }
 
+/**
+ * The node could not listen on `--p2p-port`. Its `name` is checked by the entry point, which
+ * must not import this module (that would load libp2p with p2p off). Exit status 1.
+ */
+export class P2pListenError extends Error {
+  override name = "P2pListenError";
+}
+
 function parseAnnounce(addresses: readonly string[]): string[] {
   return addresses.map((address) => {
     try {
@@ -139,7 +147,21 @@ export async function startP2pNode(options: P2pNodeOptions): Promise<P2pNode> {
     }),
   );
   await rendezvous.start(node);
-  await node.start();
+  try {
+    await node.start();
+  } catch (error) {
+    try {
+      await node.stop();
+    } catch {
+      // Already failing to start; the listen error below is the one worth reporting.
+    }
+    const reason = (error as Error).message.split("\n").find((line) => /EADDR|EACCES/.test(line));
+    throw new P2pListenError(
+      `Cannot listen for libp2p on port ${config.p2pPort}: ${
+        reason?.trim() ?? (error as Error).message
+      }`,
+    );
+  }
   log.info("libp2p relay started as {peerId}", { peerId: node.peerId.toString() });
 
   let stopping: Promise<void> | undefined;
