@@ -65,6 +65,8 @@ async function main(args: string[]): Promise<void> {
     relay = await Relay.start(config);
   } catch (error) {
     if (error instanceof DatabaseRefusedError) fail(error.message, 1);
+    // Matched by name: importing lib/p2p/ here would load libp2p even with --p2p-port 0.
+    if ((error as Error).name === "P2pListenError") fail((error as Error).message, 1);
     if (isListenError(error)) {
       const { hostname, port } = config.listen;
       fail(`Cannot listen on ${hostname}:${port}: ${(error as Error).message}`, 1);
@@ -72,7 +74,10 @@ async function main(args: string[]): Promise<void> {
     throw error;
   }
   stopOnSignals(relay);
-  for (const line of bannerLines({ version: VERSION, config, address: relay.address })) {
+  const p2pAddresses = relay.p2p?.multiaddrs() ?? [];
+  for (
+    const line of bannerLines({ version: VERSION, config, address: relay.address, p2pAddresses })
+  ) {
     log.info(line);
   }
 }

@@ -16,7 +16,13 @@ function formatBytes(bytes: number): string {
 
 /** The banner's lines: version, where it listens, mode, database, limits, p2p, TLS advice. */
 export function bannerLines(
-  options: { version: string; config: Config; address: Deno.NetAddr },
+  options: {
+    version: string;
+    config: Config;
+    address: Deno.NetAddr;
+    /** Full libp2p multiaddrs (with `/p2p/<peer id>`) when p2p runs. */
+    p2pAddresses?: readonly string[];
+  },
 ): string[] {
   const { version, config, address } = options;
   const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname;
@@ -30,6 +36,7 @@ export function bannerLines(
     `  ttl         ${config.ttlHours} h`,
     `  max buffer  ${formatBytes(config.maxBuffer)} per vault`,
     `  p2p         ${config.p2pPort === 0 ? "disabled" : `port ${config.p2pPort}`}`,
+    ...(options.p2pAddresses ?? []).map((addr) => `  p2p addr    ${addr}`),
   ];
   if (!isLoopback(address.hostname)) {
     lines.push(

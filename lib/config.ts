@@ -89,6 +89,15 @@ export function parseListenAddress(raw: string): ListenAddress | undefined {
   return { hostname, port };
 }
 
+/**
+ * Parses a comma-separated list of multiaddrs (empty for none). Only the shape is checked here so
+ * that the flag table does not load libp2p; the p2p node parses each address fully at start.
+ */
+export function parseMultiaddrList(raw: string): readonly string[] | undefined {
+  const items = raw.split(",").map((item) => item.trim()).filter((item) => item !== "");
+  return items.every((item) => /^(\/[^\s/]+)+$/.test(item)) ? items : undefined;
+}
+
 function flag<T>(spec: FlagSpec<T>): FlagSpec<T> {
   return spec;
 }
@@ -143,6 +152,70 @@ export const FLAGS = {
     help: "libp2p Circuit Relay listen port; 0 disables",
     accepted: "a port from 0 to 65535",
     parse: integerIn(0, 65535),
+  }),
+  p2pAnnounce: flag({
+    placeholder: "MULTIADDRS",
+    default: "",
+    help: "comma-separated multiaddrs the libp2p relay announces (its public addresses behind NAT)",
+    accepted:
+      "comma-separated multiaddrs such as /ip4/203.0.113.7/tcp/4001 or /dns4/relay.example.org/tcp/4001",
+    parse: parseMultiaddrList,
+  }),
+  p2pMaxReservations: flag({
+    placeholder: "COUNT",
+    default: "128",
+    help: "maximum Circuit Relay reservations held at once",
+    accepted: "a whole number from 1 to 1000000",
+    parse: integerIn(1, 1_000_000),
+  }),
+  p2pMaxReservationsPerIp: flag({
+    placeholder: "COUNT",
+    default: "4",
+    help: "maximum Circuit Relay reservations from one IP address",
+    accepted: "a whole number from 1 to 1000000",
+    parse: integerIn(1, 1_000_000),
+  }),
+  p2pReservationTtl: flag({
+    placeholder: "SECONDS",
+    default: "3600",
+    help: "how long a Circuit Relay reservation lasts unless refreshed, in seconds",
+    accepted: "a whole number of seconds from 60 to 86400",
+    parse: integerIn(60, 86400),
+  }),
+  p2pMaxCircuits: flag({
+    placeholder: "COUNT",
+    default: "16",
+    help: "maximum relayed circuits open at once to one reserving peer",
+    accepted: "a whole number from 1 to 100000",
+    parse: integerIn(1, 100_000),
+  }),
+  p2pCircuitBytes: flag({
+    placeholder: "BYTES",
+    default: "131072",
+    help: "bytes one relayed circuit may carry (both directions) before it is closed",
+    accepted: "a positive byte count such as 131072 or 128KiB",
+    parse: parseByteSize,
+  }),
+  p2pCircuitSeconds: flag({
+    placeholder: "SECONDS",
+    default: "120",
+    help: "seconds one relayed circuit may stay open",
+    accepted: "a whole number of seconds from 1 to 86400",
+    parse: integerIn(1, 86400),
+  }),
+  p2pMaxRegistrations: flag({
+    placeholder: "COUNT",
+    default: "10000",
+    help: "maximum rendezvous registrations held at once",
+    accepted: "a whole number from 1 to 10000000",
+    parse: integerIn(1, 10_000_000),
+  }),
+  p2pMaxRegistrationsPerPeer: flag({
+    placeholder: "COUNT",
+    default: "1000",
+    help: "maximum rendezvous registrations of one peer",
+    accepted: "a whole number from 1 to 1000000",
+    parse: integerIn(1, 1_000_000),
   }),
   logLevel: flag({
     placeholder: "LEVEL",
@@ -313,7 +386,7 @@ export function helpText(version: string): string {
   const rows = FLAG_KEYS.map((key) => {
     const spec = FLAGS[key];
     const left = `${flagName(key)} ${spec.placeholder}`;
-    const details = `default ${spec.default}, env ${envName(key)}`;
+    const details = `default ${spec.default || "none"}, env ${envName(key)}`;
     return `  ${left.padEnd(width)}${spec.help}\n  ${"".padEnd(width)}${details}`;
   });
   return [
@@ -340,7 +413,9 @@ export function flagsMarkdownTable(): string {
   for (const key of FLAG_KEYS) {
     const spec = FLAGS[key];
     lines.push(
-      `| \`${flagName(key)}\` | \`${envName(key)}\` | \`${spec.default}\` | ${spec.help} |`,
+      `| \`${flagName(key)}\` | \`${envName(key)}\` | ${
+        spec.default === "" ? "(none)" : `\`${spec.default}\``
+      } | ${spec.help} |`,
     );
   }
   return lines.join("\n");

@@ -15,6 +15,7 @@ import { LOG_CATEGORY } from "./log.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { Hub } from "./hub.ts";
 import { Authenticator, NonceCache } from "./auth.ts";
+import type { P2pNode } from "./p2p/node.ts";
 
 const log = getLogger([LOG_CATEGORY, "relay"]);
 
@@ -36,9 +37,21 @@ function createMode(context: ModeContext, options: RelayOptions): RelayMode {
 
 const API_LIMITS = { maxWaitSeconds: 30, maxPageEnvelopes: 1000, maxPageBytes: 4 * 1024 * 1024 };
 
+/** Starts the libp2p node when enabled; libp2p is imported only then, to keep it out of memory. */
+async function startP2p(
+  config: Config,
+  database: Database,
+  clock: Clock,
+): Promise<P2pNode | undefined> {
+  if (config.p2pPort === 0) return undefined;
+  const { startP2pNode } = await import("./p2p/node.ts");
+  return await startP2pNode({ config, database, now: () => clock.now() });
+}
+
 /** A running relay. Start with {@linkcode Relay.start}; stop with {@linkcode Relay.stop}. */
 export class Relay implements AsyncDisposable {
   #stopping: Promise<void> | undefined;
+  #p2p: P2pNode | undefined;
 
   private constructor(
     /** The configuration it runs with. */
@@ -56,10 +69,21 @@ export class Relay implements AsyncDisposable {
    * @throws {DatabaseRefusedError} when the database cannot be used.
    * @throws {Deno.errors.AddrInUse} when the listen address is taken.
    */
-  static start(config: Config, options: RelayOptions = {}): Promise<Relay> {
+  static async start(config: Config, options: RelayOptions = {}): Promise<Relay> {
+    const clock = options.clock ?? systemClock;
+    const relay = Relay.#startHttp(config, clock, options);
+    try {
+      relay.#p2p = await startP2p(config, relay.database, clock);
+    } catch (error) {
+      await relay.stop();
+      throw error;
+    }
+    return relay;
+  }
+
+  static #startHttp(config: Config, clock: Clock, options: RelayOptions): Relay {
     const database = Database.open(config.db);
     try {
-      const clock = options.clock ?? systemClock;
       const hub = new Hub();
       const mode = createMode({ config, database, clock, hub }, options);
       const auth = new Authenticator(clock, new NonceCache(clock));
@@ -71,7 +95,7 @@ export class Relay implements AsyncDisposable {
         onListen: () => {},
         handler: (request, info) => api.handle(request, info),
       });
-      return Promise.resolve(new Relay(config, database, mode, server));
+      return new Relay(config, database, mode, server);
     } catch (error) {
       database.close();
       throw error;
@@ -81,6 +105,11 @@ export class Relay implements AsyncDisposable {
   /** The address the HTTP server is bound to (with the real port when 0 was asked for). */
   get address(): Deno.NetAddr {
     return this.server.addr;
+  }
+
+  /** The libp2p node, when `--p2p-port` is not 0. */
+  get p2p(): P2pNode | undefined {
+    return this.#p2p;
   }
 
   /** `http://host:port` of the HTTP API, usable from this machine. */
@@ -102,6 +131,8 @@ export class Relay implements AsyncDisposable {
   async #stop(): Promise<void> {
     log.info("Stopping: no new connections, finishing requests in flight");
     await this.server.shutdown();
+    // Before the database closes: the node's rendezvous server writes to it.
+    await this.#p2p?.stop();
     await this.mode.close();
     this.database.close();
     log.info("Stopped cleanly");

@@ -47,4 +47,18 @@ export const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (vault, device, key)
    ) STRICT, WITHOUT ROWID;
    CREATE INDEX idempotency_by_expiry ON idempotency (expires_at);`,
+  // 3: rendezvous registrations of the libp2p node (lib/store/rendezvous.ts). The id orders
+  // registrations for discovery cookies; AUTOINCREMENT keeps ids from being reused after deletes,
+  // so a cookie never skips a newer registration.
+  `CREATE TABLE rendezvous_registration (
+     id          INTEGER PRIMARY KEY AUTOINCREMENT,
+     namespace   TEXT NOT NULL,
+     peer_id     TEXT NOT NULL,
+     record      BLOB NOT NULL,
+     ttl_seconds INTEGER NOT NULL,
+     expires_at  INTEGER NOT NULL,
+     UNIQUE (namespace, peer_id)
+   ) STRICT;
+   CREATE INDEX rendezvous_registration_expiry ON rendezvous_registration (expires_at);
+   CREATE INDEX rendezvous_registration_peer ON rendezvous_registration (peer_id);`,
 ];

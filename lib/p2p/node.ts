@@ -1,0 +1,189 @@
+/**
+ * The relay's libp2p node: TCP with Noise and Yamux, identify, ping, a Circuit Relay v2 server
+ * with the limits of {@linkcode relayConnectionGater}, and the rendezvous server. Loaded with a
+ * dynamic `import()` from `lib/relay.ts` only when `--p2p-port` is not 0, so a relay without
+ * p2p never loads libp2p.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { createLibp2p } from "libp2p";
+import { tcp } from "@libp2p/tcp";
+import { noise } from "@chainsafe/libp2p-noise";
+import { yamux } from "@chainsafe/libp2p-yamux";
+import { identify } from "@libp2p/identify";
+import { ping } from "@libp2p/ping";
+import { circuitRelayServer } from "@libp2p/circuit-relay-v2";
+import { multiaddr } from "@multiformats/multiaddr";
+import type { Config } from "../config.ts";
+import { LOG_CATEGORY } from "../log.ts";
+import type { Database } from "../store/database.ts";
+import { RendezvousStore } from "../store/rendezvous.ts";
+import { listenMultiaddrs } from "./addresses.ts";
+import { loadOrCreateIdentity } from "./identity.ts";
+import { RendezvousServer } from "./rendezvous.ts";
+import {
+  countCircuits,
+  relayConnectionGater,
+  type RelayView,
+  releaseReservation,
+} from "./relay_limits.ts";
+
+const log = getLogger([LOG_CATEGORY, "p2p"]);
+
+/** Counts for the metrics endpoint. */
+export interface P2pStats {
+  /** Circuit Relay reservations held. */
+  readonly reservations: number;
+  /** Relayed circuits open. */
+  readonly circuits: number;
+  /** Live rendezvous registrations. */
+  readonly registrations: number;
+  /** Open libp2p connections. */
+  readonly connections: number;
+}
+
+/** A running libp2p node owned by the relay. */
+export interface P2pNode {
+  /** The stable peer id (`12D3KooW…`). */
+  readonly peerId: string;
+  /** Full multiaddrs clients can use, each ending in `/p2p/<peer id>`. */
+  multiaddrs(): string[];
+  /** Current counts. */
+  stats(): P2pStats;
+  /** Stops listening, closes every connection and releases every reservation. */
+  stop(): Promise<void>;
+}
+
+/** Options for {@linkcode startP2pNode}. */
+export interface P2pNodeOptions {
+  readonly config: Config;
+  readonly database: Database;
+  /** Milliseconds since the epoch for rendezvous expiry; tests pass a fake clock. */
+  readonly now?: () => number;
+}
+
+/**
+ * The node could not listen on `--p2p-port`. Its `name` is checked by the entry point, which
+ * must not import this module (that would load libp2p with p2p off). Exit status 1.
+ */
+export class P2pListenError extends Error {
+  override name = "P2pListenError";
+}
+
+function parseAnnounce(addresses: readonly string[]): string[] {
+  return addresses.map((address) => {
+    try {
+      return multiaddr(address).toString();
+    } catch (error) {
+      throw new RangeError(
+        `Cannot parse --p2p-announce address "${address}": ${(error as Error).message}`,
+      );
+    }
+  });
+}
+
+/**
+ * Creates and starts the node on `config.p2pPort`, with its identity kept in `database`.
+ *
+ * @throws {RangeError} when an announce address is not a multiaddr.
+ */
+export async function startP2pNode(options: P2pNodeOptions): Promise<P2pNode> {
+  const { config, database } = options;
+  const announce = parseAnnounce(config.p2pAnnounce);
+  const privateKey = await loadOrCreateIdentity(database);
+  const view: RelayView = {};
+  const node = await createLibp2p({
+    privateKey,
+    start: false,
+    addresses: {
+      listen: listenMultiaddrs(config.listen.hostname, config.p2pPort),
+      announce,
+    },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: relayConnectionGater({
+      maxReservationsPerIp: config.p2pMaxReservationsPerIp,
+      maxCircuitsPerPeer: config.p2pMaxCircuits,
+    }, view),
+    services: {
+      identify: identify(),
+      ping: ping(),
+      relay: circuitRelayServer({
+        reservations: {
+          maxReservations: config.p2pMaxReservations,
+          reservationTtl: config.p2pReservationTtl * 1000,
+          // The library times circuits with this value in milliseconds (the option is ms even
+          // though the wire field it also fills is in seconds), so convert from our seconds.
+          defaultDurationLimit: config.p2pCircuitSeconds * 1000,
+          // Without a data limit the library pipes a circuit with no byte cap at all.
+          defaultDataLimit: BigInt(config.p2pCircuitBytes),
+          applyDefaultLimit: true,
+        },
+      }),
+    },
+  });
+  view.node = node;
+  view.reservations = node.services.relay.reservations;
+  node.addEventListener("peer:connect", (event) => {
+    log.debug("Peer {peer} connected", { peer: event.detail.toString() });
+  });
+  node.addEventListener("peer:disconnect", (event) => {
+    const released = releaseReservation(view, event.detail);
+    log.debug("Peer {peer} disconnected{released}", {
+      peer: event.detail.toString(),
+      released: released ? ", reservation released" : "",
+    });
+  });
+  node.services.relay.addEventListener("relay:reservation", () => {
+    log.debug("Reservation granted; {count} held", { count: view.reservations?.size ?? 0 });
+  });
+  const rendezvous = new RendezvousServer(
+    new RendezvousStore(database, {
+      maxTotal: config.p2pMaxRegistrations,
+      maxPerPeer: config.p2pMaxRegistrationsPerPeer,
+      ...(options.now ? { now: options.now } : {}),
+    }),
+  );
+  await rendezvous.start(node);
+  try {
+    await node.start();
+  } catch (error) {
+    try {
+      await node.stop();
+    } catch {
+      // Already failing to start; the listen error below is the one worth reporting.
+    }
+    const reason = (error as Error).message.split("\n").find((line) => /EADDR|EACCES/.test(line));
+    throw new P2pListenError(
+      `Cannot listen for libp2p on port ${config.p2pPort}: ${
+        reason?.trim() ?? (error as Error).message
+      }`,
+    );
+  }
+  log.info("libp2p relay started as {peerId}", { peerId: node.peerId.toString() });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    peerId: node.peerId.toString(),
+    multiaddrs: () => node.getMultiaddrs().map((address) => address.toString()),
+    stats: () => ({
+      reservations: view.reservations?.size ?? 0,
+      circuits: countCircuits(node),
+      registrations: rendezvous.count(),
+      connections: node.getConnections().length,
+    }),
+    stop: () => {
+      stopping ??= (async () => {
+        // Expiry timers of reservations outlive the node otherwise.
+        for (const peer of [...node.services.relay.reservations.keys()]) {
+          releaseReservation(view, peer);
+        }
+        await node.stop();
+        log.info("libp2p relay stopped");
+      })();
+      return stopping;
+    },
+  };
+}

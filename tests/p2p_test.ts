@@ -1,0 +1,196 @@
+import assert from "node:assert/strict";
+import { multiaddr } from "@multiformats/multiaddr";
+import type { Libp2p, Stream } from "@libp2p/interface";
+import type { Config } from "../lib/config.ts";
+import type { Relay } from "../lib/relay.ts";
+import { startRelay, tempDir } from "./_helpers.ts";
+import { createPeer, freePort, HopStatus, reserve, waitFor } from "./_p2p.ts";
+
+const ECHO = "/vaultmesh-test/echo/1.0.0";
+
+async function startP2pRelay(dir: string, overrides: Partial<Config> = {}): Promise<Relay> {
+  return await startRelay(dir, { p2pPort: freePort(), ...overrides });
+}
+
+function relayAddress(relay: Relay): string {
+  const address = relay.p2p?.multiaddrs()[0];
+  assert.ok(address, "the relay has a p2p address");
+  return address;
+}
+
+function serveEcho(node: Libp2p): Promise<void> {
+  return node.handle(ECHO, async (stream) => {
+    for await (const chunk of stream) stream.send(chunk.subarray());
+    await stream.close();
+  }, { runOnLimitedConnection: true });
+}
+
+/** Sends `total` bytes in 1 KiB chunks and reads the echo; returns the bytes that came back. */
+async function echoThrough(stream: Stream, total: number): Promise<{ received: number }> {
+  const chunk = new Uint8Array(1024).fill(7);
+  const reading = (async () => {
+    let received = 0;
+    for await (const data of stream) received += data.byteLength;
+    return received;
+  })();
+  for (let sent = 0; sent < total && stream.status === "open"; sent += chunk.byteLength) {
+    if (!stream.send(chunk)) {
+      await new Promise((resolve) => stream.addEventListener("drain", resolve, { once: true }));
+    }
+  }
+  await stream.close().catch(() => {});
+  return { received: await reading.catch(() => -1) };
+}
+
+Deno.test({
+  name: "a peer reserves a slot and another peer reaches it through the relay's circuit address",
+  fn: async () => {
+    using dir = tempDir();
+    await using relay = await startP2pRelay(dir.path);
+    const relayAddr = relayAddress(relay);
+    await using a = await createPeer([`${relayAddr}/p2p-circuit`]);
+    await serveEcho(a);
+    await waitFor(
+      "a circuit address",
+      () => a.getMultiaddrs().some((m) => m.toString().includes("p2p-circuit")),
+    );
+    assert.equal(relay.p2p!.stats().reservations, 1);
+
+    await using b = await createPeer();
+    const stream = await b.dialProtocol(
+      multiaddr(`${relayAddr}/p2p-circuit/p2p/${a.peerId}`),
+      ECHO,
+      { runOnLimitedConnection: true },
+    );
+    await waitFor("a circuit on the relay", () => relay.p2p!.stats().circuits === 1);
+    const message = new TextEncoder().encode("hello through the relay");
+    const reply = (async () => {
+      const parts: Uint8Array[] = [];
+      for await (const data of stream) parts.push(data.subarray());
+      return new TextDecoder().decode(new Uint8Array(parts.flatMap((p) => [...p])));
+    })();
+    stream.send(message);
+    await stream.close();
+    assert.equal(await reply, "hello through the relay");
+  },
+});
+
+Deno.test({
+  name: "the relay keeps its peer id across a restart on the same database",
+  fn: async () => {
+    using dir = tempDir();
+    const first = await startP2pRelay(dir.path);
+    const peerId = first.p2p!.peerId;
+    await first.stop();
+    await using second = await startP2pRelay(dir.path);
+    assert.match(peerId, /^12D3KooW/);
+    assert.equal(second.p2p!.peerId, peerId);
+    assert.ok(second.p2p!.multiaddrs().every((address) => address.endsWith(`/p2p/${peerId}`)));
+  },
+});
+
+Deno.test({
+  name: "the relay releases a reservation when its peer disconnects so a new peer gets the slot",
+  fn: async () => {
+    using dir = tempDir();
+    await using relay = await startP2pRelay(dir.path, { p2pMaxReservations: 1 });
+    const relayAddr = relayAddress(relay);
+    const a = await createPeer();
+    await using c = await createPeer();
+    assert.equal((await reserve(a, relayAddr)).status, HopStatus.OK);
+    assert.equal((await reserve(c, relayAddr)).status, HopStatus.RESERVATION_REFUSED);
+    await a.stop();
+    await waitFor("the reservation to go", () => relay.p2p!.stats().reservations === 0);
+    assert.equal((await reserve(c, relayAddr)).status, HopStatus.OK);
+    assert.equal(relay.p2p!.stats().reservations, 1);
+  },
+});
+
+Deno.test({
+  name: "the relay refuses a reservation beyond the per-IP cap",
+  fn: async () => {
+    using dir = tempDir();
+    await using relay = await startP2pRelay(dir.path, { p2pMaxReservationsPerIp: 2 });
+    const relayAddr = relayAddress(relay);
+    await using a = await createPeer();
+    await using b = await createPeer();
+    await using c = await createPeer();
+    assert.equal((await reserve(a, relayAddr)).status, HopStatus.OK);
+    assert.equal((await reserve(b, relayAddr)).status, HopStatus.OK);
+    assert.equal((await reserve(c, relayAddr)).status, HopStatus.PERMISSION_DENIED);
+    // A refresh by a peer that already holds a reservation takes no new slot.
+    assert.equal((await reserve(a, relayAddr)).status, HopStatus.OK);
+    assert.equal(relay.p2p!.stats().reservations, 2);
+  },
+});
+
+Deno.test({
+  name: "the relay reports its limits in a reservation, the duration in js-libp2p's milliseconds",
+  fn: async () => {
+    using dir = tempDir();
+    await using relay = await startP2pRelay(dir.path, {
+      p2pCircuitBytes: 4096,
+      p2pCircuitSeconds: 30,
+    });
+    await using a = await createPeer();
+    const answer = await reserve(a, relayAddress(relay));
+    assert.equal(answer.status, HopStatus.OK);
+    assert.equal(answer.limitData, 4096);
+    // The spec's Limit.duration is in seconds, but js-libp2p 3 writes the same number it times
+    // circuits with, in milliseconds. We pass milliseconds so circuits close on time; when a
+    // library update writes 30 here, stop multiplying by 1000 in lib/p2p/node.ts.
+    assert.equal(answer.limitDuration, 30_000);
+  },
+});
+
+Deno.test({
+  name: "the relay closes a circuit that carries more than the data limit",
+  fn: async () => {
+    using dir = tempDir();
+    await using relay = await startP2pRelay(dir.path, { p2pCircuitBytes: 16 * 1024 });
+    const relayAddr = relayAddress(relay);
+    await using a = await createPeer([`${relayAddr}/p2p-circuit`]);
+    await serveEcho(a);
+    await waitFor(
+      "a circuit address",
+      () => a.getMultiaddrs().some((m) => m.toString().includes("p2p-circuit")),
+    );
+    await using b = await createPeer();
+    const stream = await b.dialProtocol(
+      multiaddr(`${relayAddr}/p2p-circuit/p2p/${a.peerId}`),
+      ECHO,
+      { runOnLimitedConnection: true },
+    );
+    const { received } = await echoThrough(stream, 256 * 1024);
+    assert.ok(received < 256 * 1024, `the echo stopped early, got ${received} bytes`);
+    await waitFor("the circuit to close", () => relay.p2p!.stats().circuits === 0);
+  },
+});
+
+Deno.test({
+  name: "the relay closes a circuit after the duration limit, counted in seconds",
+  fn: async () => {
+    using dir = tempDir();
+    await using relay = await startP2pRelay(dir.path, { p2pCircuitSeconds: 1 });
+    const relayAddr = relayAddress(relay);
+    await using a = await createPeer([`${relayAddr}/p2p-circuit`]);
+    await serveEcho(a);
+    await waitFor(
+      "a circuit address",
+      () => a.getMultiaddrs().some((m) => m.toString().includes("p2p-circuit")),
+    );
+    await using b = await createPeer();
+    const stream = await b.dialProtocol(
+      multiaddr(`${relayAddr}/p2p-circuit/p2p/${a.peerId}`),
+      ECHO,
+      { runOnLimitedConnection: true },
+    );
+    const opened = Date.now();
+    // Still open well after a millisecond-sized limit would have cut it.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(stream.status, "open");
+    assert.equal(relay.p2p!.stats().circuits, 1);
+    await waitFor("the circuit to close", () => relay.p2p!.stats().circuits === 0, 5000);
+    assert.ok(Date.now() - opened >= 900, "closed after about a second");
+  },
+});
