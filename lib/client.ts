@@ -16,6 +16,13 @@
  */
 import { vaultIdOf } from "./identity.ts";
 import {
+  decodeEnvelopeFrame,
+  encodeSendFrame,
+  SOCKET_SUBPROTOCOL,
+  socketAuthMessage,
+} from "./socket_frames.ts";
+import {
+  authorityOf,
   contentDigest,
   serializeSignatureParams,
   signatureBase,
@@ -231,6 +238,11 @@ export class RelayClient {
     return this.options.url;
   }
 
+  /** Opens this device's live socket. See {@linkcode connectSocket}. */
+  connect(options: SocketHandlers & { after?: number } = {}): Promise<RelaySocket> {
+    return connectSocket(this, this.options.keys, options);
+  }
+
   /**
    * Sends a signed request to `path` (relative to the vault, e.g. `/envelopes`) and returns the
    * raw response. Use the typed methods unless testing the relay itself.
@@ -358,4 +370,191 @@ export class RelayClient {
     const result = await this.#json(await this.request("DELETE", ""));
     return result.envelopes as number;
   }
+}
+
+/** A receipt for an envelope sent on a socket. */
+export interface SocketReceipt {
+  readonly seq: number;
+  readonly stored: boolean;
+  readonly duplicate: boolean;
+  readonly recipients: number;
+}
+
+/** What the relay said once the socket was authenticated. */
+export interface SocketReady {
+  readonly mode: string;
+  readonly acked: number;
+  readonly latestSeq: number;
+  /** Other devices of the vault with an open socket. */
+  readonly connected: string[];
+}
+
+/** Callbacks of a socket. */
+export interface SocketHandlers {
+  /** An envelope from another device, in seq order. */
+  readonly onEnvelope?: (envelope: ReceivedEnvelope) => void;
+  /** A join or leave event: `{type: "join" | "leave", device}`. */
+  readonly onPresence?: (event: { type: "join" | "leave"; device: string }) => void;
+}
+
+type Pending = {
+  resolve: (value: Record<string, unknown>) => void;
+  reject: (error: Error) => void;
+};
+
+function relayErrorOf(message: Record<string, unknown>): RelayError {
+  return new RelayError(0, String(message.error), String(message.message), message);
+}
+
+/** A device's live socket: envelopes pushed as they arrive, sends with receipts, acks. */
+export class RelaySocket {
+  readonly #receipts = new Map<number, Pending>();
+  readonly #controls: Pending[] = [];
+  #nextId = 1;
+  /** Resolves with the close code and reason when the socket closes. */
+  readonly closed: Promise<{ code: number; reason: string }>;
+
+  constructor(
+    private readonly socket: WebSocket,
+    /** What the relay reported on authentication. */
+    readonly ready: SocketReady,
+    closed: Promise<{ code: number; reason: string }>,
+  ) {
+    this.closed = closed;
+  }
+
+  /** Handles a text frame after authentication. */
+  handleControl(message: Record<string, unknown>): void {
+    const id = typeof message.id === "number" ? message.id : undefined;
+    if (id !== undefined) {
+      const pending = this.#receipts.get(id);
+      this.#receipts.delete(id);
+      if (message.type === "error") pending?.reject(relayErrorOf(message));
+      else pending?.resolve(message);
+      return;
+    }
+    const pending = this.#controls.shift();
+    if (message.type === "error") pending?.reject(relayErrorOf(message));
+    else pending?.resolve(message);
+  }
+
+  /** Fails every pending request when the socket closes. */
+  failPending(reason: string): void {
+    const error = new RelayError(0, "closed", reason, {});
+    for (const pending of [...this.#receipts.values(), ...this.#controls]) pending.reject(error);
+    this.#receipts.clear();
+    this.#controls.length = 0;
+  }
+
+  /** Sends an envelope (binary frame) and resolves with the relay's receipt. */
+  send(
+    body: Uint8Array,
+    options: { to?: string; idempotencyKey?: string } = {},
+  ): Promise<SocketReceipt> {
+    const id = this.#nextId++;
+    const { promise, resolve, reject } = Promise.withResolvers<Record<string, unknown>>();
+    this.#receipts.set(id, { resolve, reject });
+    this.socket.send(encodeSendFrame({
+      id,
+      to: options.to ?? null,
+      idempotencyKey: options.idempotencyKey ?? null,
+      body,
+    }));
+    return promise.then((message) => ({
+      seq: message.seq as number,
+      stored: message.type === "stored",
+      duplicate: message.duplicate === true,
+      recipients: (message.recipients as number | undefined) ?? 0,
+    }));
+  }
+
+  #control(message: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const { promise, resolve, reject } = Promise.withResolvers<Record<string, unknown>>();
+    this.#controls.push({ resolve, reject });
+    this.socket.send(JSON.stringify(message));
+    return promise;
+  }
+
+  /** Acknowledges everything up to `seq`. */
+  async ack(seq: number): Promise<{ acked: number; deleted: number }> {
+    const reply = await this.#control({ type: "ack", seq });
+    return { acked: reply.acked as number, deleted: reply.deleted as number };
+  }
+
+  /** Publishes this device's presence blob for `ttl` seconds. */
+  async publishPresence(blob: Uint8Array, ttl = 300): Promise<number> {
+    const reply = await this.#control({ type: "presence", blob: blob.toBase64(), ttl });
+    return reply.expires_at as number;
+  }
+
+  /** Closes the socket and waits until it is closed. */
+  async close(): Promise<void> {
+    if (this.socket.readyState <= WebSocket.OPEN) this.socket.close(1000, "bye");
+    await this.closed;
+  }
+}
+
+/**
+ * Opens an authenticated socket for this device: answers the relay's challenge, then receives
+ * the backlog after `after` (default: the acknowledged cursor) and live envelopes.
+ */
+export async function connectSocket(
+  client: RelayClient,
+  keys: CryptoKeyPair,
+  options: SocketHandlers & { after?: number } = {},
+): Promise<RelaySocket> {
+  const base = new URL(client.url);
+  const url = new URL(`/v3/vaults/${client.vaultId}/socket`, base);
+  url.protocol = base.protocol === "https:" ? "wss:" : "ws:";
+  url.searchParams.set("device", client.device);
+  const ws = new WebSocket(url, [SOCKET_SUBPROTOCOL]);
+  ws.binaryType = "arraybuffer";
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => {
+    ws.addEventListener("close", (event) => resolve({ code: event.code, reason: event.reason }));
+  });
+  const opened = Promise.withResolvers<RelaySocket>();
+  let socket: RelaySocket | undefined;
+  ws.onmessage = async (event) => {
+    if (event.data instanceof ArrayBuffer) {
+      const frame = decodeEnvelopeFrame(new Uint8Array(event.data));
+      options.onEnvelope?.({ ...frame, expiresAt: 0 });
+      return;
+    }
+    const message = JSON.parse(String(event.data)) as Record<string, unknown>;
+    if (message.type === "challenge") {
+      const signed = socketAuthMessage({
+        authority: authorityOf(base.host),
+        challenge: String(message.challenge),
+        vaultId: client.vaultId,
+        deviceId: client.device,
+      });
+      const signature = new Uint8Array(
+        await crypto.subtle.sign("Ed25519", keys.privateKey, signed),
+      );
+      ws.send(JSON.stringify({
+        type: "auth",
+        signature: signature.toBase64(),
+        ...(options.after === undefined ? {} : { after: options.after }),
+      }));
+    } else if (message.type === "ready") {
+      socket = new RelaySocket(ws, {
+        mode: String(message.mode),
+        acked: message.acked as number,
+        latestSeq: message.latest_seq as number,
+        connected: message.connected as string[],
+      }, closed);
+      opened.resolve(socket);
+    } else if (message.type === "join" || message.type === "leave") {
+      options.onPresence?.(message as { type: "join" | "leave"; device: string });
+    } else if (socket) {
+      socket.handleControl(message);
+    } else if (message.type === "error") {
+      opened.reject(relayErrorOf(message));
+    }
+  };
+  closed.then(({ code, reason }) => {
+    socket?.failPending(`The socket closed (${code} ${reason})`);
+    opened.reject(new RelayError(0, "closed", `The socket closed (${code} ${reason})`, { code }));
+  });
+  return await opened.promise;
 }

@@ -11,6 +11,14 @@ export interface Subscriber {
   readonly device: string;
   /** Hands over an envelope; false if it could not be taken (then it does not count). */
   deliver(envelope: Envelope): boolean;
+  /** Sockets are told when other devices come and go; long polls are not. */
+  onPresence?(event: PresenceEvent): void;
+}
+
+/** Another device of the vault connected its first socket, or closed its last. */
+export interface PresenceEvent {
+  readonly type: "join" | "leave";
+  readonly device: string;
 }
 
 /** Live subscribers per vault. */
@@ -24,13 +32,32 @@ export class Hub {
       subscribers = new Set();
       this.#vaults.set(vault, subscribers);
     }
+    const joined = subscriber.onPresence !== undefined &&
+      !this.#hasSocket(subscribers, subscriber.device);
     subscribers.add(subscriber);
+    if (joined) this.#announce(subscribers, { type: "join", device: subscriber.device });
     return () => {
-      subscribers.delete(subscriber);
+      if (!subscribers.delete(subscriber)) return;
+      if (subscriber.onPresence && !this.#hasSocket(subscribers, subscriber.device)) {
+        this.#announce(subscribers, { type: "leave", device: subscriber.device });
+      }
       if (subscribers.size === 0 && this.#vaults.get(vault) === subscribers) {
         this.#vaults.delete(vault);
       }
     };
+  }
+
+  #hasSocket(subscribers: Set<Subscriber>, device: string): boolean {
+    for (const other of subscribers) {
+      if (other.device === device && other.onPresence) return true;
+    }
+    return false;
+  }
+
+  #announce(subscribers: Set<Subscriber>, event: PresenceEvent): void {
+    for (const other of subscribers) {
+      if (other.device !== event.device) other.onPresence?.(event);
+    }
   }
 
   /**
@@ -45,6 +72,12 @@ export class Hub {
       if (subscriber.deliver(envelope)) devices.add(subscriber.device);
     }
     return devices.size;
+  }
+
+  /** Devices of a vault with at least one open socket. */
+  devicesConnected(vault: string): Set<string> {
+    const subscribers = [...this.#vaults.get(vault) ?? []].filter((s) => s.onPresence);
+    return new Set(subscribers.map((subscriber) => subscriber.device));
   }
 
   /** Devices of a vault with at least one live subscriber. */

@@ -15,6 +15,8 @@ import { LOG_CATEGORY } from "./log.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { Hub } from "./hub.ts";
 import { Authenticator, NonceCache } from "./auth.ts";
+import { SocketRegistry } from "./http/socket_api.ts";
+import { PresenceBoard } from "./presence.ts";
 import type { P2pNode } from "./p2p/node.ts";
 
 const log = getLogger([LOG_CATEGORY, "relay"]);
@@ -35,7 +37,14 @@ function createMode(context: ModeContext, options: RelayOptions): RelayMode {
   return createStoreAndForwardMode(context, sweepOptions);
 }
 
-const API_LIMITS = { maxWaitSeconds: 30, maxPageEnvelopes: 1000, maxPageBytes: 4 * 1024 * 1024 };
+const API_LIMITS = {
+  maxWaitSeconds: 30,
+  maxPageEnvelopes: 1000,
+  maxPageBytes: 4 * 1024 * 1024,
+  authTimeoutMs: 10_000,
+  highWaterBytes: 4 * 1024 * 1024,
+  slowReaderMs: 10_000,
+};
 
 /** Starts the libp2p node when enabled; libp2p is imported only then, to keep it out of memory. */
 async function startP2p(
@@ -61,6 +70,8 @@ export class Relay implements AsyncDisposable {
     /** The selected mode. */
     readonly mode: RelayMode,
     private readonly server: Deno.HttpServer<Deno.NetAddr>,
+    /** Open device sockets. */
+    readonly sockets: SocketRegistry,
   ) {}
 
   /**
@@ -88,14 +99,28 @@ export class Relay implements AsyncDisposable {
       const mode = createMode({ config, database, clock, hub }, options);
       const auth = new Authenticator(clock, new NonceCache(clock));
       const limits = { ...API_LIMITS, maxEnvelopeBytes: config.maxEnvelope };
-      const api = createApi({ mode, hub, auth, limits });
+      const sockets = new SocketRegistry();
+      const api = createApi({
+        mode,
+        hub,
+        auth,
+        limits,
+        clock,
+        sockets,
+        onClosed: (socket) => sockets.delete(socket),
+        presence: new PresenceBoard(clock),
+        clientAddress: ({ info }) => ({
+          hostname: info.remoteAddr.hostname,
+          port: info.remoteAddr.port,
+        }),
+      });
       const server = Deno.serve({
         hostname: config.listen.hostname,
         port: config.listen.port,
         onListen: () => {},
         handler: (request, info) => api.handle(request, info),
       });
-      return new Relay(config, database, mode, server);
+      return new Relay(config, database, mode, server, sockets);
     } catch (error) {
       database.close();
       throw error;
@@ -130,6 +155,7 @@ export class Relay implements AsyncDisposable {
 
   async #stop(): Promise<void> {
     log.info("Stopping: no new connections, finishing requests in flight");
+    await this.sockets.closeAll();
     await this.server.shutdown();
     // Before the database closes: the node's rendezvous server writes to it.
     await this.#p2p?.stop();

@@ -8,9 +8,10 @@ import { Router } from "./router.ts";
 import { PROTOCOL_NAME } from "../version.ts";
 import type { RelayMode } from "../modes/mode.ts";
 import { addVaultRoutes, type VaultApiParts } from "./vault_api.ts";
+import { addLiveRoutes, type LiveApiParts } from "./socket_api.ts";
 
 /** The parts of the relay the HTTP surface needs. */
-export type ApiParts = VaultApiParts;
+export type ApiParts = VaultApiParts & LiveApiParts;
 
 /** `GET /health`: exactly the shape the product documents. */
 function healthBody(mode: RelayMode) {
@@ -26,5 +27,5 @@ function healthBody(mode: RelayMode) {
 export function createApi(parts: ApiParts): Router {
   const router = new Router()
     .add("GET", "/health", () => jsonResponse(healthBody(parts.mode)));
-  return addVaultRoutes(router, parts);
+  return addLiveRoutes(addVaultRoutes(router, parts), parts);
 }

@@ -1,0 +1,291 @@
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import type { ReceivedEnvelope, RelayClient } from "../lib/client.ts";
+import { ManualClock } from "../lib/clock.ts";
+import type { Mode } from "../lib/config.ts";
+import { bytes, startRelay, tempDir, text, vaultDevices } from "./_helpers.ts";
+
+/** A connected device that records what it receives. */
+async function live(client: RelayClient, options: { after?: number } = {}) {
+  const received: ReceivedEnvelope[] = [];
+  const events: string[] = [];
+  const waiters: (() => void)[] = [];
+  const socket = await client.connect({
+    ...options,
+    onEnvelope: (envelope) => {
+      received.push(envelope);
+      waiters.splice(0).forEach((wake) => wake());
+    },
+    onPresence: (event) => events.push(`${event.type} ${event.device}`),
+  });
+  const waitFor = async (count: number) => {
+    while (received.length < count) {
+      await new Promise<void>((resolve) => waiters.push(resolve));
+    }
+  };
+  return { socket, received, events, waitFor };
+}
+
+for (const mode of ["store-and-forward", "stateless"] as Mode[]) {
+  Deno.test(`three devices exchange envelopes live over sockets in ${mode} mode`, async () => {
+    using dir = tempDir();
+    await using relay = await startRelay(dir.path, { mode });
+    const [laptop, phone, tablet] = await vaultDevices(relay.url, ["laptop", "phone", "tablet"]);
+    const a = await live(laptop!);
+    const b = await live(phone!);
+    const c = await live(tablet!);
+    const first = await a.socket.send(bytes("hello all"));
+    assert.equal(first.recipients, 2);
+    assert.equal(first.stored, mode === "store-and-forward");
+    await b.socket.send(bytes("just laptop"), { to: "laptop" });
+    await Promise.all([a.waitFor(1), b.waitFor(1), c.waitFor(1)]);
+    assert.deepEqual(a.received.map((e) => [e.from, text(e.body)]), [["phone", "just laptop"]]);
+    assert.deepEqual(b.received.map((e) => [e.seq, e.from, text(e.body)]), [[
+      1,
+      "laptop",
+      "hello all",
+    ]]);
+    assert.deepEqual(c.received.map((e) => text(e.body)), ["hello all"]);
+    await Promise.all([a.socket.close(), b.socket.close(), c.socket.close()]);
+  });
+
+  Deno.test(`another vault's sockets receive nothing in ${mode} mode`, async () => {
+    using dir = tempDir();
+    await using relay = await startRelay(dir.path, { mode });
+    const [laptop, phone] = await vaultDevices(relay.url, ["laptop", "phone"]);
+    const [stranger] = await vaultDevices(relay.url, ["phone"]);
+    const spy = await live(stranger!);
+    const friend = await live(phone!);
+    await laptop!.send(bytes("secret"));
+    await friend.waitFor(1);
+    assert.deepEqual(spy.received, []);
+    await Promise.all([spy.socket.close(), friend.socket.close()]);
+  });
+}
+
+Deno.test("a reconnecting device receives exactly what it missed, in order, with no duplicates after acking", async () => {
+  using dir = tempDir();
+  await using relay = await startRelay(dir.path);
+  const [laptop, phone] = await vaultDevices(relay.url, ["laptop", "phone"]);
+  const first = await live(phone!);
+  for (const word of ["a", "b", "c"]) await laptop!.send(bytes(word));
+  await first.waitFor(3);
+  await first.socket.ack(3);
+  await first.socket.close();
+
+  for (const word of ["d", "e", "f", "g"]) await laptop!.send(bytes(word));
+  const second = await live(phone!);
+  assert.equal(second.socket.ready.acked, 3);
+  await second.waitFor(4);
+  await laptop!.send(bytes("h"));
+  await second.waitFor(5);
+  assert.deepEqual(second.received.map((e) => [e.seq, text(e.body)]), [
+    [4, "d"],
+    [5, "e"],
+    [6, "f"],
+    [7, "g"],
+    [8, "h"],
+  ]);
+  await second.socket.close();
+});
+
+Deno.test("envelopes sent on a socket are stored under the same rules as HTTP", async () => {
+  using dir = tempDir();
+  await using relay = await startRelay(dir.path, { maxBuffer: 10 });
+  const [laptop, phone] = await vaultDevices(relay.url, ["laptop", "phone"]);
+  const a = await live(laptop!);
+  assert.equal((await a.socket.send(bytes("0123456789"), { idempotencyKey: "k1" })).seq, 1);
+  assert.equal(
+    (await a.socket.send(bytes("0123456789"), { idempotencyKey: "k1" })).duplicate,
+    true,
+  );
+  await assert.rejects(a.socket.send(bytes("x")), /buffer holds 10 of 10 bytes/);
+  assert.deepEqual((await phone!.backlog()).envelopes.map((e) => text(e.body)), ["0123456789"]);
+  await a.socket.close();
+});
+
+Deno.test("a wrong challenge answer is refused with close code 4001", async () => {
+  using dir = tempDir();
+  await using relay = await startRelay(dir.path);
+  const [laptop] = await vaultDevices(relay.url, ["laptop"]);
+  const [impostor] = await vaultDevices(relay.url, ["laptop"]);
+  // The impostor signs with its own key but claims the laptop's vault.
+  const url = new URL(
+    `/v3/vaults/${laptop!.vaultId}/socket?device=laptop`,
+    relay.url.replace("http", "ws"),
+  );
+  const ws = new WebSocket(url, ["vaultmesh.3"]);
+  const closed = new Promise<number>((resolve) =>
+    ws.addEventListener("close", (e) => resolve(e.code))
+  );
+  ws.onmessage = async (event) => {
+    const message = JSON.parse(event.data);
+    if (message.type !== "challenge") return;
+    const keys = (impostor as unknown as { options: { keys: CryptoKeyPair } }).options.keys;
+    const signature = new Uint8Array(
+      await crypto.subtle.sign("Ed25519", keys.privateKey, bytes(message.challenge)),
+    );
+    ws.send(JSON.stringify({ type: "auth", signature: signature.toBase64() }));
+  };
+  assert.equal(await closed, 4001);
+  assert.equal(relay.sockets.size, 0);
+});
+
+Deno.test("socket peers receive join and leave events", async () => {
+  using dir = tempDir();
+  await using relay = await startRelay(dir.path);
+  const [laptop, phone] = await vaultDevices(relay.url, ["laptop", "phone"]);
+  const a = await live(laptop!);
+  const b = await live(phone!);
+  assert.deepEqual(b.socket.ready.connected, ["laptop"]);
+  await b.socket.close();
+  await laptop!.usage(); // a round trip, so the leave event has been sent
+  assert.deepEqual(a.events, ["join phone", "leave phone"]);
+  await a.socket.close();
+});
+
+Deno.test("presence blobs are listed with connection state and expire", async () => {
+  using dir = tempDir();
+  const clock = new ManualClock();
+  await using relay = await startRelay(dir.path, {}, { clock });
+  const [laptop, phone] = await vaultDevices(relay.url, ["laptop", "phone"], { clock });
+  const a = await live(laptop!);
+  await a.socket.publishPresence(bytes("laptop candidates"), 60);
+  const put = await phone!.request("PUT", "/presence", {
+    body: bytes("phone candidates"),
+    query: { ttl: 120 },
+  });
+  assert.equal(put.status, 200);
+  const list = async () => (await (await laptop!.request("GET", "/presence")).json()).devices;
+  const devices = await list();
+  assert.deepEqual(
+    devices.map((
+      d: Record<string, unknown>,
+    ) => [d.device, text(Uint8Array.fromBase64(d.blob as string)), d.connected]),
+    [["laptop", "laptop candidates", true], ["phone", "phone candidates", false]],
+  );
+  clock.advance(61_000);
+  assert.deepEqual((await list()).map((d: Record<string, unknown>) => d.device), [
+    "phone",
+    "laptop",
+  ]);
+  clock.advance(60_000);
+  assert.deepEqual((await list()).map((d: Record<string, unknown>) => [d.device, d.blob]), [[
+    "laptop",
+    "",
+  ]]);
+  await a.socket.close();
+});
+
+Deno.test("the address endpoint answers the caller's address and port", async () => {
+  using dir = tempDir();
+  await using relay = await startRelay(dir.path);
+  const response = await fetch(`${relay.url}/v3/address`, {
+    headers: { "x-vaultmesh-protocol": "3" },
+  });
+  const body = await response.json();
+  assert.equal(body.address, "127.0.0.1");
+  assert.ok(Number.isInteger(body.port) && body.port > 0);
+});
+
+Deno.test("stopping the relay closes sockets with 4012 so devices reconnect later", async () => {
+  using dir = tempDir();
+  const relay = await startRelay(dir.path);
+  const [laptop] = await vaultDevices(relay.url, ["laptop"]);
+  const a = await live(laptop!);
+  await relay.stop();
+  assert.deepEqual(await a.socket.closed, {
+    code: 4012,
+    reason: "relay restarting; reconnect later",
+  });
+});
+
+Deno.test("stateless mode writes nothing about envelopes to the database file", async () => {
+  using dir = tempDir();
+  const marker = "STATELESS-MARKER-" + crypto.randomUUID();
+  {
+    await using relay = await startRelay(dir.path, { mode: "stateless" });
+    const [laptop, phone] = await vaultDevices(relay.url, ["laptop", "phone"]);
+    const b = await live(phone!);
+    const sent = await laptop!.send(bytes(marker));
+    assert.deepEqual([sent.stored, sent.recipients], [false, 1]);
+    const nobody = await phone!.send(bytes(marker), { to: "tablet" });
+    assert.equal(nobody.recipients, 0, "no recipient connected is a 200 with recipients 0");
+    await b.waitFor(1);
+    await b.socket.close();
+  }
+  const db = new DatabaseSync(`${dir.path}/relay.db`);
+  for (const table of ["envelopes", "vaults", "devices", "idempotency"]) {
+    assert.equal(db.prepare(`SELECT count(*) AS n FROM ${table}`).get()?.n, 0, table);
+  }
+  db.close();
+  for (const entry of Deno.readDirSync(dir.path)) {
+    const raw = new TextDecoder("latin1").decode(Deno.readFileSync(`${dir.path}/${entry.name}`));
+    assert.ok(!raw.includes(marker), `${entry.name} holds no envelope bytes`);
+  }
+});
+
+/** A raw WebSocket client that authenticates and then never reads again. */
+async function stalledReader(url: string, client: RelayClient): Promise<Deno.TcpConn> {
+  const { hostname, port } = new URL(url);
+  const conn = await Deno.connect({ hostname, port: Number(port) });
+  const path = `/v3/vaults/${client.vaultId}/socket?device=${client.device}`;
+  await conn.write(bytes(
+    `GET ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+      "Sec-WebSocket-Protocol: vaultmesh.3\r\n\r\n",
+  ));
+  let seen = "";
+  const buffer = new Uint8Array(4096);
+  while (!/"challenge":"([^"]+)"/.test(seen)) {
+    const n = await conn.read(buffer);
+    if (n === null) throw new Error("closed before the challenge");
+    seen += new TextDecoder("latin1").decode(buffer.subarray(0, n));
+  }
+  const challenge = /"challenge":"([^"]+)"/.exec(seen)![1]!;
+  const keys = (client as unknown as { options: { keys: CryptoKeyPair } }).options.keys;
+  const { socketAuthMessage } = await import("../lib/socket_frames.ts");
+  const signed = socketAuthMessage({
+    authority: `${hostname}:${port}`,
+    challenge,
+    vaultId: client.vaultId,
+    deviceId: client.device,
+  });
+  const signature = new Uint8Array(await crypto.subtle.sign("Ed25519", keys.privateKey, signed));
+  const payload = bytes(JSON.stringify({ type: "auth", signature: signature.toBase64() }));
+  const mask = crypto.getRandomValues(new Uint8Array(4));
+  const frame = new Uint8Array([
+    0x81,
+    0x80 | 126,
+    payload.length >> 8,
+    payload.length & 255,
+    ...mask,
+    ...payload.map((b, i) => b ^ mask[i % 4]!),
+  ]);
+  await conn.write(frame);
+  while (!seen.includes('"ready"')) {
+    const n = await conn.read(buffer);
+    if (n === null) throw new Error("closed before ready");
+    seen += new TextDecoder("latin1").decode(buffer.subarray(0, n));
+  }
+  return conn;
+}
+
+Deno.test("a reader that stops reading is cut off with 4009 while the relay's memory stays bounded", async () => {
+  using dir = tempDir();
+  await using relay = await startRelay(dir.path, { mode: "stateless" });
+  const [laptop, slow] = await vaultDevices(relay.url, ["laptop", "slow"]);
+  const conn = await stalledReader(relay.url, slow!);
+  assert.equal(relay.sockets.size, 1);
+  const body = new Uint8Array(256 * 1024);
+  const before = Deno.memoryUsage().rss;
+  let delivered = 0;
+  for (let i = 0; i < 400 && relay.sockets.size > 0; i++) {
+    delivered += (await laptop!.send(body)).recipients;
+  }
+  const grown = Deno.memoryUsage().rss - before;
+  assert.equal(relay.sockets.size, 0, "the stalled reader was disconnected");
+  assert.ok(delivered < 400, `only ${delivered} envelopes went to the stalled reader`);
+  assert.ok(grown < 96 * 1024 * 1024, `memory grew by ${grown} bytes`);
+  conn.close();
+});
