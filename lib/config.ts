@@ -8,6 +8,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { parseTrustedProxies } from "./client_address.ts";
 
 /** A value that cannot be accepted for a flag, or an unknown flag. Exit status 2. */
 export class ConfigError extends Error {
@@ -216,6 +217,14 @@ export const FLAGS = {
     help: "maximum rendezvous registrations of one peer",
     accepted: "a whole number from 1 to 1000000",
     parse: integerIn(1, 1_000_000),
+  }),
+  trustProxy: flag({
+    placeholder: "ADDRESSES",
+    default: "",
+    help:
+      "comma-separated proxy IPs/CIDRs whose X-Forwarded-For or Forwarded header names the client",
+    accepted: "comma-separated IPv4 or IPv6 addresses or CIDRs such as 127.0.0.1,10.0.0.0/8,::1",
+    parse: parseTrustedProxies,
   }),
   logLevel: flag({
     placeholder: "LEVEL",
