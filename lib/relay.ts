@@ -16,6 +16,8 @@ import { type Clock, systemClock } from "./clock.ts";
 import { Hub } from "./hub.ts";
 import { Authenticator, NonceCache } from "./auth.ts";
 import type { P2pNode } from "./p2p/node.ts";
+import { createOperations, type Operations } from "./operations.ts";
+import { metricsResponse, type RelayMetrics } from "./metrics.ts";
 
 const log = getLogger([LOG_CATEGORY, "relay"]);
 
@@ -27,12 +29,34 @@ export interface RelayOptions {
   readonly sweepIntervalMs?: number;
 }
 
-function createMode(context: ModeContext, options: RelayOptions): RelayMode {
-  if (context.config.mode === "stateless") return createStatelessMode(context);
+function createMode(
+  context: ModeContext,
+  options: RelayOptions & { metrics: RelayMetrics },
+): RelayMode {
+  const { metrics } = options;
+  if (context.config.mode === "stateless") return metrics.instrument(createStatelessMode(context));
   const sweepOptions = options.sweepIntervalMs === undefined
     ? {}
     : { sweepIntervalMs: options.sweepIntervalMs };
-  return createStoreAndForwardMode(context, sweepOptions);
+  return metrics.instrument(createStoreAndForwardMode(context, {
+    ...sweepOptions,
+    onCommit: (size, ms) => metrics.commit(size, ms),
+    onExpired: (count) => metrics.expired(count),
+  }));
+}
+
+/** Serves `/metrics` on its own address when `--metrics-listen` is set. */
+function serveMetrics(
+  config: Config,
+  metrics: RelayMetrics,
+): Deno.HttpServer<Deno.NetAddr> | undefined {
+  if (!config.metricsListen) return undefined;
+  return Deno.serve({
+    hostname: config.metricsListen.hostname,
+    port: config.metricsListen.port,
+    onListen: () => {},
+    handler: (request) => metricsResponse(request, { metrics, token: config.metricsToken }),
+  });
 }
 
 const API_LIMITS = { maxWaitSeconds: 30, maxPageEnvelopes: 1000, maxPageBytes: 4 * 1024 * 1024 };
@@ -52,6 +76,7 @@ async function startP2p(
 export class Relay implements AsyncDisposable {
   #stopping: Promise<void> | undefined;
   #p2p: P2pNode | undefined;
+  #metricsServer: Deno.HttpServer<Deno.NetAddr> | undefined;
 
   private constructor(
     /** The configuration it runs with. */
@@ -61,6 +86,8 @@ export class Relay implements AsyncDisposable {
     /** The selected mode. */
     readonly mode: RelayMode,
     private readonly server: Deno.HttpServer<Deno.NetAddr>,
+    /** Limits and metrics around the API. */
+    readonly operations: Operations,
   ) {}
 
   /**
@@ -83,20 +110,33 @@ export class Relay implements AsyncDisposable {
 
   static #startHttp(config: Config, clock: Clock, options: RelayOptions): Relay {
     const database = Database.open(config.db);
+    let relay: Relay | undefined;
     try {
       const hub = new Hub();
-      const mode = createMode({ config, database, clock, hub }, options);
+      const operations = createOperations(config, {
+        clock,
+        sources: { totals: () => relay?.mode.totals(), p2p: () => relay?.p2p?.stats() },
+      });
+      const { metrics, routerHooks, authHooks } = operations;
+      const mode = createMode({ config, database, clock, hub }, { ...options, metrics });
       const auth = new Authenticator(clock, new NonceCache(clock));
-      const limits = { ...API_LIMITS, maxEnvelopeBytes: config.maxEnvelope };
-      const api = createApi({ mode, hub, auth, limits });
+      const limits = {
+        ...API_LIMITS,
+        maxEnvelopeBytes: config.maxEnvelope,
+        bodyTimeoutMs: config.bodyTimeout * 1000,
+      };
+      const api = createApi({ mode, hub, auth, limits, routerHooks, authHooks });
       const server = Deno.serve({
         hostname: config.listen.hostname,
         port: config.listen.port,
         onListen: () => {},
         handler: (request, info) => api.handle(request, info),
       });
-      return new Relay(config, database, mode, server);
+      relay = new Relay(config, database, mode, server, operations);
+      relay.#metricsServer = serveMetrics(config, metrics);
+      return relay;
     } catch (error) {
+      if (relay) void relay.server.shutdown();
       database.close();
       throw error;
     }
@@ -105,6 +145,16 @@ export class Relay implements AsyncDisposable {
   /** The address the HTTP server is bound to (with the real port when 0 was asked for). */
   get address(): Deno.NetAddr {
     return this.server.addr;
+  }
+
+  /** The relay's metrics (the socket code sets its gauge through it). */
+  get metrics(): RelayMetrics {
+    return this.operations.metrics;
+  }
+
+  /** The address `/metrics` is served on, when `--metrics-listen` is set. */
+  get metricsAddress(): Deno.NetAddr | undefined {
+    return this.#metricsServer?.addr;
   }
 
   /** The libp2p node, when `--p2p-port` is not 0. */
@@ -131,6 +181,7 @@ export class Relay implements AsyncDisposable {
   async #stop(): Promise<void> {
     log.info("Stopping: no new connections, finishing requests in flight");
     await this.server.shutdown();
+    await this.#metricsServer?.shutdown();
     // Before the database closes: the node's rendezvous server writes to it.
     await this.#p2p?.stop();
     await this.mode.close();

@@ -4,13 +4,13 @@
  * @module
  */
 import { jsonResponse } from "./errors.ts";
-import { Router } from "./router.ts";
+import { Router, type RouterHooks } from "./router.ts";
 import { PROTOCOL_NAME } from "../version.ts";
 import type { RelayMode } from "../modes/mode.ts";
 import { addVaultRoutes, type VaultApiParts } from "./vault_api.ts";
 
 /** The parts of the relay the HTTP surface needs. */
-export type ApiParts = VaultApiParts;
+export type ApiParts = VaultApiParts & { readonly routerHooks?: RouterHooks };
 
 /** `GET /health`: exactly the shape the product documents. */
 function healthBody(mode: RelayMode) {
@@ -24,7 +24,7 @@ function healthBody(mode: RelayMode) {
 
 /** Builds the router for the relay's HTTP API. */
 export function createApi(parts: ApiParts): Router {
-  const router = new Router()
+  const router = new Router(parts.routerHooks)
     .add("GET", "/health", () => jsonResponse(healthBody(parts.mode)));
   return addVaultRoutes(router, parts);
 }

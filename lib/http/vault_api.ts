@@ -23,6 +23,16 @@ export interface VaultApiLimits {
   readonly maxPageEnvelopes: number;
   /** About how many body bytes per backlog page. */
   readonly maxPageBytes: number;
+  /** How long a request body may take to arrive, in milliseconds. */
+  readonly bodyTimeoutMs?: number;
+}
+
+/** Hooks around authentication: the per-vault rate limit and metrics. */
+export interface AuthHooks {
+  /** Runs once a signature verified; throws an HttpError (e.g. 429) to refuse the caller. */
+  readonly verified?: (caller: Caller) => void;
+  /** Sees the error code of each failed authentication. */
+  readonly failed?: (code: string) => void;
 }
 
 /** What the vault endpoints need. */
@@ -31,6 +41,7 @@ export interface VaultApiParts {
   readonly hub: Hub;
   readonly auth: Authenticator;
   readonly limits: VaultApiLimits;
+  readonly authHooks?: AuthHooks;
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
@@ -119,12 +130,18 @@ function waitForEnvelope(
 export function addVaultRoutes(router: Router, parts: VaultApiParts): Router {
   const { mode, auth, limits } = parts;
 
-  const authenticate = (context: RequestContext, hasBody: boolean) =>
-    auth.verify(
+  const authenticate = async (context: RequestContext, hasBody: boolean) => {
+    const caller = await auth.verify(
       { method: context.request.method, url: context.url, headers: context.request.headers },
       context.params.vault ?? "",
       hasBody,
-    );
+    ).catch((error) => {
+      if (error instanceof HttpError) parts.authHooks?.failed?.(error.code);
+      throw error;
+    });
+    parts.authHooks?.verified?.(caller);
+    return caller;
+  };
 
   const send = async (context: RequestContext) => {
     const caller = await authenticate(context, true);
@@ -140,7 +157,7 @@ export function addVaultRoutes(router: Router, parts: VaultApiParts): Router {
         "Idempotency-Key must be 1 to 128 visible ASCII characters",
       );
     }
-    const body = await readBody(context.request, limits.maxEnvelopeBytes);
+    const body = await readBody(context.request, limits.maxEnvelopeBytes, limits.bodyTimeoutMs);
     await auth.verifyBody(context.request.headers, body);
     try {
       return sendResponse(
@@ -191,7 +208,7 @@ export function addVaultRoutes(router: Router, parts: VaultApiParts): Router {
 
   const ack = async (context: RequestContext) => {
     const caller = await authenticate(context, true);
-    const body = await readBody(context.request, 1024);
+    const body = await readBody(context.request, 1024, limits.bodyTimeoutMs);
     await auth.verifyBody(context.request.headers, body);
     const { seq } = readJson(
       body,
