@@ -83,6 +83,12 @@ export interface RouterHooks {
   readonly observe?: (route: string, status: number) => void;
 }
 
+/** What handling a request found out: its route pattern and the release of its admission. */
+interface Matched {
+  route: string;
+  release?: (() => void) | undefined;
+}
+
 /** Method-and-path routing with the relay's cross-cutting HTTP rules. */
 export class Router {
   readonly #routes: Route[] = [];
@@ -98,15 +104,13 @@ export class Router {
   /** Answers a request. Never throws. */
   async handle(request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Promise<Response> {
     let response: Response;
-    const matched = { route: "unmatched" };
-    let release: (() => void) | undefined;
+    const matched: Matched = { route: "unmatched" };
     try {
-      release = this.hooks.admit?.(request, info);
       response = await this.#dispatch(request, info, matched);
     } catch (error) {
       response = error instanceof HttpError ? errorResponse(error) : this.#internalError(error);
     } finally {
-      release?.();
+      matched.release?.();
     }
     this.hooks.observe?.(matched.route, response.status);
     return withStandardHeaders(response);
@@ -122,13 +126,14 @@ export class Router {
   async #dispatch(
     request: Request,
     info: Deno.ServeHandlerInfo<Deno.NetAddr>,
-    matched: { route: string },
+    matched: Matched,
   ): Promise<Response> {
     const url = new URL(request.url);
     const matches = this.#routes
       .map((route) => ({ route, match: route.pattern.exec({ pathname: url.pathname }) }))
       .filter((candidate) => candidate.match !== null);
     if (matches[0]) matched.route = matches[0].route.path;
+    matched.release = this.hooks.admit?.(request, info);
     const isPreflight = request.method === "OPTIONS";
     if (!isPreflight && url.pathname.startsWith("/v3/") && !speaksProtocol(request)) {
       throw protocolMismatch(request);
