@@ -8,6 +8,7 @@ import { Router, type RouterHooks } from "./router.ts";
 import { PROTOCOL_NAME } from "../version.ts";
 import type { RelayMode } from "../modes/mode.ts";
 import { addVaultRoutes, type VaultApiParts } from "./vault_api.ts";
+import { statusPageResponse } from "./status_page.ts";
 
 /** The parts of the relay the HTTP surface needs. */
 export type ApiParts = VaultApiParts & { readonly routerHooks?: RouterHooks };
@@ -24,7 +25,13 @@ function healthBody(mode: RelayMode) {
 
 /** Builds the router for the relay's HTTP API. */
 export function createApi(parts: ApiParts): Router {
+  const started = performance.now();
   const router = new Router(parts.routerHooks)
-    .add("GET", "/health", () => jsonResponse(healthBody(parts.mode)));
+    .add("GET", "/health", () => jsonResponse(healthBody(parts.mode)))
+    .add("GET", "/", () =>
+      statusPageResponse({
+        mode: parts.mode,
+        uptimeSeconds: (performance.now() - started) / 1000,
+      }));
   return addVaultRoutes(router, parts);
 }
