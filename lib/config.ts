@@ -325,7 +325,26 @@ export const FLAG_KEYS = Object.keys(FLAGS) as FlagKey[];
 export type Command =
   | { readonly kind: "run"; readonly config: Config }
   | { readonly kind: "help" }
-  | { readonly kind: "version" };
+  | { readonly kind: "version" }
+  | { readonly kind: "check"; readonly url: string };
+
+function parseCheckCommand(args: readonly string[]): Command {
+  const [url, ...extra] = args;
+  let parsed: URL | undefined;
+  try {
+    parsed = url === undefined ? undefined : new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || !/^https?:$/.test(parsed.protocol) || extra.length > 0) {
+    throw new ConfigError(
+      `Cannot check ${
+        JSON.stringify(args.join(" "))
+      }: usage is vaultmesh-relay check <url>, e.g. check https://relay.example.org`,
+    );
+  }
+  return { kind: "check", url: parsed.href };
+}
 
 function parseValue(key: FlagKey, raw: string, source: string): unknown {
   const value = FLAGS[key].parse(raw);
@@ -426,6 +445,7 @@ export function parseCommand(
   args: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
 ): Command {
+  if (args[0] === "check") return parseCheckCommand(args.slice(1));
   const { values } = parseCommandLine(args);
   if (values.help) return { kind: "help" };
   if (values.version) return { kind: "version" };
@@ -460,6 +480,7 @@ export function helpText(version: string): string {
     `vaultmesh-relay ${version}: rendezvous and forwarding of end-to-end-encrypted VaultMesh sync`,
     "",
     "Usage: vaultmesh-relay [flags]",
+    "       vaultmesh-relay check <url>   probe a deployed relay like a client; exit 1 on failure",
     "",
     "Flags:",
     ...rows,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { generateVaultKeys, RelayClient } from "../lib/client.ts";
 import { parseTrustedProxies } from "../lib/client_address.ts";
+import { runCheck } from "../lib/check.ts";
 import { bytes, startRelay, tempDir, text } from "./_helpers.ts";
 
 const NGINX = ["/usr/sbin/nginx", "/usr/bin/nginx"].find((path) => {
@@ -178,6 +179,13 @@ Deno.test({
       assert.equal(page.envelopes[1]!.body.byteLength, big.byteLength, "1 MiB passes the proxy");
       assert.deepEqual(await phone!.ack(page.envelopes[1]!.seq), { acked: seq + 1, deleted: 2 });
       assert.equal(await laptop!.purge(), 0, "every envelope was acknowledged and deleted");
+
+      const lines: string[] = [];
+      assert.ok(await runCheck(base, { fetch: viaProxy, print: (line) => lines.push(line) }));
+      assert.ok(
+        lines.includes("PASS tls: the connection and certificate are valid"),
+        lines.join("\n"),
+      );
     } finally {
       nginx.kill("SIGTERM");
       const status = await nginx.output();
