@@ -10,6 +10,7 @@ import { Relay } from "./lib/relay.ts";
 import { bannerLines } from "./lib/banner.ts";
 import { LOG_CATEGORY, setupLogging, teardownLogging } from "./lib/log.ts";
 import { VERSION } from "./lib/version.ts";
+import { runCheck } from "./lib/check.ts";
 
 const log = getLogger([LOG_CATEGORY, "main"]);
 
@@ -57,6 +58,7 @@ async function main(args: string[]): Promise<void> {
   }
   if (command.kind === "help") return console.log(helpText(VERSION));
   if (command.kind === "version") return console.log(`vaultmesh-relay ${VERSION}`);
+  if (command.kind === "check") Deno.exit(await runCheck(command.url) ? 0 : 1);
 
   const { config } = command;
   await setupLogging(config.logLevel, config.logFormat);

@@ -213,6 +213,8 @@ export interface ClientOptions {
   readonly device: string;
   /** Seconds since the epoch for `created`; for clients with a known clock offset. */
   readonly now?: () => number;
+  /** The fetch to use, e.g. one with a custom CA (`Deno.createHttpClient`); defaults to `fetch`. */
+  readonly fetch?: typeof fetch;
 }
 
 /** A signed protocol-3 client for one device of one vault. */
@@ -277,7 +279,7 @@ export class RelayClient {
         ...(created === undefined ? {} : { created }),
       },
     );
-    return await fetch(url, { method, headers, body: init.body ?? null });
+    return await (this.options.fetch ?? fetch)(url, { method, headers, body: init.body ?? null });
   }
 
   async #json(response: Response): Promise<Record<string, unknown>> {

@@ -8,6 +8,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { parseTrustedProxies } from "./client_address.ts";
+import { parseRateLimit } from "./rate_limit.ts";
 
 /** A value that cannot be accepted for a flag, or an unknown flag. Exit status 2. */
 export class ConfigError extends Error {
@@ -217,6 +219,71 @@ export const FLAGS = {
     accepted: "a whole number from 1 to 1000000",
     parse: integerIn(1, 1_000_000),
   }),
+  rateLimitIp: flag({
+    placeholder: "RATE/BURST",
+    default: "20/100",
+    help: "requests per second (and burst) from one client address, before authentication; 0 off",
+    accepted: "RATE/BURST such as 20/100, a RATE alone, or 0 to turn the limit off",
+    parse: parseRateLimit,
+  }),
+  rateLimitVault: flag({
+    placeholder: "RATE/BURST",
+    default: "50/200",
+    help:
+      "requests per second (and burst) of one vault, counted after its signature verified; 0 off",
+    accepted: "RATE/BURST such as 50/200, a RATE alone, or 0 to turn the limit off",
+    parse: parseRateLimit,
+  }),
+  maxConnections: flag({
+    placeholder: "COUNT",
+    default: "4096",
+    help: "HTTP requests in flight at once (long polls included); 503 beyond it",
+    accepted: "a whole number from 1 to 1000000",
+    parse: integerIn(1, 1_000_000),
+  }),
+  maxConnectionsPerIp: flag({
+    placeholder: "COUNT",
+    default: "64",
+    help: "HTTP requests in flight at once from one client address; 429 beyond it",
+    accepted: "a whole number from 1 to 1000000",
+    parse: integerIn(1, 1_000_000),
+  }),
+  maxHeaderBytes: flag({
+    placeholder: "BYTES",
+    default: "16KiB",
+    help: "largest total size of a request's header names and values; 431 above it",
+    accepted: "a positive byte count such as 16384 or 16KiB",
+    parse: parseByteSize,
+  }),
+  bodyTimeout: flag({
+    placeholder: "SECONDS",
+    default: "30",
+    help: "seconds a request body may take to arrive; 408 after it",
+    accepted: "a whole number of seconds from 1 to 3600",
+    parse: integerIn(1, 3600),
+  }),
+  metricsListen: flag({
+    placeholder: "HOST:PORT",
+    default: "",
+    help: "listen address of the Prometheus /metrics endpoint; empty keeps metrics off",
+    accepted: "empty, or HOST:PORT, [IPv6]:PORT or :PORT with a port from 0 to 65535",
+    parse: (raw: string) => raw === "" ? null : parseListenAddress(raw),
+  }),
+  metricsToken: flag({
+    placeholder: "TOKEN",
+    default: "",
+    help: "bearer token a scraper must send to /metrics; empty for none",
+    accepted: "a token of visible ASCII characters",
+    parse: (raw: string) => /^[\x21-\x7e]*$/.test(raw) ? raw : undefined,
+  }),
+  trustProxy: flag({
+    placeholder: "ADDRESSES",
+    default: "",
+    help:
+      "comma-separated proxy IPs/CIDRs whose X-Forwarded-For or Forwarded header names the client",
+    accepted: "comma-separated IPv4 or IPv6 addresses or CIDRs such as 127.0.0.1,10.0.0.0/8,::1",
+    parse: parseTrustedProxies,
+  }),
   logLevel: flag({
     placeholder: "LEVEL",
     default: "info",
@@ -258,7 +325,26 @@ export const FLAG_KEYS = Object.keys(FLAGS) as FlagKey[];
 export type Command =
   | { readonly kind: "run"; readonly config: Config }
   | { readonly kind: "help" }
-  | { readonly kind: "version" };
+  | { readonly kind: "version" }
+  | { readonly kind: "check"; readonly url: string };
+
+function parseCheckCommand(args: readonly string[]): Command {
+  const [url, ...extra] = args;
+  let parsed: URL | undefined;
+  try {
+    parsed = url === undefined ? undefined : new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || !/^https?:$/.test(parsed.protocol) || extra.length > 0) {
+    throw new ConfigError(
+      `Cannot check ${
+        JSON.stringify(args.join(" "))
+      }: usage is vaultmesh-relay check <url>, e.g. check https://relay.example.org`,
+    );
+  }
+  return { kind: "check", url: parsed.href };
+}
 
 function parseValue(key: FlagKey, raw: string, source: string): unknown {
   const value = FLAGS[key].parse(raw);
@@ -359,6 +445,7 @@ export function parseCommand(
   args: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
 ): Command {
+  if (args[0] === "check") return parseCheckCommand(args.slice(1));
   const { values } = parseCommandLine(args);
   if (values.help) return { kind: "help" };
   if (values.version) return { kind: "version" };
@@ -393,6 +480,7 @@ export function helpText(version: string): string {
     `vaultmesh-relay ${version}: rendezvous and forwarding of end-to-end-encrypted VaultMesh sync`,
     "",
     "Usage: vaultmesh-relay [flags]",
+    "       vaultmesh-relay check <url>   probe a deployed relay like a client; exit 1 on failure",
     "",
     "Flags:",
     ...rows,

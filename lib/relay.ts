@@ -18,6 +18,9 @@ import { Authenticator, NonceCache } from "./auth.ts";
 import { SocketRegistry } from "./http/socket_api.ts";
 import { PresenceBoard } from "./presence.ts";
 import type { P2pNode } from "./p2p/node.ts";
+import { createOperations, type Operations } from "./operations.ts";
+import { metricsResponse, type RelayMetrics } from "./metrics.ts";
+import { clientAddress } from "./client_address.ts";
 
 const log = getLogger([LOG_CATEGORY, "relay"]);
 
@@ -29,12 +32,34 @@ export interface RelayOptions {
   readonly sweepIntervalMs?: number;
 }
 
-function createMode(context: ModeContext, options: RelayOptions): RelayMode {
-  if (context.config.mode === "stateless") return createStatelessMode(context);
+function createMode(
+  context: ModeContext,
+  options: RelayOptions & { metrics: RelayMetrics },
+): RelayMode {
+  const { metrics } = options;
+  if (context.config.mode === "stateless") return metrics.instrument(createStatelessMode(context));
   const sweepOptions = options.sweepIntervalMs === undefined
     ? {}
     : { sweepIntervalMs: options.sweepIntervalMs };
-  return createStoreAndForwardMode(context, sweepOptions);
+  return metrics.instrument(createStoreAndForwardMode(context, {
+    ...sweepOptions,
+    onCommit: (size, ms) => metrics.commit(size, ms),
+    onExpired: (count) => metrics.expired(count),
+  }));
+}
+
+/** Serves `/metrics` on its own address when `--metrics-listen` is set. */
+function serveMetrics(
+  config: Config,
+  metrics: RelayMetrics,
+): Deno.HttpServer<Deno.NetAddr> | undefined {
+  if (!config.metricsListen) return undefined;
+  return Deno.serve({
+    hostname: config.metricsListen.hostname,
+    port: config.metricsListen.port,
+    onListen: () => {},
+    handler: (request) => metricsResponse(request, { metrics, token: config.metricsToken }),
+  });
 }
 
 const API_LIMITS = {
@@ -61,6 +86,7 @@ async function startP2p(
 export class Relay implements AsyncDisposable {
   #stopping: Promise<void> | undefined;
   #p2p: P2pNode | undefined;
+  #metricsServer: Deno.HttpServer<Deno.NetAddr> | undefined;
 
   private constructor(
     /** The configuration it runs with. */
@@ -72,6 +98,8 @@ export class Relay implements AsyncDisposable {
     private readonly server: Deno.HttpServer<Deno.NetAddr>,
     /** Open device sockets. */
     readonly sockets: SocketRegistry,
+    /** Limits and metrics around the API. */
+    readonly operations: Operations,
   ) {}
 
   /**
@@ -94,25 +122,34 @@ export class Relay implements AsyncDisposable {
 
   static #startHttp(config: Config, clock: Clock, options: RelayOptions): Relay {
     const database = Database.open(config.db);
+    let relay: Relay | undefined;
     try {
       const hub = new Hub();
-      const mode = createMode({ config, database, clock, hub }, options);
+      const operations = createOperations(config, {
+        clock,
+        sources: { totals: () => relay?.mode.totals(), p2p: () => relay?.p2p?.stats() },
+      });
+      const { metrics, routerHooks, authHooks } = operations;
+      const mode = createMode({ config, database, clock, hub }, { ...options, metrics });
       const auth = new Authenticator(clock, new NonceCache(clock));
-      const limits = { ...API_LIMITS, maxEnvelopeBytes: config.maxEnvelope };
-      const sockets = new SocketRegistry();
+      const limits = {
+        ...API_LIMITS,
+        maxEnvelopeBytes: config.maxEnvelope,
+        bodyTimeoutMs: config.bodyTimeout * 1000,
+      };
+      const sockets = new SocketRegistry((count) => metrics.setSocketsOpen(count));
       const api = createApi({
         mode,
         hub,
         auth,
         limits,
+        routerHooks,
+        authHooks,
         clock,
         sockets,
         onClosed: (socket) => sockets.delete(socket),
         presence: new PresenceBoard(clock),
-        clientAddress: ({ info }) => ({
-          hostname: info.remoteAddr.hostname,
-          port: info.remoteAddr.port,
-        }),
+        clientAddress: ({ request, info }) => clientAddress(request, info, config.trustProxy),
       });
       const server = Deno.serve({
         hostname: config.listen.hostname,
@@ -120,8 +157,11 @@ export class Relay implements AsyncDisposable {
         onListen: () => {},
         handler: (request, info) => api.handle(request, info),
       });
-      return new Relay(config, database, mode, server, sockets);
+      relay = new Relay(config, database, mode, server, sockets, operations);
+      relay.#metricsServer = serveMetrics(config, metrics);
+      return relay;
     } catch (error) {
+      if (relay) void relay.server.shutdown();
       database.close();
       throw error;
     }
@@ -130,6 +170,16 @@ export class Relay implements AsyncDisposable {
   /** The address the HTTP server is bound to (with the real port when 0 was asked for). */
   get address(): Deno.NetAddr {
     return this.server.addr;
+  }
+
+  /** The relay's metrics (the socket code sets its gauge through it). */
+  get metrics(): RelayMetrics {
+    return this.operations.metrics;
+  }
+
+  /** The address `/metrics` is served on, when `--metrics-listen` is set. */
+  get metricsAddress(): Deno.NetAddr | undefined {
+    return this.#metricsServer?.addr;
   }
 
   /** The libp2p node, when `--p2p-port` is not 0. */
@@ -157,6 +207,7 @@ export class Relay implements AsyncDisposable {
     log.info("Stopping: no new connections, finishing requests in flight");
     await this.sockets.closeAll();
     await this.server.shutdown();
+    await this.#metricsServer?.shutdown();
     // Before the database closes: the node's rendezvous server writes to it.
     await this.#p2p?.stop();
     await this.mode.close();

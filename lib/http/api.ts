@@ -4,14 +4,15 @@
  * @module
  */
 import { jsonResponse } from "./errors.ts";
-import { Router } from "./router.ts";
+import { Router, type RouterHooks } from "./router.ts";
 import { PROTOCOL_NAME } from "../version.ts";
 import type { RelayMode } from "../modes/mode.ts";
 import { addVaultRoutes, type VaultApiParts } from "./vault_api.ts";
 import { addLiveRoutes, type LiveApiParts } from "./socket_api.ts";
+import { statusPageResponse } from "./status_page.ts";
 
 /** The parts of the relay the HTTP surface needs. */
-export type ApiParts = VaultApiParts & LiveApiParts;
+export type ApiParts = VaultApiParts & LiveApiParts & { readonly routerHooks?: RouterHooks };
 
 /** `GET /health`: exactly the shape the product documents. */
 function healthBody(mode: RelayMode) {
@@ -25,7 +26,13 @@ function healthBody(mode: RelayMode) {
 
 /** Builds the router for the relay's HTTP API. */
 export function createApi(parts: ApiParts): Router {
-  const router = new Router()
-    .add("GET", "/health", () => jsonResponse(healthBody(parts.mode)));
+  const started = performance.now();
+  const router = new Router(parts.routerHooks)
+    .add("GET", "/health", () => jsonResponse(healthBody(parts.mode)))
+    .add("GET", "/", () =>
+      statusPageResponse({
+        mode: parts.mode,
+        uptimeSeconds: (performance.now() - started) / 1000,
+      }));
   return addLiveRoutes(addVaultRoutes(router, parts), parts);
 }

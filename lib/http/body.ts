@@ -15,13 +15,45 @@ function tooLarge(limit: number): HttpError {
   );
 }
 
+function tooSlow(timeoutMs: number): HttpError {
+  return new HttpError(
+    408,
+    "body_timeout",
+    `The request body did not arrive within ${timeoutMs / 1000} s`,
+    { connection: "close" },
+  );
+}
+
+/** Reads the next chunk, or throws 408 once `deadline` (a `performance.now()` time) passed. */
+async function readBefore(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  deadline: { at: number; timeoutMs: number },
+): Promise<ReadableStreamReadResult<Uint8Array>> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(tooSlow(deadline.timeoutMs)),
+      Math.max(0, deadline.at - performance.now()),
+    );
+  });
+  try {
+    return await Promise.race([reader.read(), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Default time a whole body may take to arrive: slow senders would otherwise hold memory. */
+export const BODY_TIMEOUT_MS = 30_000;
+
 /**
  * Reads the whole body, refusing (413) one that declares or turns out to be larger than
- * `limit` bytes without reading the rest.
+ * `limit` bytes without reading the rest, and (408) one that takes longer than `timeoutMs`.
  */
 export async function readBody(
   request: Request,
   limit: number,
+  timeoutMs = BODY_TIMEOUT_MS,
 ): Promise<Uint8Array<ArrayBuffer>> {
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > limit) throw tooLarge(limit);
@@ -29,8 +61,13 @@ export async function readBody(
   const chunks: Uint8Array[] = [];
   let length = 0;
   const reader = request.body.getReader();
+  const deadline = { at: performance.now() + timeoutMs, timeoutMs };
   try {
-    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+    for (
+      let chunk = await readBefore(reader, deadline);
+      !chunk.done;
+      chunk = await readBefore(reader, deadline)
+    ) {
       length += chunk.value.byteLength;
       if (length > limit) throw tooLarge(limit);
       chunks.push(chunk.value);
@@ -39,7 +76,7 @@ export async function readBody(
     if (error instanceof HttpError) throw error;
     throw new HttpError(400, "body_incomplete", "The request body ended before it was complete");
   } finally {
-    reader.releaseLock();
+    reader.cancel().catch(() => {});
   }
   if (chunks.length === 1) return chunks[0]! as Uint8Array<ArrayBuffer>;
   const body = new Uint8Array(length);

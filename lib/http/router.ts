@@ -25,6 +25,7 @@ export type Handler = (context: RequestContext) => Response | Promise<Response>;
 
 interface Route {
   readonly method: string;
+  readonly path: string;
   readonly pattern: URLPattern;
   readonly handler: Handler;
 }
@@ -74,24 +75,44 @@ function withStandardHeaders(response: Response): Response {
   return response;
 }
 
+/** Hooks around every request: admission before routing, observation after answering. */
+export interface RouterHooks {
+  /** Admits a request (or throws the HttpError answering it); returns its release. */
+  readonly admit?: (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => () => void;
+  /** Sees each answer's route pattern (`unmatched` when none matched) and status. */
+  readonly observe?: (route: string, status: number) => void;
+}
+
+/** What handling a request found out: its route pattern and the release of its admission. */
+interface Matched {
+  route: string;
+  release?: (() => void) | undefined;
+}
+
 /** Method-and-path routing with the relay's cross-cutting HTTP rules. */
 export class Router {
   readonly #routes: Route[] = [];
 
+  constructor(private readonly hooks: RouterHooks = {}) {}
+
   /** Adds a route. `path` is a URLPattern pathname such as `/v3/vaults/:vault`. */
   add(method: string, path: string, handler: Handler): this {
-    this.#routes.push({ method, pattern: new URLPattern({ pathname: path }), handler });
+    this.#routes.push({ method, path, pattern: new URLPattern({ pathname: path }), handler });
     return this;
   }
 
   /** Answers a request. Never throws. */
   async handle(request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Promise<Response> {
     let response: Response;
+    const matched: Matched = { route: "unmatched" };
     try {
-      response = await this.#dispatch(request, info);
+      response = await this.#dispatch(request, info, matched);
     } catch (error) {
       response = error instanceof HttpError ? errorResponse(error) : this.#internalError(error);
+    } finally {
+      matched.release?.();
     }
+    this.hooks.observe?.(matched.route, response.status);
     return withStandardHeaders(response);
   }
 
@@ -105,11 +126,14 @@ export class Router {
   async #dispatch(
     request: Request,
     info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+    matched: Matched,
   ): Promise<Response> {
     const url = new URL(request.url);
     const matches = this.#routes
       .map((route) => ({ route, match: route.pattern.exec({ pathname: url.pathname }) }))
       .filter((candidate) => candidate.match !== null);
+    if (matches[0]) matched.route = matches[0].route.path;
+    matched.release = this.hooks.admit?.(request, info);
     const isPreflight = request.method === "OPTIONS";
     if (!isPreflight && url.pathname.startsWith("/v3/") && !speaksProtocol(request)) {
       throw protocolMismatch(request);

@@ -4,7 +4,7 @@
  * @module
  */
 import { requireVaultKey } from "../auth.ts";
-import type { Authenticator } from "../auth.ts";
+import { authenticateRequest, type AuthParts } from "./authenticate.ts";
 import { isDeviceId } from "../identity.ts";
 import { authorityOf } from "../signature_base.ts";
 import { SOCKET_SUBPROTOCOL } from "../socket_frames.ts";
@@ -17,14 +17,18 @@ import type { RequestContext, Router } from "./router.ts";
 export class SocketRegistry {
   readonly #sockets = new Set<DeviceSocket>();
 
+  /** `onCountChanged` hears the number of open sockets after each change (for metrics). */
+  constructor(private readonly onCountChanged: (count: number) => void = () => {}) {}
+
   /** Tracks a socket until it closes. */
   add(socket: DeviceSocket): void {
     this.#sockets.add(socket);
+    this.onCountChanged(this.#sockets.size);
   }
 
   /** Forgets a closed socket. */
   delete(socket: DeviceSocket): void {
-    this.#sockets.delete(socket);
+    if (this.#sockets.delete(socket)) this.onCountChanged(this.#sockets.size);
   }
 
   /** Open sockets. */
@@ -45,12 +49,12 @@ export class SocketRegistry {
     await Promise.race([Promise.all(closing), timeout]);
     clearTimeout(timer);
     this.#sockets.clear();
+    this.onCountChanged(0);
   }
 }
 
 /** What the live endpoints need. */
-export interface LiveApiParts extends SocketParts {
-  readonly auth: Authenticator;
+export interface LiveApiParts extends SocketParts, AuthParts {
   readonly sockets: SocketRegistry;
   /** The caller's address as the relay sees it (honouring a trusted proxy). */
   readonly clientAddress: (context: RequestContext) => { hostname: string; port: number };
@@ -90,11 +94,7 @@ function upgrade(context: RequestContext, parts: LiveApiParts): Response {
 export function addLiveRoutes(router: Router, parts: LiveApiParts): Router {
   const { auth, presence, hub, mode } = parts;
   const authenticate = (context: RequestContext, hasBody: boolean) =>
-    auth.verify(
-      { method: context.request.method, url: context.url, headers: context.request.headers },
-      context.params.vault ?? "",
-      hasBody,
-    );
+    authenticateRequest(parts, context, hasBody);
 
   const publishPresence = async (context: RequestContext) => {
     const caller = await authenticate(context, true);

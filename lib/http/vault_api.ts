@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Authenticator, Caller } from "../auth.ts";
+import type { Caller } from "../auth.ts";
 import type { Hub } from "../hub.ts";
 import { isDeviceId } from "../identity.ts";
 import type { Envelope, RelayMode, SendOutcome } from "../modes/mode.ts";
@@ -12,6 +12,7 @@ import { StorageFullError } from "../store/envelopes.ts";
 import { HttpError, jsonResponse } from "./errors.ts";
 import { readBody, readJson } from "./body.ts";
 import type { RequestContext, Router } from "./router.ts";
+import { authenticateRequest, type AuthParts } from "./authenticate.ts";
 
 /** Limits of the vault endpoints. */
 export interface VaultApiLimits {
@@ -23,13 +24,14 @@ export interface VaultApiLimits {
   readonly maxPageEnvelopes: number;
   /** About how many body bytes per backlog page. */
   readonly maxPageBytes: number;
+  /** How long a request body may take to arrive, in milliseconds. */
+  readonly bodyTimeoutMs?: number;
 }
 
 /** What the vault endpoints need. */
-export interface VaultApiParts {
+export interface VaultApiParts extends AuthParts {
   readonly mode: RelayMode;
   readonly hub: Hub;
-  readonly auth: Authenticator;
   readonly limits: VaultApiLimits;
 }
 
@@ -120,11 +122,7 @@ export function addVaultRoutes(router: Router, parts: VaultApiParts): Router {
   const { mode, auth, limits } = parts;
 
   const authenticate = (context: RequestContext, hasBody: boolean) =>
-    auth.verify(
-      { method: context.request.method, url: context.url, headers: context.request.headers },
-      context.params.vault ?? "",
-      hasBody,
-    );
+    authenticateRequest(parts, context, hasBody);
 
   const send = async (context: RequestContext) => {
     const caller = await authenticate(context, true);
@@ -140,7 +138,7 @@ export function addVaultRoutes(router: Router, parts: VaultApiParts): Router {
         "Idempotency-Key must be 1 to 128 visible ASCII characters",
       );
     }
-    const body = await readBody(context.request, limits.maxEnvelopeBytes);
+    const body = await readBody(context.request, limits.maxEnvelopeBytes, limits.bodyTimeoutMs);
     await auth.verifyBody(context.request.headers, body);
     try {
       return sendResponse(
@@ -191,7 +189,7 @@ export function addVaultRoutes(router: Router, parts: VaultApiParts): Router {
 
   const ack = async (context: RequestContext) => {
     const caller = await authenticate(context, true);
-    const body = await readBody(context.request, 1024);
+    const body = await readBody(context.request, 1024, limits.bodyTimeoutMs);
     await auth.verifyBody(context.request.headers, body);
     const { seq } = readJson(
       body,

@@ -27,6 +27,8 @@ export interface StoreAndForwardOptions {
   readonly sweepIntervalMs?: number;
   /** Called after each group commit, for metrics. */
   readonly onCommit?: (batchSize: number, milliseconds: number) => void;
+  /** Called with the number of envelopes each sweep found expired, for metrics. */
+  readonly onExpired?: (count: number) => void;
 }
 
 const SWEEP_BATCH = 500;
@@ -82,6 +84,7 @@ export function createStoreAndForwardMode(
       deleted = store.sweepExpired(clock.now(), SWEEP_BATCH);
     }
     if (total > 0) log.info("Expired {count} envelopes", { count: total });
+    if (total > 0) options.onExpired?.(total);
     return total;
   };
   const sweeper = setInterval(() => {

@@ -183,6 +183,22 @@ export class Database {
     ).run(key, value);
   }
 
+  /**
+   * Caps the file at `pages` pages (SQLite clamps it to no less than the current size) and
+   * returns the cap in effect. A test hook: a full disk is simulated by leaving no room to grow.
+   */
+  setMaxPageCount(pages: number): number {
+    if (!Number.isSafeInteger(pages) || pages < 1) {
+      throw new RangeError(
+        `Cannot cap the database at ${pages} pages: expected a positive integer`,
+      );
+    }
+    const row = this.handle.prepare(`PRAGMA max_page_count = ${pages}`).get() as {
+      max_page_count: number;
+    };
+    return row.max_page_count;
+  }
+
   /** Whether {@linkcode close} has run. */
   get closed(): boolean {
     return this.#closed;
