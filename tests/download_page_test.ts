@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
+import { CHROMIUM, NO_CHROMIUM, runChromium } from "./_chromium.ts";
 import { join } from "node:path";
 import { envName, FLAG_KEYS, flagName, FLAGS } from "../lib/config.ts";
 import { downloadPageHtml, escapeHtml, humanSize } from "../scripts/download_page.ts";
-import { run, tool } from "./_package_helpers.ts";
 import { tempDir } from "./_helpers.ts";
 
 const PAGE = {
@@ -66,13 +66,10 @@ Deno.test("sizes read as bytes, KiB, MiB and GiB", () => {
   assert.equal(humanSize(3 * 1024 ** 3), "3.0 GiB");
 });
 
-const chromium = tool("chromium") ?? tool("chromium-browser") ?? tool("google-chrome");
-
 Deno.test({
-  name: chromium
-    ? "download page renders to a full-width screenshot in headless Chromium"
-    : "download page renders in headless Chromium (skipped: chromium not installed)",
-  ignore: !chromium,
+  name: "download page renders to a full-width screenshot in headless Chromium" +
+    (CHROMIUM ? "" : NO_CHROMIUM),
+  ignore: CHROMIUM === undefined,
   sanitizeResources: false,
   fn: async () => {
     using dir = tempDir();
@@ -81,23 +78,11 @@ Deno.test({
     Deno.writeTextFileSync(page, downloadPageHtml(PAGE));
     const profile = join(dir.path, "profile");
     Deno.mkdirSync(profile);
-    const result = await run(chromium!, {
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        `--user-data-dir=${profile}`,
-        `--screenshot=${shot}`,
-        "--window-size=1200,1600",
-        `file://${page}`,
-      ],
-    });
-    assert.equal(result.code, 0, result.stderr);
+    const result = await runChromium(
+      [`--screenshot=${shot}`, "--window-size=1200,1600", `file://${page}`],
+      profile,
+    );
+    assert.equal(result.code, 0, new TextDecoder().decode(result.stderr));
     const png = Deno.readFileSync(shot);
     assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47]);
     const view = new DataView(png.buffer, png.byteOffset);

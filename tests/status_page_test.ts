@@ -1,38 +1,10 @@
 import assert from "node:assert/strict";
 import { formatUptime } from "../lib/http/status_page.ts";
 import { startRelay, tempDir } from "./_helpers.ts";
-
-const CHROMIUM = ["chromium", "chromium-browser", "google-chrome"].find((name) => {
-  try {
-    return new Deno.Command(name, { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-});
+import { CHROMIUM, NO_CHROMIUM, runChromium } from "./_chromium.ts";
 
 /** Where the screenshot is kept for a person to look at after the run. */
 const SCREENSHOT = new URL("../.tmp/status_page.png", import.meta.url).pathname;
-
-async function chromium(args: string[], profile: string): Promise<Deno.CommandOutput> {
-  return await new Deno.Command(CHROMIUM!, {
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      `--user-data-dir=${profile}`,
-      ...args,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(60_000),
-  }).output();
-}
 
 function pngSize(png: Uint8Array): { width: number; height: number } {
   const view = new DataView(png.buffer, png.byteOffset);
@@ -71,17 +43,17 @@ Deno.test("the status page says what this is, that it runs and how to use it, an
 
 Deno.test({
   name: "the status page renders in headless Chromium" +
-    (CHROMIUM ? "" : " (skipped: no chromium on PATH; .ci/run installs it)"),
+    (CHROMIUM ? "" : NO_CHROMIUM),
   ignore: CHROMIUM === undefined,
   async fn() {
     using dir = tempDir();
     await using relay = await startRelay(dir.path, { mode: "stateless" });
     await Deno.mkdir(new URL("../.tmp/", import.meta.url), { recursive: true });
-    const dom = await chromium(["--dump-dom", `${relay.url}/`], `${dir.path}/profile-dom`);
+    const dom = await runChromium(["--dump-dom", `${relay.url}/`], `${dir.path}/profile-dom`);
     const rendered = new TextDecoder().decode(dom.stdout);
     assert.match(rendered, /<h1>VaultMesh Relay<\/h1>/);
     assert.match(rendered, /stateless/);
-    const shot = await chromium(
+    const shot = await runChromium(
       [`--screenshot=${SCREENSHOT}`, "--window-size=1200,900", `${relay.url}/`],
       `${dir.path}/profile-shot`,
     );
