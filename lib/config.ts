@@ -248,6 +248,13 @@ export const FLAGS = {
     accepted: "a whole number from 1 to 1000000",
     parse: integerIn(1, 1_000_000),
   }),
+  maxSocketsPerVault: flag({
+    placeholder: "COUNT",
+    default: "32",
+    help: "authenticated sockets open at once for one vault; more are closed with 4029",
+    accepted: "a whole number from 1 to 100000",
+    parse: integerIn(1, 100_000),
+  }),
   maxHeaderBytes: flag({
     placeholder: "BYTES",
     default: "16KiB",

@@ -74,6 +74,13 @@ export class Hub {
     return devices.size;
   }
 
+  /** Open sockets of a vault. */
+  socketCount(vault: string): number {
+    let count = 0;
+    for (const subscriber of this.#vaults.get(vault) ?? []) if (subscriber.onPresence) count++;
+    return count;
+  }
+
   /** Devices of a vault with at least one open socket. */
   devicesConnected(vault: string): Set<string> {
     const subscribers = [...this.#vaults.get(vault) ?? []].filter((s) => s.onPresence);

@@ -136,6 +136,7 @@ export class Relay implements AsyncDisposable {
         ...API_LIMITS,
         maxEnvelopeBytes: config.maxEnvelope,
         bodyTimeoutMs: config.bodyTimeout * 1000,
+        maxSocketsPerVault: config.maxSocketsPerVault,
       };
       const sockets = new SocketRegistry((count) => metrics.setSocketsOpen(count));
       const api = createApi({

@@ -289,3 +289,18 @@ Deno.test("a reader that stops reading is cut off with 4009 while the relay's me
   assert.ok(grown < 96 * 1024 * 1024, `memory grew by ${grown} bytes`);
   conn.close();
 });
+
+Deno.test("a vault's sockets beyond --max-sockets-per-vault are closed with 4029 after authentication", async () => {
+  using dir = tempDir();
+  await using relay = await startRelay(dir.path, { maxSocketsPerVault: 2 });
+  const [a, b, c] = await vaultDevices(relay.url, ["a", "b", "c"]);
+  const first = await live(a!);
+  const second = await live(b!);
+  await assert.rejects(c!.connect(), (error: unknown) => {
+    assert.equal((error as { code?: string }).code, "too_many_sockets");
+    return true;
+  });
+  const [other] = await vaultDevices(relay.url, ["a"]);
+  const unaffected = await live(other!);
+  await Promise.all([first.socket.close(), second.socket.close(), unaffected.socket.close()]);
+});

@@ -33,6 +33,7 @@ export const CLOSE = {
   authFailed: 4001,
   authTimeout: 4008,
   slowReader: 4009,
+  tooManySockets: 4029,
 } as const;
 
 /** Limits of a device socket. */
@@ -43,6 +44,8 @@ export interface SocketLimits {
   readonly highWaterBytes: number;
   /** A reader above the high water mark for this long is disconnected. */
   readonly slowReaderMs: number;
+  /** Authenticated sockets one vault may hold open. */
+  readonly maxSocketsPerVault: number;
 }
 
 /** What a device socket needs from the relay. */
@@ -170,6 +173,15 @@ export class DeviceSocket {
       throw new TypeError("Bad signature");
     }
     clearTimeout(this.#authTimer);
+    // Counted after authentication, so nobody can use up a vault's sockets by naming it.
+    if (this.parts.hub.socketCount(this.peer.vaultId) >= this.parts.limits.maxSocketsPerVault) {
+      this.#send({
+        type: "error",
+        error: "too_many_sockets",
+        message: `This vault already has ${this.parts.limits.maxSocketsPerVault} sockets open`,
+      });
+      return this.close(CLOSE.tooManySockets, "too many sockets for this vault");
+    }
     this.#authenticated = true;
     this.#ready(typeof message.after === "number" ? message.after : undefined);
   }
