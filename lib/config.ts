@@ -255,6 +255,13 @@ export const FLAGS = {
     accepted: "a whole number from 1 to 100000",
     parse: integerIn(1, 100_000),
   }),
+  socketIdleTimeout: flag({
+    placeholder: "SECONDS",
+    default: "60",
+    help: "seconds between pings on an idle socket; one unanswered ping closes it (0 disables)",
+    accepted: "a whole number of seconds from 0 to 3600",
+    parse: integerIn(0, 3600),
+  }),
   maxHeaderBytes: flag({
     placeholder: "BYTES",
     default: "16KiB",

@@ -137,6 +137,7 @@ export class Relay implements AsyncDisposable {
         maxEnvelopeBytes: config.maxEnvelope,
         bodyTimeoutMs: config.bodyTimeout * 1000,
         maxSocketsPerVault: config.maxSocketsPerVault,
+        socketIdleTimeoutSeconds: config.socketIdleTimeout,
       };
       const sockets = new SocketRegistry((count) => metrics.setSocketsOpen(count));
       const api = createApi({

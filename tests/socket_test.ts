@@ -304,3 +304,17 @@ Deno.test("a vault's sockets beyond --max-sockets-per-vault are closed with 4029
   const unaffected = await live(other!);
   await Promise.all([first.socket.close(), second.socket.close(), unaffected.socket.close()]);
 });
+
+Deno.test("a socket that stops answering pings is closed after --socket-idle-timeout", async () => {
+  using dir = tempDir();
+  await using relay = await startRelay(dir.path, { socketIdleTimeout: 1 });
+  const [silent] = await vaultDevices(relay.url, ["silent"]);
+  const conn = await stalledReader(relay.url, silent!);
+  assert.equal(relay.sockets.size, 1);
+  const deadline = Date.now() + 10_000;
+  while (relay.sockets.size > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.equal(relay.sockets.size, 0, "the silent socket was closed");
+  conn.close();
+});

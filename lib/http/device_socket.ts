@@ -44,6 +44,8 @@ export interface SocketLimits {
   readonly highWaterBytes: number;
   /** A reader above the high water mark for this long is disconnected. */
   readonly slowReaderMs: number;
+  /** Seconds between pings on an idle socket; an unanswered ping closes it. 0 disables. */
+  readonly socketIdleTimeoutSeconds: number;
   /** Authenticated sockets one vault may hold open. */
   readonly maxSocketsPerVault: number;
 }

@@ -78,11 +78,12 @@ function upgrade(context: RequestContext, parts: LiveApiParts): Response {
     .map((p) => p.trim());
   // Read before upgrading: the request's headers are gone afterwards.
   const authority = authorityOf(context.request.headers.get("host") ?? context.url.host);
+  const idleTimeout = parts.limits.socketIdleTimeoutSeconds;
   const { socket, response } = Deno.upgradeWebSocket(
     context.request,
     offered.includes(SOCKET_SUBPROTOCOL)
-      ? { protocol: SOCKET_SUBPROTOCOL, idleTimeout: 60 }
-      : { idleTimeout: 60 },
+      ? { protocol: SOCKET_SUBPROTOCOL, idleTimeout }
+      : { idleTimeout },
   );
   const device = new DeviceSocket(socket, { vaultId, vaultKey, deviceId, authority }, parts);
   parts.sockets.add(device);
