@@ -6,17 +6,21 @@
  */
 import { parseArgs } from "node:util";
 import { ingest } from "./bench/ingest.ts";
+import { footprint } from "./bench/footprint.ts";
 
-const SCENARIOS: Record<string, (options: { seconds: number; json: boolean }) => Promise<unknown>> =
-  {
-    ingest,
-  };
+type Scenario = (options: { seconds: number; json: boolean }) => Promise<unknown>;
+
+/** Each scenario with its default `--seconds`. */
+const SCENARIOS: Record<string, { run: Scenario; seconds: number }> = {
+  ingest: { run: ingest, seconds: 5 },
+  footprint: { run: footprint, seconds: 3 },
+};
 
 if (import.meta.main) {
   const { values, positionals } = parseArgs({
     args: Deno.args,
     options: {
-      seconds: { type: "string", default: "5" },
+      seconds: { type: "string" },
       json: { type: "boolean", default: false },
     },
     allowPositionals: true,
@@ -24,12 +28,12 @@ if (import.meta.main) {
   });
   const name = positionals[0] ?? "";
   const scenario = SCENARIOS[name];
-  const seconds = Number(values.seconds);
-  if (!scenario || !(seconds > 0)) {
+  const seconds = values.seconds === undefined ? scenario?.seconds : Number(values.seconds);
+  if (!scenario || !(seconds !== undefined && seconds > 0)) {
     console.error(
       `Usage: deno task bench <${Object.keys(SCENARIOS).join("|")}> [--seconds N] [--json]`,
     );
     Deno.exit(2);
   }
-  await scenario({ seconds, json: values.json });
+  await scenario.run({ seconds, json: values.json });
 }
