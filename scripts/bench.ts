@@ -7,6 +7,7 @@
 import { parseArgs } from "node:util";
 import { ingest } from "./bench/ingest.ts";
 import { footprint } from "./bench/footprint.ts";
+import { drain } from "./bench/drain.ts";
 
 type Scenario = (options: { seconds: number; json: boolean }) => Promise<unknown>;
 
@@ -14,6 +15,7 @@ type Scenario = (options: { seconds: number; json: boolean }) => Promise<unknown
 const SCENARIOS: Record<string, { run: Scenario; seconds: number }> = {
   ingest: { run: ingest, seconds: 5 },
   footprint: { run: footprint, seconds: 3 },
+  drain: { run: drain, seconds: 1 },
 };
 
 if (import.meta.main) {
