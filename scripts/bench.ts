@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { ingest } from "./bench/ingest.ts";
 import { footprint } from "./bench/footprint.ts";
 import { drain } from "./bench/drain.ts";
+import { soak } from "./bench/soak.ts";
 
 type Scenario = (options: { seconds: number; json: boolean }) => Promise<unknown>;
 
@@ -16,6 +17,7 @@ const SCENARIOS: Record<string, { run: Scenario; seconds: number }> = {
   ingest: { run: ingest, seconds: 5 },
   footprint: { run: footprint, seconds: 3 },
   drain: { run: drain, seconds: 1 },
+  soak: { run: soak, seconds: 600 },
 };
 
 if (import.meta.main) {
