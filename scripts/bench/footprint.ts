@@ -27,13 +27,17 @@ async function drainLines(stream: ReadableStream<Uint8Array>, lines: string[]): 
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-interface Sample {
+/** One start of the relay: time to healthy and idle RSS. */
+export interface Sample {
   readonly healthyMs: number;
   readonly rssBytes: number;
 }
 
-/** One start: milliseconds from spawn to a healthy `/health`, and RSS after idling. */
-async function oneStart(
+/**
+ * Starts a relay child on a fresh database and measures milliseconds from spawn to a healthy
+ * `/health` and its RSS after it has idled `idleSeconds` past its banner; then kills it.
+ */
+export async function startOnce(
   dir: string,
   options: { p2p: boolean; idleSeconds: number },
 ): Promise<Sample> {
@@ -118,8 +122,8 @@ export async function footprint(
     const on: Sample[] = [];
     // Interleaved so drift on a shared machine hits both settings alike.
     for (let i = 0; i < runs; i++) {
-      off.push(await oneStart(dir, { p2p: false, idleSeconds: options.seconds }));
-      on.push(await oneStart(dir, { p2p: true, idleSeconds: options.seconds }));
+      off.push(await startOnce(dir, { p2p: false, idleSeconds: options.seconds }));
+      on.push(await startOnce(dir, { p2p: true, idleSeconds: options.seconds }));
     }
     const median = (values: number[]) => percentile(values, 50);
     const mib = (bytes: number) => bytes / 1024 / 1024;
