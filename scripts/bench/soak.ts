@@ -18,6 +18,7 @@ import { fixed, report, residentBytes } from "./_load.ts";
 
 const TTL_HOURS = 1;
 const SEND_BURST = 8;
+const RETRY_AFTER_MS = 5000;
 
 /** What the run knows about one vault, for the integrity check. */
 interface VaultLedger {
@@ -37,10 +38,12 @@ interface VaultLedger {
 class Tally {
   readonly counts = new Map<string, number>();
   fiveXX = 0;
+  tooMany = 0;
 
   add(kind: string, status?: number): void {
     this.counts.set(kind, (this.counts.get(kind) ?? 0) + 1);
     if (status !== undefined && status >= 500) this.fiveXX++;
+    if (status === 429) this.tooMany++;
   }
 
   /** Counts `<what> <status>` and any 5xx. */
@@ -79,6 +82,8 @@ class VaultActor {
   /** The reader's cursor; undefined after a reconnect (the relay's acked cursor is used). */
   #after: number | undefined;
   #sent = 0;
+  /** Set when the relay answered 429; the next step waits as a polite client would. */
+  #throttled = false;
 
   private constructor(
     readonly name: string,
@@ -119,7 +124,10 @@ class VaultActor {
         return;
       } catch (error) {
         this.tally.error("send", error);
-        if (error instanceof RelayError) return;
+        if (error instanceof RelayError) {
+          this.#throttled ||= error.status === 429;
+          return;
+        }
       }
     }
   }
@@ -153,6 +161,7 @@ class VaultActor {
         this.tally.add("backlog 200");
       } catch (error) {
         this.tally.error("backlog", error);
+        this.#throttled ||= error instanceof RelayError && error.status === 429;
         return false;
       }
       if (result.envelopes.length === 0) return true;
@@ -164,6 +173,7 @@ class VaultActor {
         this.#after = last;
       } catch (error) {
         this.tally.error("ack", error);
+        this.#throttled ||= error instanceof RelayError && error.status === 429;
         return false;
       }
       if (!result.more) return true;
@@ -197,6 +207,12 @@ class VaultActor {
   /** Random steps until `deadline`. */
   async run(deadline: number): Promise<void> {
     while (performance.now() < deadline) {
+      if (this.#throttled) {
+        // The relay's Retry-After for a 429 is 5 s (RelayError does not carry headers).
+        this.#throttled = false;
+        await sleep(Math.min(RETRY_AFTER_MS, Math.max(0, deadline - performance.now())));
+        continue;
+      }
       const roll = Math.random();
       if (roll < 0.55) await this.sendBurst();
       else if (roll < 0.9) await this.read(1 + Math.floor(Math.random() * 2));
@@ -351,6 +367,7 @@ export interface SoakFigures {
   readonly unknownDelivered: number;
   readonly leftAfterFinalAck: number;
   readonly fiveXX: number;
+  readonly tooManyRequests: number;
   readonly fuzzRequests: number;
   readonly rssMibAfterWarmup: number;
   readonly rssMibEnd: number;
@@ -402,7 +419,7 @@ export async function soak(
       const fuzz = fuzzers.reduce((n, f) => n + f.count, 0);
       log(
         `  t=${fixed(at, 0).padStart(4)} s  rss ${fixed(mib)} MiB  acknowledged ${sent}  ` +
-          `fuzz ${fuzz}  5xx ${tally.fiveXX}`,
+          `fuzz ${fuzz}  429 ${tally.tooMany}  5xx ${tally.fiveXX}`,
       );
     };
     log(`soak: ${options.seconds} s, ${vaultCount} vaults, ${fuzzerCount} fuzzers`);
@@ -425,7 +442,7 @@ export async function soak(
     // Final read: a reconnected reader takes everything left and acknowledges it.
     for (const actor of actors) {
       await actor.reconnect();
-      while (!await actor.read(100));
+      while (!await actor.read(100)) await sleep(1000);
     }
     let leftAfterFinalAck = 0;
     for (const actor of actors) {
@@ -434,7 +451,15 @@ export async function soak(
         keys: actor.keys,
         device: "sender",
       });
-      leftAfterFinalAck += (await sender.usage()).envelopes;
+      for (;;) {
+        try {
+          leftAfterFinalAck += (await sender.usage()).envelopes;
+          break;
+        } catch (error) {
+          if (!(error instanceof RelayError && error.status === 429)) throw error;
+          await sleep(1000);
+        }
+      }
     }
     await relay.stop();
 
@@ -469,6 +494,7 @@ export async function soak(
       unknownDelivered,
       leftAfterFinalAck,
       fiveXX: tally.fiveXX,
+      tooManyRequests: tally.tooMany,
       fuzzRequests: fuzzers.reduce((n, f) => n + f.count, 0),
       rssMibAfterWarmup: warm.mib,
       rssMibEnd: rss.at(-1)!.mib,
@@ -492,6 +518,7 @@ export async function soak(
         ["delivered but never acknowledged", String(unknownDelivered)],
         ["stored after the final ack", String(leftAfterFinalAck)],
         ["5xx answers", String(tally.fiveXX)],
+        ["429 answers (clients then wait 5 s)", String(tally.tooMany)],
         ["fuzz requests", String(figures.fuzzRequests)],
         [
           "RSS MiB after warm-up / end / max",
