@@ -174,6 +174,12 @@ class VaultActor {
       } catch (error) {
         this.tally.error("ack", error);
         this.#throttled ||= error instanceof RelayError && error.status === 429;
+        // Unacknowledged, so the relay rightly hands the page out again: the reader drops it,
+        // as a real device would, and only deliveries it acknowledged count.
+        for (const envelope of result.envelopes) {
+          this.ledger.delivered.set(envelope.seq, this.ledger.delivered.get(envelope.seq)! - 1);
+        }
+        this.tally.add("page dropped after a failed ack");
         return false;
       }
       if (!result.more) return true;
