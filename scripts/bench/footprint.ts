@@ -1,0 +1,160 @@
+/**
+ * Footprint: resident memory (VmRSS) of an idle relay child with p2p off and with p2p on, and
+ * the time from spawning the process to the first healthy `GET /health`. Each is measured
+ * `runs` times on a fresh database and reported as the median.
+ *
+ * @module
+ */
+import { relayCommand } from "../relay_process.ts";
+import { fixed, percentile, report, residentBytes } from "./_load.ts";
+
+/** A port that was free a moment ago on 127.0.0.1. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+async function drainLines(stream: ReadableStream<Uint8Array>, lines: string[]): Promise<void> {
+  let pending = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    const parts = (pending + chunk).split("\n");
+    pending = parts.pop()!;
+    lines.push(...parts);
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** One start of the relay: time to healthy and idle RSS. */
+export interface Sample {
+  readonly healthyMs: number;
+  readonly rssBytes: number;
+}
+
+/**
+ * Starts a relay child on a fresh database and measures milliseconds from spawn to a healthy
+ * `/health` and its RSS after it has idled `idleSeconds` past its banner; then kills it.
+ */
+export async function startOnce(
+  dir: string,
+  options: { p2p: boolean; idleSeconds: number },
+): Promise<Sample> {
+  const port = freePort();
+  const args = [
+    "--listen",
+    `127.0.0.1:${port}`,
+    "--db",
+    `${dir}/relay-${crypto.randomUUID()}.db`,
+    "--p2p-port",
+    options.p2p ? String(freePort()) : "0",
+  ];
+  const lines: string[] = [];
+  const command = relayCommand(args);
+  const started = performance.now();
+  const child = command.spawn();
+  const drained = Promise.all([drainLines(child.stderr, lines), drainLines(child.stdout, lines)]);
+  let exited = false;
+  child.status.then(() => exited = true);
+  try {
+    let healthyMs = NaN;
+    const deadline = started + 30_000;
+    while (performance.now() < deadline && !exited) {
+      try {
+        const response = await fetch(`http://127.0.0.1:${port}/health`, {
+          signal: AbortSignal.timeout(1000),
+        });
+        const body = await response.json() as { status?: string };
+        if (response.ok && body.status === "ok") {
+          healthyMs = performance.now() - started;
+          break;
+        }
+      } catch {
+        // Not listening yet.
+      }
+      await sleep(2);
+    }
+    if (!Number.isFinite(healthyMs)) {
+      throw new Error(`The relay never became healthy:\n${lines.join("\n")}`);
+    }
+    // The banner comes after every part (p2p included) has started; idle from there.
+    while (!lines.some((line) => /\sp2p\s{3,}(disabled|port)/.test(line))) {
+      if (exited || performance.now() > deadline) {
+        throw new Error(`The relay never printed its banner:\n${lines.join("\n")}`);
+      }
+      await sleep(10);
+    }
+    await sleep(options.idleSeconds * 1000);
+    return { healthyMs, rssBytes: residentBytes(child.pid) };
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Already exited.
+    }
+    await child.status;
+    await drained;
+  }
+}
+
+/** Medians over `runs` starts with p2p off and on. */
+export interface FootprintFigures {
+  readonly runs: number;
+  readonly idleSeconds: number;
+  readonly rssMibP2pOff: number;
+  readonly rssMibP2pOn: number;
+  readonly healthyMsP2pOff: number;
+  readonly healthyMsP2pOn: number;
+}
+
+/**
+ * Runs the scenario and prints its figures. `seconds` is how long each relay idles before its
+ * RSS is read; `runs` how many starts per setting (default 5).
+ */
+export async function footprint(
+  options: { seconds: number; json: boolean; runs?: number },
+): Promise<FootprintFigures> {
+  const runs = options.runs ?? 5;
+  const dir = Deno.makeTempDirSync({ prefix: "vaultmesh-bench-" });
+  try {
+    const off: Sample[] = [];
+    const on: Sample[] = [];
+    // Interleaved so drift on a shared machine hits both settings alike.
+    for (let i = 0; i < runs; i++) {
+      off.push(await startOnce(dir, { p2p: false, idleSeconds: options.seconds }));
+      on.push(await startOnce(dir, { p2p: true, idleSeconds: options.seconds }));
+    }
+    const median = (values: number[]) => percentile(values, 50);
+    const mib = (bytes: number) => bytes / 1024 / 1024;
+    const figures: FootprintFigures = {
+      runs,
+      idleSeconds: options.seconds,
+      rssMibP2pOff: mib(median(off.map((s) => s.rssBytes))),
+      rssMibP2pOn: mib(median(on.map((s) => s.rssBytes))),
+      healthyMsP2pOff: median(off.map((s) => s.healthyMs)),
+      healthyMsP2pOn: median(on.map((s) => s.healthyMs)),
+    };
+    const all = (values: number[], digits: number) => values.map((v) => fixed(v, digits)).join(" ");
+    report({
+      title:
+        `footprint: median of ${runs} starts each, RSS after ${options.seconds} s idle (targets: ` +
+        "≤ 64 MiB p2p off, ≤ 96 MiB p2p on, healthy ≤ 300 ms)",
+      json: options.json,
+      rows: [
+        ["idle RSS MiB, p2p off", fixed(figures.rssMibP2pOff)],
+        ["idle RSS MiB, p2p on", fixed(figures.rssMibP2pOn)],
+        ["spawn to healthy ms, p2p off", fixed(figures.healthyMsP2pOff, 0)],
+        ["spawn to healthy ms, p2p on", fixed(figures.healthyMsP2pOn, 0)],
+        ["all RSS MiB, off", all(off.map((s) => mib(s.rssBytes)), 1)],
+        ["all RSS MiB, on", all(on.map((s) => mib(s.rssBytes)), 1)],
+        ["all healthy ms, off", all(off.map((s) => s.healthyMs), 0)],
+        ["all healthy ms, on", all(on.map((s) => s.healthyMs), 0)],
+      ],
+      figures: { scenario: "footprint", ...figures },
+    });
+    return figures;
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}

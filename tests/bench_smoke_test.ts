@@ -1,0 +1,55 @@
+/**
+ * Every benchmark scenario, run with tiny parameters so the scripts never rot. These check that
+ * each scenario runs to the end and returns its figures; they assert nothing about speed.
+ */
+import assert from "node:assert/strict";
+import { ingest } from "../scripts/bench/ingest.ts";
+import { footprint } from "../scripts/bench/footprint.ts";
+import { drain } from "../scripts/bench/drain.ts";
+import { soak } from "../scripts/bench/soak.ts";
+import { p2p } from "../scripts/bench/p2p.ts";
+
+function assertPositive(figures: object, names: readonly string[]): void {
+  for (const name of names) {
+    const value = (figures as Record<string, unknown>)[name];
+    assert.equal(typeof value, "number", `${name} is ${value}`);
+    assert.ok(Number.isFinite(value) && (value as number) > 0, `${name} is ${value}`);
+  }
+}
+
+Deno.test("the ingest scenario measures the relay, the trivial server and raw SQLite", async () => {
+  const result = await ingest({ seconds: 0.3, json: true, concurrency: 4 });
+  assertPositive(result, ["ratio", "sqlite"]);
+  assertPositive(result.relay, ["requests", "perSecond", "p50", "p99"]);
+  assertPositive(result.ceiling, ["requests", "perSecond", "p50", "p99"]);
+});
+
+Deno.test("the footprint scenario measures idle memory and time to healthy with p2p off and on", async () => {
+  const figures = await footprint({ seconds: 0.1, json: true, runs: 1 });
+  assertPositive(figures, [
+    "rssMibP2pOff",
+    "rssMibP2pOn",
+    "healthyMsP2pOff",
+    "healthyMsP2pOn",
+  ]);
+});
+
+Deno.test("the drain scenario receives and acknowledges a whole backlog", async () => {
+  const figures = await drain({ seconds: 1, json: true, envelopes: 200, runs: 1 });
+  assertPositive(figures, ["drainMs", "fillMs", "drainMiBPerSecond", "pages", "inflation"]);
+  assert.equal(figures.bodyBytes, 200 * 1024);
+});
+
+Deno.test("the soak scenario ends with every acknowledged envelope accounted for and no 5xx", async () => {
+  const figures = await soak({ seconds: 1, json: true, vaults: 2, fuzzers: 1 });
+  assertPositive(figures, ["acknowledged", "fuzzRequests", "rssMibAfterWarmup", "rssMibEnd"]);
+  assert.equal(figures.lost, 0);
+  assert.equal(figures.duplicated, 0);
+  assert.equal(figures.fiveXX, 0);
+  assert.equal(figures.delivered + figures.purgedUndelivered, figures.acknowledged);
+});
+
+Deno.test("the p2p scenario measures idle memory and one relayed stream", async () => {
+  const figures = await p2p({ seconds: 0.1, json: true, mib: 1 });
+  assertPositive(figures, ["idleRssMibP2pOff", "idleRssMibP2pOn", "circuitMBPerSecond"]);
+});
