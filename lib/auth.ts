@@ -42,44 +42,75 @@ function unauthorized(code: string, message: string): HttpError {
   return new HttpError(401, code, message);
 }
 
+/** How long a nonce must be remembered: a signature is accepted until created + window, and
+ * created >= now - window, so twice the window (plus a second of rounding). */
+const NONCE_HORIZON_MS = 2 * SIGNATURE_WINDOW_SECONDS * 1000 + 1000;
+
+/** Capacities of a {@linkcode NonceCache}. */
+export interface NonceCapacity {
+  /** Nonces remembered for one vault: its sustained rate is this / 121 s. */
+  readonly perVault: number;
+  /** Nonces remembered in all. */
+  readonly total: number;
+}
+
+function cacheFull(scope: string): HttpError {
+  return new HttpError(
+    429,
+    "replay_cache_full",
+    `The relay is verifying too many signed requests ${scope} right now; retry shortly`,
+    { "retry-after": "5" },
+  );
+}
+
 /**
- * Remembers nonces of accepted signatures until they can no longer be replayed. Bounded: when
- * full of live nonces, new requests are turned away (429) rather than forgetting a nonce.
+ * Remembers nonces of accepted signatures until they can no longer be replayed. Bounded per
+ * vault, so one vault's traffic cannot crowd out another's, and in total; when full, requests
+ * are turned away (429) rather than forgetting a live nonce, which would allow a replay.
  */
 export class NonceCache {
-  readonly #seen = new Map<string, number>();
+  readonly #byVault = new Map<string, Set<string>>();
+  /** Every remembered nonce in insertion order, which is also expiry order (fixed horizon). */
+  #queue: { readonly expiry: number; readonly vaultId: string; readonly nonce: string }[] = [];
+  #head = 0;
 
-  constructor(private readonly clock: Clock, readonly capacity = 100_000) {}
+  constructor(
+    private readonly clock: Clock,
+    readonly capacity: NonceCapacity = { perVault: 20_000, total: 500_000 },
+  ) {}
 
   /** Records `nonce` for `vaultId`; false if it was already seen. */
   remember(vaultId: string, nonce: string): boolean {
     const now = this.clock.now();
     this.#forgetExpired(now);
-    const key = `${vaultId} ${nonce}`;
-    if (this.#seen.has(key)) return false;
-    if (this.#seen.size >= this.capacity) {
-      throw new HttpError(
-        429,
-        "replay_cache_full",
-        "The relay is verifying too many requests right now; retry shortly",
-        { "retry-after": "5" },
-      );
+    let nonces = this.#byVault.get(vaultId);
+    if (nonces?.has(nonce)) return false;
+    if ((nonces?.size ?? 0) >= this.capacity.perVault) throw cacheFull("for this vault");
+    if (this.size >= this.capacity.total) throw cacheFull("");
+    if (!nonces) {
+      nonces = new Set();
+      this.#byVault.set(vaultId, nonces);
     }
-    // A signature is accepted until created + window, and created >= now - window, so a nonce
-    // must be kept for twice the window. A fixed horizon keeps the map in expiry order.
-    this.#seen.set(key, now + 2 * SIGNATURE_WINDOW_SECONDS * 1000 + 1000);
+    nonces.add(nonce);
+    this.#queue.push({ expiry: now + NONCE_HORIZON_MS, vaultId, nonce });
     return true;
   }
 
   /** How many nonces are remembered. */
   get size(): number {
-    return this.#seen.size;
+    return this.#queue.length - this.#head;
   }
 
   #forgetExpired(now: number): void {
-    for (const [key, expiry] of this.#seen) {
-      if (expiry > now) break;
-      this.#seen.delete(key);
+    while (this.#head < this.#queue.length && this.#queue[this.#head]!.expiry <= now) {
+      const { vaultId, nonce } = this.#queue[this.#head++]!;
+      const nonces = this.#byVault.get(vaultId);
+      nonces?.delete(nonce);
+      if (nonces?.size === 0) this.#byVault.delete(vaultId);
+    }
+    if (this.#head > 4096 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
     }
   }
 }

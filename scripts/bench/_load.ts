@@ -5,6 +5,19 @@
  * @module
  */
 
+/**
+ * Relay flags for benchmarks: the load comes from one loopback address, so the per-address and
+ * per-vault limits (which protect a public relay) are lifted to measure the relay itself.
+ */
+export const UNLIMITED = [
+  "--rate-limit-ip",
+  "0",
+  "--rate-limit-vault",
+  "0",
+  "--max-connections-per-ip",
+  "1000000",
+] as const;
+
 /** Latency percentiles in milliseconds. */
 export interface Latency {
   readonly p50: number;

@@ -8,7 +8,7 @@
  */
 import { generateVaultKeys, RelayClient } from "../../lib/client.ts";
 import { spawnRelay } from "../relay_process.ts";
-import { fixed, percentile, report } from "./_load.ts";
+import { fixed, percentile, report, UNLIMITED } from "./_load.ts";
 
 const ENVELOPE_BYTES = 1024;
 const FILL_CONCURRENCY = 64;
@@ -95,6 +95,7 @@ export async function drain(
   const dir = Deno.makeTempDirSync({ prefix: "vaultmesh-bench-" });
   try {
     await using relay = await spawnRelay([
+      ...UNLIMITED,
       "--listen",
       "127.0.0.1:0",
       "--db",

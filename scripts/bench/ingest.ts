@@ -8,7 +8,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { generateVaultKeys, RelayClient } from "../../lib/client.ts";
 import { spawnRelay } from "../relay_process.ts";
-import { closedLoop, fixed, type LoadResult, report } from "./_load.ts";
+import { closedLoop, fixed, type LoadResult, report, UNLIMITED } from "./_load.ts";
 
 const MAIN_DIR = new URL("./", import.meta.url).pathname;
 
@@ -85,6 +85,7 @@ export async function ingest(options: { seconds: number; json: boolean; concurre
       await trivial.child.status;
     }
     const relay = await spawnRelay([
+      ...UNLIMITED,
       "--listen",
       "127.0.0.1:0",
       "--db",

@@ -14,7 +14,7 @@
  */
 import { generateVaultKeys, RelayClient, RelayError, signRequest } from "../../lib/client.ts";
 import { spawnRelay } from "../relay_process.ts";
-import { fixed, report, residentBytes } from "./_load.ts";
+import { fixed, report, residentBytes, UNLIMITED } from "./_load.ts";
 
 const TTL_HOURS = 1;
 const SEND_BURST = 8;
@@ -396,6 +396,7 @@ export async function soak(
   const dir = Deno.makeTempDirSync({ prefix: "vaultmesh-bench-" });
   try {
     await using relay = await spawnRelay([
+      ...UNLIMITED,
       "--listen",
       "127.0.0.1:0",
       "--db",
