@@ -83,6 +83,31 @@ async function roundTrip(
   return { seq: sent.seq };
 }
 
+/** Opens a socket for each device; A sends, B must receive it live and acknowledge it. */
+async function socketSession(a: RelayClient, b: RelayClient): Promise<void> {
+  const payload = crypto.getRandomValues(new Uint8Array(32));
+  const received = Promise.withResolvers<Uint8Array>();
+  const timer = setTimeout(
+    () => received.reject(new StepFailure("No envelope within 10 s")),
+    10_000,
+  );
+  const receiver = await b.connect({ onEnvelope: (envelope) => received.resolve(envelope.body) });
+  try {
+    const sender = await a.connect();
+    try {
+      const receipt = await sender.send(payload, { to: b.device });
+      const body = await received.promise;
+      expect(body.toHex() === payload.toHex(), "Device B got different bytes than A sent");
+      if (receipt.stored) await receiver.ack(receipt.seq);
+    } finally {
+      await sender.close();
+    }
+  } finally {
+    clearTimeout(timer);
+    await receiver.close();
+  }
+}
+
 /**
  * Runs every step against `url`. Returns whether all passed.
  *
@@ -122,6 +147,7 @@ export async function runCheck(url: string, options: CheckOptions = {}): Promise
   );
   const sent = await step("send and backlog on a throwaway vault", () => roundTrip(a!, b!, health));
   if (sent) await step("ack", async () => void await b!.ack(sent.seq));
+  await step("socket session (challenge, live envelope, ack)", () => socketSession(a!, b!));
   await step("purge", async () => void await a!.purge());
   return !failed;
 }

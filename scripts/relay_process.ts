@@ -25,13 +25,16 @@ export interface RelayProcess extends AsyncDisposable {
 }
 
 /** The `deno run … main.ts` command line for the given relay flags. */
-export function relayCommand(args: readonly string[]): Deno.Command {
+export function relayCommand(
+  args: readonly string[],
+  env: Readonly<Record<string, string>> = {},
+): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
     args: ["run", ...startTaskPermissions(), MAIN, ...args],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...env },
   });
 }
 

@@ -42,6 +42,7 @@ Deno.test("check passes every step against a live store-and-forward relay", asyn
     "SKIP tls: the URL is http://; devices need https:// through a TLS proxy",
     "PASS send and backlog on a throwaway vault",
     "PASS ack",
+    "PASS socket session (challenge, live envelope, ack)",
     "PASS purge",
   ]);
   assert.ok(ok);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { generateVaultKeys, RelayClient } from "../lib/client.ts";
 import { parseTrustedProxies } from "../lib/client_address.ts";
-import { runCheck } from "../lib/check.ts";
+import { relayCommand } from "../scripts/relay_process.ts";
 import { bytes, startRelay, tempDir, text } from "./_helpers.ts";
 
 const NGINX = ["/usr/sbin/nginx", "/usr/bin/nginx"].find((path) => {
@@ -180,12 +180,22 @@ Deno.test({
       assert.deepEqual(await phone!.ack(page.envelopes[1]!.seq), { acked: seq + 1, deleted: 2 });
       assert.equal(await laptop!.purge(), 0, "every envelope was acknowledged and deleted");
 
-      const lines: string[] = [];
-      assert.ok(await runCheck(base, { fetch: viaProxy, print: (line) => lines.push(line) }));
-      assert.ok(
-        lines.includes("PASS tls: the connection and certificate are valid"),
-        lines.join("\n"),
-      );
+      // nginx replaces a client's X-Forwarded-For, so a spoofed address never reaches the relay.
+      const address = await fetch(`${base}/v3/address`, {
+        client,
+        headers: { "x-vaultmesh-protocol": "3", "x-forwarded-for": "203.0.113.9" },
+      });
+      assert.equal((await address.json()).address, "127.0.0.1");
+
+      // The check command as an operator runs it: a real process, trusting the test CA, which
+      // also opens sockets over WSS through nginx.
+      await Deno.writeTextFile(`${dir.path}/ca.pem`, pem);
+      const check = await relayCommand(["check", base], { DENO_CERT: `${dir.path}/ca.pem` })
+        .output();
+      const lines = new TextDecoder().decode(check.stdout).trim().split("\n");
+      assert.equal(check.code, 0, lines.join("\n") + new TextDecoder().decode(check.stderr));
+      assert.ok(lines.includes("PASS tls: the connection and certificate are valid"));
+      assert.ok(lines.includes("PASS socket session (challenge, live envelope, ack)"));
     } finally {
       nginx.kill("SIGTERM");
       const status = await nginx.output();
