@@ -11,6 +11,11 @@ export interface Subscriber {
   readonly device: string;
   /** Hands over an envelope; false if it could not be taken (then it does not count). */
   deliver(envelope: Envelope): boolean;
+  /**
+   * Resolves once this subscriber has room again (its unsent bytes are below its high-water
+   * mark), or has been disconnected for falling behind. Absent means always ready.
+   */
+  settled?(): Promise<void>;
   /** Sockets are told when other devices come and go; long polls are not. */
   onPresence?(event: PresenceEvent): void;
 }
@@ -72,6 +77,15 @@ export class Hub {
       if (subscriber.deliver(envelope)) devices.add(subscriber.device);
     }
     return devices.size;
+  }
+
+  /**
+   * Resolves once every subscriber of the vault has room for more: stateless senders wait on
+   * it, so a fast sender is slowed to its readers' pace instead of filling memory.
+   */
+  async settled(vault: string): Promise<void> {
+    const waits = [...this.#vaults.get(vault) ?? []].map((subscriber) => subscriber.settled?.());
+    await Promise.all(waits);
   }
 
   /** Open sockets of a vault. */

@@ -10,6 +10,7 @@ import { footprint } from "./bench/footprint.ts";
 import { drain } from "./bench/drain.ts";
 import { soak } from "./bench/soak.ts";
 import { p2p } from "./bench/p2p.ts";
+import { forward } from "./bench/forward.ts";
 
 type Scenario = (options: { seconds: number; json: boolean }) => Promise<unknown>;
 
@@ -20,6 +21,7 @@ const SCENARIOS: Record<string, { run: Scenario; seconds: number }> = {
   drain: { run: drain, seconds: 1 },
   soak: { run: soak, seconds: 600 },
   p2p: { run: p2p, seconds: 3 },
+  forward: { run: forward, seconds: 3 },
 };
 
 if (import.meta.main) {

@@ -8,6 +8,7 @@ import { footprint } from "../scripts/bench/footprint.ts";
 import { drain } from "../scripts/bench/drain.ts";
 import { soak } from "../scripts/bench/soak.ts";
 import { p2p } from "../scripts/bench/p2p.ts";
+import { forward } from "../scripts/bench/forward.ts";
 
 function assertPositive(figures: object, names: readonly string[]): void {
   for (const name of names) {
@@ -52,4 +53,12 @@ Deno.test("the soak scenario ends with every acknowledged envelope accounted for
 Deno.test("the p2p scenario measures idle memory and one relayed stream", async () => {
   const figures = await p2p({ seconds: 0.1, json: true, mib: 1 });
   assertPositive(figures, ["idleRssMibP2pOff", "idleRssMibP2pOn", "circuitMBPerSecond"]);
+});
+
+Deno.test("the forward scenario streams envelopes between two sockets in both modes", async () => {
+  const result = await forward({ seconds: 0.3, json: true, baseline: false });
+  for (const mode of [result.stateless, result.stored]) {
+    assertPositive(mode.small, ["envelopes", "perSecond", "p50Ms", "p99Ms"]);
+    assertPositive(mode.large, ["envelopes", "mbPerSecond"]);
+  }
 });

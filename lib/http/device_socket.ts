@@ -205,6 +205,7 @@ export class DeviceSocket {
     this.#unsubscribe = hub.subscribe(vaultId, {
       device: deviceId,
       deliver: (envelope) => this.#deliver(envelope),
+      settled: () => this.settled(),
       onPresence: (event: PresenceEvent) => this.#send(event as unknown as Json),
     });
     if (mode.buffering === "enabled") void this.#pump();
@@ -215,7 +216,9 @@ export class DeviceSocket {
     if (this.socket.readyState !== WebSocket.OPEN) return false;
     const buffered = this.socket.bufferedAmount;
     if (this.parts.mode.buffering === "disabled") {
-      if (buffered > this.parts.limits.highWaterBytes) {
+      // Senders wait for readers (settled), so this is only reached by a reader that stalled
+      // while several senders kept going.
+      if (buffered > 4 * this.parts.limits.highWaterBytes) {
         this.close(CLOSE.slowReader, "slow reader: too far behind");
         return false;
       }
@@ -230,6 +233,13 @@ export class DeviceSocket {
     this.#caughtUp = false;
     void this.#pump();
     return true;
+  }
+
+  /** Resolves when the reader is below the high-water mark, or has been cut off as too slow. */
+  async settled(): Promise<void> {
+    while (this.socket.readyState === WebSocket.OPEN && !this.#readerKeepsUp()) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
   }
 
   /** Sends stored envelopes after `#sentUpTo`, in seq order, pausing while the reader lags. */

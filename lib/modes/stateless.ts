@@ -15,7 +15,7 @@ export function createStatelessMode(context: ModeContext): RelayMode {
   return {
     name: "stateless",
     buffering: "disabled",
-    send(request): Promise<SendOutcome> {
+    async send(request): Promise<SendOutcome> {
       const seq = latestSeq(request.vault) + 1;
       latest.set(request.vault, seq);
       const now = clock.now();
@@ -31,7 +31,9 @@ export function createStatelessMode(context: ModeContext): RelayMode {
       if (recipients === 0 && hub.devicesOnline(request.vault).size === 0) {
         latest.delete(request.vault);
       }
-      return Promise.resolve({ kind: "delivered", seq, recipients });
+      // The sender's answer waits until the readers have room: flow control without buffering.
+      await hub.settled(request.vault);
+      return { kind: "delivered", seq, recipients };
     },
     backlog(query): BacklogPage {
       return { envelopes: [], acked: 0, latestSeq: latestSeq(query.vault) };

@@ -158,7 +158,7 @@ export interface StrelaysrvFigures {
 
 /** Starts strelaysrv, relays `mib` MiB from B to A through one session, stops it. */
 export async function strelaysrvBaseline(
-  options: { mib: number; json: boolean },
+  options: { mib: number },
 ): Promise<StrelaysrvFigures> {
   const dir = Deno.makeTempDirSync({ prefix: "vaultmesh-strelaysrv-" });
   const conns: Deno.Conn[] = [];
@@ -244,14 +244,7 @@ export async function strelaysrvBaseline(
     }
     await receiving;
     const seconds = (performance.now() - started) / 1000;
-    const figures = { mib: options.mib, mbPerSecond: total / 1e6 / seconds };
-    report({
-      title: `strelaysrv: one relayed session, ${options.mib} MiB raw byte stream on loopback`,
-      json: options.json,
-      rows: [["MB/s", fixed(figures.mbPerSecond)]],
-      figures: { scenario: "strelaysrv_baseline", ...figures },
-    });
-    return figures;
+    return { mib: options.mib, mbPerSecond: total / 1e6 / seconds };
   } finally {
     for (const conn of conns) {
       try {
@@ -277,5 +270,11 @@ if (import.meta.main) {
     },
     strict: true,
   });
-  await strelaysrvBaseline({ mib: Number(values.mib), json: values.json });
+  const figures = await strelaysrvBaseline({ mib: Number(values.mib) });
+  report({
+    title: `strelaysrv: one relayed session, ${figures.mib} MiB raw byte stream on loopback`,
+    json: values.json,
+    rows: [["MB/s", fixed(figures.mbPerSecond)]],
+    figures: { scenario: "strelaysrv_baseline", ...figures },
+  });
 }
