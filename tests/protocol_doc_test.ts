@@ -87,3 +87,18 @@ Deno.test("every error code the relay answers is in the error table of docs/PROT
   const missing = [...codes].filter((code) => !documented.has(code));
   assert.deepEqual(missing, [], `undocumented error codes: ${missing.join(", ")}`);
 });
+
+Deno.test("the worked socket answer verifies over the documented auth message", async () => {
+  const blocks = new Map((await protocolVectors()).map((block) => [block.title, block.text]));
+  const keys = await vaultKeysFromSeed(VECTOR_INPUTS.seed);
+  const answer = JSON.parse(blocks.get("Socket auth answer")!);
+  const message = new TextEncoder().encode(blocks.get("Socket auth message")!);
+  assert.ok(
+    await crypto.subtle.verify(
+      "Ed25519",
+      keys.publicKey,
+      Uint8Array.fromBase64(answer.signature),
+      message,
+    ),
+  );
+});
