@@ -389,6 +389,8 @@ export interface SocketReady {
   readonly latestSeq: number;
   /** Other devices of the vault with an open socket. */
   readonly connected: string[];
+  /** Devices of the vault with a published presence blob. */
+  readonly presence: string[];
 }
 
 /** Callbacks of a socket. */
@@ -410,8 +412,8 @@ function relayErrorOf(message: Record<string, unknown>): RelayError {
 
 /** A device's live socket: envelopes pushed as they arrive, sends with receipts, acks. */
 export class RelaySocket {
-  readonly #receipts = new Map<number, Pending>();
-  readonly #controls: Pending[] = [];
+  /** Sends and control messages waiting for their reply, by id. */
+  readonly #pending = new Map<number, Pending>();
   #nextId = 1;
   /** Resolves with the close code and reason when the socket closes. */
   readonly closed: Promise<{ code: number; reason: string }>;
@@ -427,15 +429,10 @@ export class RelaySocket {
 
   /** Handles a text frame after authentication. */
   handleControl(message: Record<string, unknown>): void {
-    const id = typeof message.id === "number" ? message.id : undefined;
-    if (id !== undefined) {
-      const pending = this.#receipts.get(id);
-      this.#receipts.delete(id);
-      if (message.type === "error") pending?.reject(relayErrorOf(message));
-      else pending?.resolve(message);
-      return;
-    }
-    const pending = this.#controls.shift();
+    // Errors without an id (a frame the relay could not read) belong to no request.
+    if (typeof message.id !== "number") return;
+    const pending = this.#pending.get(message.id);
+    this.#pending.delete(message.id);
     if (message.type === "error") pending?.reject(relayErrorOf(message));
     else pending?.resolve(message);
   }
@@ -443,9 +440,15 @@ export class RelaySocket {
   /** Fails every pending request when the socket closes. */
   failPending(reason: string): void {
     const error = new RelayError(0, "closed", reason, {});
-    for (const pending of [...this.#receipts.values(), ...this.#controls]) pending.reject(error);
-    this.#receipts.clear();
-    this.#controls.length = 0;
+    for (const pending of this.#pending.values()) pending.reject(error);
+    this.#pending.clear();
+  }
+
+  #expectReply(): { id: number; reply: Promise<Record<string, unknown>> } {
+    const id = this.#nextId++;
+    const { promise, resolve, reject } = Promise.withResolvers<Record<string, unknown>>();
+    this.#pending.set(id, { resolve, reject });
+    return { id, reply: promise };
   }
 
   /** Sends an envelope (binary frame) and resolves with the relay's receipt. */
@@ -453,16 +456,14 @@ export class RelaySocket {
     body: Uint8Array,
     options: { to?: string; idempotencyKey?: string } = {},
   ): Promise<SocketReceipt> {
-    const id = this.#nextId++;
-    const { promise, resolve, reject } = Promise.withResolvers<Record<string, unknown>>();
-    this.#receipts.set(id, { resolve, reject });
+    const { id, reply } = this.#expectReply();
     this.socket.send(encodeSendFrame({
       id,
       to: options.to ?? null,
       idempotencyKey: options.idempotencyKey ?? null,
       body,
     }));
-    return promise.then((message) => ({
+    return reply.then((message) => ({
       seq: message.seq as number,
       stored: message.type === "stored",
       duplicate: message.duplicate === true,
@@ -471,10 +472,9 @@ export class RelaySocket {
   }
 
   #control(message: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const { promise, resolve, reject } = Promise.withResolvers<Record<string, unknown>>();
-    this.#controls.push({ resolve, reject });
-    this.socket.send(JSON.stringify(message));
-    return promise;
+    const { id, reply } = this.#expectReply();
+    this.socket.send(JSON.stringify({ ...message, id }));
+    return reply;
   }
 
   /** Acknowledges everything up to `seq`. */
@@ -544,6 +544,7 @@ export async function connectSocket(
         acked: message.acked as number,
         latestSeq: message.latest_seq as number,
         connected: message.connected as string[],
+        presence: message.presence as string[],
       }, closed);
       opened.resolve(socket);
     } else if (message.type === "join" || message.type === "leave") {

@@ -9,6 +9,13 @@
 const VAULT_ID_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 const DEVICE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
+const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,128}$/;
+
+/** Whether `text` is a well-formed idempotency key: 1 to 128 visible ASCII characters. */
+export function isIdempotencyKey(text: string): boolean {
+  return IDEMPOTENCY_KEY_PATTERN.test(text);
+}
+
 /** Whether `text` is a well-formed device id: 1 to 64 of `A-Z a-z 0-9 _ -`. */
 export function isDeviceId(text: string): boolean {
   return DEVICE_ID_PATTERN.test(text);

@@ -318,3 +318,49 @@ Deno.test("a socket that stops answering pings is closed after --socket-idle-tim
   assert.equal(relay.sockets.size, 0, "the silent socket was closed");
   conn.close();
 });
+
+Deno.test("stateless seqs keep increasing and a retried idempotency key is not delivered twice", async () => {
+  using dir = tempDir();
+  await using relay = await startRelay(dir.path, { mode: "stateless" });
+  const [laptop, phone] = await vaultDevices(relay.url, ["laptop", "phone"]);
+  assert.equal((await laptop!.send(bytes("nobody listens"))).seq, 1);
+  assert.equal((await laptop!.send(bytes("still nobody"))).seq, 2);
+  const b = await live(phone!);
+  const first = await laptop!.send(bytes("once"), { idempotencyKey: "op-1" });
+  const retry = await laptop!.send(bytes("once"), { idempotencyKey: "op-1" });
+  assert.deepEqual([first.seq, retry.seq, retry.duplicate], [3, 3, true]);
+  await b.waitFor(1);
+  await laptop!.usage(); // a round trip after the retry
+  assert.deepEqual(b.received.map((e) => text(e.body)), ["once"]);
+  await b.socket.close();
+});
+
+Deno.test("purge also forgets the vault's presence blobs", async () => {
+  using dir = tempDir();
+  await using relay = await startRelay(dir.path);
+  const [laptop] = await vaultDevices(relay.url, ["laptop"]);
+  await laptop!.request("PUT", "/presence", { body: bytes("candidates") });
+  await laptop!.purge();
+  const listed = await (await laptop!.request("GET", "/presence")).json();
+  assert.deepEqual(listed.devices, []);
+});
+
+Deno.test("socket control replies carry the request's id, and errors explain themselves", async () => {
+  using dir = tempDir();
+  await using relay = await startRelay(dir.path);
+  const [laptop] = await vaultDevices(relay.url, ["laptop"]);
+  const a = await live(laptop!);
+  await assert.rejects(a.socket.ack(5), (error: unknown) => {
+    const body = (error as { body: Record<string, unknown> }).body;
+    assert.equal(body.error, "ack_beyond_latest");
+    assert.equal(body.latest_seq, 0);
+    return true;
+  });
+  await assert.rejects(
+    a.socket.send(bytes("x"), { idempotencyKey: "has space" }),
+    /idempotency key/,
+  );
+  await assert.rejects(a.socket.publishPresence(new Uint8Array(5000)), /larger than 4096 bytes/);
+  assert.ok(await a.socket.publishPresence(bytes("ok"), 60) > 0);
+  await a.socket.close();
+});

@@ -9,7 +9,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { Clock } from "../clock.ts";
 import type { Hub, PresenceEvent } from "../hub.ts";
-import { isDeviceId } from "../identity.ts";
+import { isDeviceId, isIdempotencyKey } from "../identity.ts";
 import { LOG_CATEGORY } from "../log.ts";
 import type { Envelope, RelayMode, SendOutcome } from "../modes/mode.ts";
 import type { PresenceBoard } from "../presence.ts";
@@ -46,6 +46,8 @@ export interface SocketLimits {
   readonly slowReaderMs: number;
   /** Seconds between pings on an idle socket; an unanswered ping closes it. 0 disables. */
   readonly socketIdleTimeoutSeconds: number;
+  /** How long a request body may take; presence PUT shares it with the vault API. */
+  readonly bodyTimeoutMs?: number;
   /** Authenticated sockets one vault may hold open. */
   readonly maxSocketsPerVault: number;
 }
@@ -185,7 +187,16 @@ export class DeviceSocket {
       return this.close(CLOSE.tooManySockets, "too many sockets for this vault");
     }
     this.#authenticated = true;
-    this.#ready(typeof message.after === "number" ? message.after : undefined);
+    const after = message.after;
+    if (after !== undefined && !(Number.isSafeInteger(after) && (after as number) >= 0)) {
+      this.#send({
+        type: "error",
+        error: "bad_message",
+        message: "after must be a non-negative integer",
+      });
+      throw new TypeError("Bad after");
+    }
+    this.#ready(after as number | undefined);
   }
 
   #ready(after: number | undefined): void {
@@ -306,6 +317,12 @@ export class DeviceSocket {
     if (frame.to !== null && (!isDeviceId(frame.to) || frame.to === this.peer.deviceId)) {
       return reject("bad_recipient", "to must be another device id of the vault");
     }
+    if (frame.idempotencyKey !== null && !isIdempotencyKey(frame.idempotencyKey)) {
+      return reject(
+        "bad_idempotency_key",
+        "An idempotency key is 1 to 128 visible ASCII characters",
+      );
+    }
     let outcome: SendOutcome;
     try {
       outcome = await this.parts.mode.send({
@@ -328,25 +345,29 @@ export class DeviceSocket {
     const message = parseJson(text);
     const { mode } = this.parts;
     const { vaultId, deviceId } = this.peer;
+    // A control message may carry an id; its reply echoes it, so clients can pair them.
+    const id = Number.isSafeInteger(message?.id) ? { id: message!.id } : {};
+    const reply = (answer: Json) => this.#send({ ...answer, ...id });
     if (
       message?.type === "ack" && Number.isSafeInteger(message.seq) && (message.seq as number) >= 0
     ) {
       const outcome = mode.ack(vaultId, deviceId, message.seq as number);
-      return this.#send(
+      return reply(
         outcome.kind === "acked"
           ? { type: "acked", acked: outcome.acked, deleted: outcome.deleted }
           : {
             type: "error",
             error: "ack_beyond_latest",
-            message: `The latest seq is ${outcome.latest}`,
+            message: `Cannot acknowledge seq ${message.seq}: the latest seq is ${outcome.latest}`,
+            latest_seq: outcome.latest,
           },
       );
     }
     if (message?.type === "presence" && typeof message.blob === "string") {
-      return this.#publishPresence(message.blob, message.ttl);
+      return reply(this.#publishPresence(message.blob, message.ttl));
     }
-    if (message?.type === "ping") return this.#send({ type: "pong" });
-    this.#send({
+    if (message?.type === "ping") return reply({ type: "pong" });
+    reply({
       type: "error",
       error: "bad_message",
       message:
@@ -354,37 +375,36 @@ export class DeviceSocket {
     });
   }
 
-  #publishPresence(blobText: string, ttl: unknown): void {
+  #publishPresence(blobText: string, ttl: unknown): Json {
     const { presence } = this.parts;
+    const { maxTtlSeconds, maxBlobBytes } = presence.limits;
     let blob: Uint8Array;
     try {
       blob = Uint8Array.fromBase64(blobText);
     } catch {
-      return this.#send({ type: "error", error: "bad_message", message: "blob must be base64" });
+      return { type: "error", error: "bad_message", message: "blob must be base64" };
     }
     const seconds = ttl === undefined ? 300 : Number(ttl);
-    if (!Number.isInteger(seconds) || seconds < 1 || seconds > presence.limits.maxTtlSeconds) {
-      return this.#send({
+    if (!Number.isInteger(seconds) || seconds < 1 || seconds > maxTtlSeconds) {
+      return {
         type: "error",
         error: "bad_message",
-        message: "ttl must be 1 to 3600 seconds",
-      });
+        message: `ttl must be 1 to ${maxTtlSeconds} seconds`,
+      };
     }
-    if (blob.byteLength > presence.limits.maxBlobBytes) {
-      return this.#send({
+    if (blob.byteLength > maxBlobBytes) {
+      return {
         type: "error",
         error: "too_large",
-        message: "The presence blob is too large",
-      });
+        message: `The presence blob is larger than ${maxBlobBytes} bytes`,
+      };
     }
     const entry = presence.publish(this.peer.vaultId, this.peer.deviceId, blob, seconds);
-    this.#send(
-      entry ? { type: "presence_ok", expires_at: entry.expiresAt } : {
-        type: "error",
-        error: "presence_full",
-        message: "The relay holds too many presence blobs",
-      },
-    );
+    return entry ? { type: "presence_ok", expires_at: entry.expiresAt } : {
+      type: "error",
+      error: "presence_full",
+      message: "The relay holds too many presence blobs",
+    };
   }
 }
 

@@ -99,7 +99,11 @@ export function addLiveRoutes(router: Router, parts: LiveApiParts): Router {
 
   const publishPresence = async (context: RequestContext) => {
     const caller = await authenticate(context, true);
-    const body = await readBody(context.request, presence.limits.maxBlobBytes);
+    const body = await readBody(
+      context.request,
+      presence.limits.maxBlobBytes,
+      parts.limits.bodyTimeoutMs,
+    );
     await auth.verifyBody(context.request.headers, body);
     const rawTtl = context.url.searchParams.get("ttl") ?? "300";
     const ttl = /^\d{1,5}$/.test(rawTtl) ? Number(rawTtl) : NaN;

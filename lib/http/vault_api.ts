@@ -6,7 +6,8 @@
  */
 import type { Caller } from "../auth.ts";
 import type { Hub } from "../hub.ts";
-import { isDeviceId } from "../identity.ts";
+import { isDeviceId, isIdempotencyKey } from "../identity.ts";
+import type { PresenceBoard } from "../presence.ts";
 import type { Envelope, RelayMode, SendOutcome } from "../modes/mode.ts";
 import { StorageFullError } from "../store/envelopes.ts";
 import { HttpError, jsonResponse } from "./errors.ts";
@@ -31,11 +32,11 @@ export interface VaultApiLimits {
 /** What the vault endpoints need. */
 export interface VaultApiParts extends AuthParts {
   readonly mode: RelayMode;
+  /** Presence is forgotten with the vault on purge. */
+  readonly presence: PresenceBoard;
   readonly hub: Hub;
   readonly limits: VaultApiLimits;
 }
-
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
 
 function integerParam(url: URL, name: string, range: { min: number; max: number }) {
   const raw = url.searchParams.get(name);
@@ -131,7 +132,7 @@ export function addVaultRoutes(router: Router, parts: VaultApiParts): Router {
       throw new HttpError(400, "bad_recipient", "to must be another device id of the vault");
     }
     const idempotencyKey = context.request.headers.get("idempotency-key") ?? undefined;
-    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+    if (idempotencyKey !== undefined && !isIdempotencyKey(idempotencyKey)) {
       throw new HttpError(
         400,
         "bad_idempotency_key",
@@ -227,6 +228,7 @@ export function addVaultRoutes(router: Router, parts: VaultApiParts): Router {
 
   const purge = async (context: RequestContext) => {
     const caller = await authenticate(context, false);
+    parts.presence.clear(caller.vaultId);
     return jsonResponse({ purged: true, envelopes: mode.purge(caller.vaultId) });
   };
 
