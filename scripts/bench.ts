@@ -11,6 +11,7 @@ import { drain } from "./bench/drain.ts";
 import { soak } from "./bench/soak.ts";
 import { p2p } from "./bench/p2p.ts";
 import { forward } from "./bench/forward.ts";
+import { connections } from "./bench/connections.ts";
 
 type Scenario = (options: { seconds: number; json: boolean }) => Promise<unknown>;
 
@@ -22,6 +23,7 @@ const SCENARIOS: Record<string, { run: Scenario; seconds: number }> = {
   soak: { run: soak, seconds: 600 },
   p2p: { run: p2p, seconds: 3 },
   forward: { run: forward, seconds: 3 },
+  connections: { run: connections, seconds: 1 },
 };
 
 if (import.meta.main) {

@@ -9,6 +9,7 @@ import { drain } from "../scripts/bench/drain.ts";
 import { soak } from "../scripts/bench/soak.ts";
 import { p2p } from "../scripts/bench/p2p.ts";
 import { forward } from "../scripts/bench/forward.ts";
+import { connections } from "../scripts/bench/connections.ts";
 
 function assertPositive(figures: object, names: readonly string[]): void {
   for (const name of names) {
@@ -61,4 +62,17 @@ Deno.test("the forward scenario streams envelopes between two sockets in both mo
     assertPositive(mode.small, ["envelopes", "perSecond", "p50Ms", "p99Ms"]);
     assertPositive(mode.large, ["envelopes", "mbPerSecond"]);
   }
+});
+
+Deno.test("the connections scenario holds authenticated idle sockets and measures their memory", async () => {
+  const result = await connections({
+    seconds: 1,
+    json: true,
+    connections: 40,
+    baseline: false,
+    settleMs: 100,
+  });
+  assertPositive(result.relay, ["rssMibEmpty", "rssMibLoaded"]);
+  assert.ok(Number.isFinite(result.relay.bytesPerSocket));
+  assert.ok(Number.isFinite(result.bare));
 });

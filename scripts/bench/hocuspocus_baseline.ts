@@ -86,7 +86,7 @@ export interface HocuspocusFigures {
 
 /** Installs and starts Hocuspocus, opens `connections` idle clients, measures, stops it. */
 export async function hocuspocusBaseline(
-  options: { connections: number; json: boolean },
+  options: { connections: number; json: boolean; print?: boolean },
 ): Promise<HocuspocusFigures> {
   const dir = Deno.makeTempDirSync({ prefix: "vaultmesh-hocuspocus-" });
   const sockets: WebSocket[] = [];
@@ -150,21 +150,23 @@ export async function hocuspocusBaseline(
       rssMibLoaded: loaded / 1024 / 1024,
       bytesPerConnection: (loaded - empty) / options.connections,
     };
-    report({
-      title:
-        `Hocuspocus ${HOCUSPOCUS_VERSION} (node ${nodeVersion}): ${options.connections} idle ` +
-        "WebSocket connections in one room",
-      json: options.json,
-      rows: [
-        ["connections the server counts", String(serverConnections)],
-        [
-          "RSS MiB before / with connections",
-          `${fixed(figures.rssMibEmpty)} / ${fixed(figures.rssMibLoaded)}`,
+    if (options.print !== false) {
+      report({
+        title:
+          `Hocuspocus ${HOCUSPOCUS_VERSION} (node ${nodeVersion}): ${options.connections} idle ` +
+          "WebSocket connections in one room",
+        json: options.json,
+        rows: [
+          ["connections the server counts", String(serverConnections)],
+          [
+            "RSS MiB before / with connections",
+            `${fixed(figures.rssMibEmpty)} / ${fixed(figures.rssMibLoaded)}`,
+          ],
+          ["RSS KiB per connection", fixed(figures.bytesPerConnection / 1024, 2)],
         ],
-        ["RSS KiB per connection", fixed(figures.bytesPerConnection / 1024, 2)],
-      ],
-      figures: { scenario: "hocuspocus_baseline", ...figures },
-    });
+        figures: { scenario: "hocuspocus_baseline", ...figures },
+      });
+    }
     child.kill("SIGTERM");
     await child.status;
     await lines;
