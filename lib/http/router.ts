@@ -26,8 +26,27 @@ export type Handler = (context: RequestContext) => Response | Promise<Response>;
 interface Route {
   readonly method: string;
   readonly path: string;
-  readonly pattern: URLPattern;
+  /** The path split at `/`; a segment starting with `:` names a parameter. */
+  readonly segments: readonly string[];
   readonly handler: Handler;
+}
+
+/** The route's parameters if `pathSegments` fits it, else undefined. */
+function matchSegments(
+  route: Route,
+  pathSegments: readonly string[],
+): Record<string, string> | undefined {
+  if (route.segments.length !== pathSegments.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < pathSegments.length; i++) {
+    const expected = route.segments[i]!;
+    const actual = pathSegments[i]!;
+    if (expected.startsWith(":")) {
+      if (actual === "") return undefined;
+      params[expected.slice(1)] = actual;
+    } else if (expected !== actual) return undefined;
+  }
+  return params;
 }
 
 const CORS_HEADERS: Readonly<Record<string, string>> = {
@@ -95,9 +114,9 @@ export class Router {
 
   constructor(private readonly hooks: RouterHooks = {}) {}
 
-  /** Adds a route. `path` is a URLPattern pathname such as `/v3/vaults/:vault`. */
+  /** Adds a route. `path` is a pathname where `:name` segments are parameters: `/v3/vaults/:vault`. */
   add(method: string, path: string, handler: Handler): this {
-    this.#routes.push({ method, path, pattern: new URLPattern({ pathname: path }), handler });
+    this.#routes.push({ method, path, segments: path.split("/"), handler });
     return this;
   }
 
@@ -129,9 +148,10 @@ export class Router {
     matched: Matched,
   ): Promise<Response> {
     const url = new URL(request.url);
+    const pathSegments = url.pathname.split("/");
     const matches = this.#routes
-      .map((route) => ({ route, match: route.pattern.exec({ pathname: url.pathname }) }))
-      .filter((candidate) => candidate.match !== null);
+      .map((route) => ({ route, params: matchSegments(route, pathSegments) }))
+      .filter((candidate) => candidate.params !== undefined);
     if (matches[0]) matched.route = matches[0].route.path;
     matched.release = this.hooks.admit?.(request, info);
     const isPreflight = request.method === "OPTIONS";
@@ -162,10 +182,6 @@ export class Router {
         { allow: [...allowed, "OPTIONS"].join(", ") },
       );
     }
-    const params: Record<string, string> = {};
-    for (const [name, value] of Object.entries(found.match!.pathname.groups)) {
-      if (value !== undefined) params[name] = value;
-    }
-    return await found.route.handler({ request, url, params, info });
+    return await found.route.handler({ request, url, params: found.params!, info });
   }
 }
