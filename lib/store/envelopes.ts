@@ -110,22 +110,26 @@ export class EnvelopeStore {
    * @throws {StorageFullError} when the disk is full; then nothing of the batch is stored.
    */
   appendBatch(items: readonly NewEnvelope[], now: number): AppendOutcome[] {
-    return this.#transaction(() => items.map((item) => this.#append(item, now)));
+    const touched = new Set<string>();
+    return this.#transaction(() => items.map((item) => this.#append(item, now, touched)));
   }
 
-  #append(item: NewEnvelope, now: number): AppendOutcome {
+  #append(item: NewEnvelope, now: number, touched: Set<string>): AppendOutcome {
     if (item.idempotencyKey !== undefined) {
       const known = this.#sql(
         "SELECT seq FROM idempotency WHERE vault = ? AND device = ? AND key = ? AND expires_at > ?",
       ).get(item.vault, item.sender, item.idempotencyKey, now) as { seq: number } | undefined;
       if (known) return { kind: "duplicate", seq: known.seq };
     }
-    this.#sql("INSERT INTO vaults (vault) VALUES (?) ON CONFLICT DO NOTHING").run(item.vault);
     const size = item.body.byteLength;
     let used = this.#usedBytes(item.vault);
+    if (used === undefined) {
+      this.#sql("INSERT INTO vaults (vault) VALUES (?)").run(item.vault);
+      used = 0;
+    }
     if (used + size > this.limits.maxBufferBytes) {
       this.#deleteExpiredOf(item.vault, now);
-      used = this.#usedBytes(item.vault);
+      used = this.#usedBytes(item.vault) ?? 0;
       if (used + size > this.limits.maxBufferBytes) {
         return { kind: "full", used, limit: this.limits.maxBufferBytes };
       }
@@ -145,15 +149,20 @@ export class EnvelopeStore {
           "ON CONFLICT DO UPDATE SET seq = excluded.seq, expires_at = excluded.expires_at",
       ).run(item.vault, item.sender, item.idempotencyKey, seq, expiresAt);
     }
-    this.#touch(item.vault, item.sender, now);
+    const device = `${item.vault} ${item.sender}`;
+    if (!touched.has(device)) {
+      touched.add(device);
+      this.#touch(item.vault, item.sender, now);
+    }
     return { kind: "stored", seq, expiresAt };
   }
 
-  #usedBytes(vault: string): number {
+  /** Stored body bytes of the vault, or undefined if the vault has no row yet. */
+  #usedBytes(vault: string): number | undefined {
     const row = this.#sql("SELECT used_bytes FROM vaults WHERE vault = ?").get(vault) as
       | { used_bytes: number }
       | undefined;
-    return row?.used_bytes ?? 0;
+    return row?.used_bytes;
   }
 
   #touch(vault: string, device: string, now: number): void {
