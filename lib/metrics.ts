@@ -1,17 +1,13 @@
 /**
- * Prometheus metrics of the relay (`npm:prom-client`), served on their own listen address.
- *
- * Label values are only route patterns, status codes, error codes and limit names: never a vault
- * id, device id or address, so a scrape reveals nothing about who uses the relay.
+ * The relay's metrics as the rest of the relay sees them: an interface, a no-op used when
+ * metrics are off (the default), the Prometheus implementation loaded only when
+ * `--metrics-listen` is set, and the scrape endpoint.
  *
  * @module
  */
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { RelayMode, StoreTotals } from "./modes/mode.ts";
 import type { P2pStats } from "./p2p/node.ts";
 import type { LimitName } from "./http/admission.ts";
-
-const PREFIX = "vaultmesh_relay_";
 
 /** Where gauges read their values at scrape time. */
 export interface MetricsSources {
@@ -23,160 +19,46 @@ export interface MetricsSources {
   inFlight(): number;
 }
 
-function gauge(registry: Registry, name: string, help: string, read: () => number | undefined) {
-  return new Gauge({
-    name: PREFIX + name,
-    help,
-    registers: [registry],
-    collect() {
-      const value = read();
-      if (value !== undefined) this.set(value);
-    },
-  });
+/** What the relay records. */
+export interface Metrics {
+  /** Counts an answered request. `route` is the route pattern or `unmatched`. */
+  request(route: string, status: number): void;
+  /** Counts a failed authentication by its error code. */
+  authFailure(code: string): void;
+  /** Counts a request turned away by `limit`. */
+  limited(limit: LimitName): void;
+  /** Records one group commit. */
+  commit(batchSize: number, milliseconds: number): void;
+  /** Counts envelopes deleted by the expiry sweep. */
+  expired(count: number): void;
+  /** Sets the number of open WebSocket sessions. */
+  setSocketsOpen(count: number): void;
+  /** Wraps `mode` so sends and deliveries are counted. */
+  instrument(mode: RelayMode): RelayMode;
+  /** The exposition text. */
+  text(): Promise<string>;
+  /** The exposition format's content type. */
+  readonly contentType: string;
 }
 
-/** The relay's metrics and the one registry that holds them. */
-export class RelayMetrics {
-  /** The registry to scrape. */
-  readonly registry = new Registry();
-  readonly #requests = new Counter({
-    name: PREFIX + "http_requests_total",
-    help: "HTTP requests answered, by route pattern and status",
-    labelNames: ["route", "status"] as const,
-    registers: [this.registry],
-  });
-  readonly #authFailures = new Counter({
-    name: PREFIX + "auth_failures_total",
-    help: "Requests whose authentication failed, by error code",
-    labelNames: ["reason"] as const,
-    registers: [this.registry],
-  });
-  readonly #limited = new Counter({
-    name: PREFIX + "rate_limited_total",
-    help: "Requests turned away by a limit, by limit",
-    labelNames: ["limit"] as const,
-    registers: [this.registry],
-  });
-  readonly #stored = new Counter({
-    name: PREFIX + "envelopes_stored_total",
-    help: "Envelopes accepted and stored (store-and-forward)",
-    registers: [this.registry],
-  });
-  readonly #delivered = new Counter({
-    name: PREFIX + "envelopes_delivered_total",
-    help: "Envelopes handed to devices, live (pushed at send) or from a backlog page",
-    labelNames: ["path"] as const,
-    registers: [this.registry],
-  });
-  readonly #expired = new Counter({
-    name: PREFIX + "envelopes_expired_total",
-    help: "Envelopes deleted because their TTL ended",
-    registers: [this.registry],
-  });
-  readonly #batchSize = new Histogram({
-    name: PREFIX + "sqlite_commit_batch_size",
-    help: "Envelopes per SQLite group-commit transaction",
-    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
-    registers: [this.registry],
-  });
-  readonly #commitSeconds = new Histogram({
-    name: PREFIX + "sqlite_commit_seconds",
-    help: "Time of one SQLite group-commit transaction, in seconds",
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-    registers: [this.registry],
-  });
-  readonly #sockets = new Gauge({
-    name: PREFIX + "sockets_open",
-    help: "WebSocket sessions open",
-    registers: [this.registry],
-  });
+/** Metrics that record nothing: metrics are off. */
+export const NO_METRICS: Metrics = {
+  request: () => {},
+  authFailure: () => {},
+  limited: () => {},
+  commit: () => {},
+  expired: () => {},
+  setSocketsOpen: () => {},
+  instrument: (mode) => mode,
+  text: () => Promise.resolve(""),
+  contentType: "text/plain; version=0.0.4",
+};
 
-  constructor(sources: MetricsSources) {
-    const r = this.registry;
-    gauge(r, "buffered_bytes", "Envelope bytes buffered", () => sources.totals()?.bytes);
-    gauge(r, "buffered_envelopes", "Envelopes buffered", () => sources.totals()?.envelopes);
-    gauge(
-      r,
-      "vaults_with_data",
-      "Vaults with buffered envelopes",
-      () => sources.totals()?.vaultsWithData,
-    );
-    gauge(r, "http_requests_in_flight", "HTTP requests being answered", sources.inFlight);
-    gauge(
-      r,
-      "p2p_reservations",
-      "Circuit Relay reservations held",
-      () => sources.p2p()?.reservations,
-    );
-    gauge(r, "p2p_circuits", "Relayed circuits open", () => sources.p2p()?.circuits);
-    gauge(
-      r,
-      "p2p_registrations",
-      "Rendezvous registrations live",
-      () => sources.p2p()?.registrations,
-    );
-    gauge(r, "p2p_connections", "libp2p connections open", () => sources.p2p()?.connections);
-  }
-
-  /** Counts an answered request. `route` is the route pattern or `unmatched`. */
-  request(route: string, status: number): void {
-    this.#requests.inc({ route, status: String(status) });
-  }
-
-  /** Counts a failed authentication by its error code. */
-  authFailure(code: string): void {
-    this.#authFailures.inc({ reason: code });
-  }
-
-  /** Counts a request turned away by `limit`. */
-  limited(limit: LimitName): void {
-    this.#limited.inc({ limit });
-  }
-
-  /** Records one group commit. */
-  commit(batchSize: number, milliseconds: number): void {
-    this.#batchSize.observe(batchSize);
-    this.#commitSeconds.observe(milliseconds / 1000);
-  }
-
-  /** Counts envelopes deleted by the expiry sweep. */
-  expired(count: number): void {
-    this.#expired.inc(count);
-  }
-
-  /** Sets the number of open WebSocket sessions; the socket code calls it as they come and go. */
-  setSocketsOpen(count: number): void {
-    this.#sockets.set(count);
-  }
-
-  /** The exposition text. */
-  text(): Promise<string> {
-    return this.registry.metrics();
-  }
-
-  /** Wraps `mode` so sends and deliveries are counted. */
-  instrument(mode: RelayMode): RelayMode {
-    const stored = this.#stored;
-    const delivered = this.#delivered;
-    return {
-      ...mode,
-      name: mode.name,
-      buffering: mode.buffering,
-      async send(request) {
-        const outcome = await mode.send(request);
-        if (outcome.kind === "stored") stored.inc();
-        if (outcome.kind === "stored" || outcome.kind === "delivered") {
-          delivered.inc({ path: "live" }, outcome.recipients);
-        }
-        return outcome;
-      },
-      backlog(query) {
-        const page = mode.backlog(query);
-        delivered.inc({ path: "backlog" }, page.envelopes.length);
-        return page;
-      },
-    };
-  }
+/** Prometheus metrics when `enabled`, else {@linkcode NO_METRICS} (prom-client is not loaded). */
+export async function loadMetrics(enabled: boolean, sources: MetricsSources): Promise<Metrics> {
+  if (!enabled) return NO_METRICS;
+  const { PrometheusMetrics } = await import("./prometheus.ts");
+  return new PrometheusMetrics(sources);
 }
 
 function sameToken(given: string, expected: string): boolean {
@@ -190,7 +72,7 @@ function sameToken(given: string, expected: string): boolean {
 /** Answers a scrape: `GET /metrics`, with `Authorization: Bearer <token>` when a token is set. */
 export async function metricsResponse(
   request: Request,
-  options: { metrics: RelayMetrics; token: string },
+  options: { metrics: Metrics; token: string },
 ): Promise<Response> {
   const { pathname } = new URL(request.url);
   if (pathname !== "/metrics") return new Response("Not found: scrape /metrics\n", { status: 404 });
@@ -203,6 +85,6 @@ export async function metricsResponse(
     });
   }
   return new Response(await options.metrics.text(), {
-    headers: { "content-type": options.metrics.registry.contentType },
+    headers: { "content-type": options.metrics.contentType },
   });
 }

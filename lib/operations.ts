@@ -9,20 +9,12 @@ import type { Config } from "./config.ts";
 import { Admission, rateLimited } from "./http/admission.ts";
 import type { RouterHooks } from "./http/router.ts";
 import type { AuthHooks } from "./http/authenticate.ts";
-import { RelayMetrics } from "./metrics.ts";
-import type { StoreTotals } from "./modes/mode.ts";
-import type { P2pStats } from "./p2p/node.ts";
+import type { Metrics } from "./metrics.ts";
 import { TokenBuckets } from "./rate_limit.ts";
-
-/** What the operational layer reads from the running relay at scrape time. */
-export interface OperationsSources {
-  totals(): StoreTotals | undefined;
-  p2p(): P2pStats | undefined;
-}
 
 /** Hooks and metrics the relay wires into its API and mode. */
 export interface Operations {
-  readonly metrics: RelayMetrics;
+  readonly metrics: Metrics;
   readonly admission: Admission;
   readonly routerHooks: RouterHooks;
   readonly authHooks: AuthHooks;
@@ -31,14 +23,10 @@ export interface Operations {
 /** Builds the limits and metrics for `config`. */
 export function createOperations(
   config: Config,
-  options: { clock: Clock; sources: OperationsSources },
+  options: { clock: Clock; metrics: Metrics },
 ): Operations {
-  const holder: { admission?: Admission } = {};
-  const metrics = new RelayMetrics({
-    ...options.sources,
-    inFlight: () => holder.admission?.inFlight ?? 0,
-  });
-  const admission = holder.admission = new Admission({
+  const { metrics } = options;
+  const admission = new Admission({
     perAddress: config.rateLimitIp,
     maxInFlight: config.maxConnections,
     maxInFlightPerAddress: config.maxConnectionsPerIp,

@@ -19,7 +19,7 @@ import { SocketRegistry } from "./http/socket_api.ts";
 import { PresenceBoard } from "./presence.ts";
 import type { P2pNode } from "./p2p/node.ts";
 import { createOperations, type Operations } from "./operations.ts";
-import { metricsResponse, type RelayMetrics } from "./metrics.ts";
+import { loadMetrics, type Metrics, metricsResponse } from "./metrics.ts";
 import { clientAddress } from "./client_address.ts";
 
 const log = getLogger([LOG_CATEGORY, "relay"]);
@@ -34,7 +34,7 @@ export interface RelayOptions {
 
 function createMode(
   context: ModeContext,
-  options: RelayOptions & { metrics: RelayMetrics },
+  options: RelayOptions & { metrics: Metrics },
 ): RelayMode {
   const { metrics } = options;
   if (context.config.mode === "stateless") return metrics.instrument(createStatelessMode(context));
@@ -51,7 +51,7 @@ function createMode(
 /** Serves `/metrics` on its own address when `--metrics-listen` is set. */
 function serveMetrics(
   config: Config,
-  metrics: RelayMetrics,
+  metrics: Metrics,
 ): Deno.HttpServer<Deno.NetAddr> | undefined {
   if (!config.metricsListen) return undefined;
   return Deno.serve({
@@ -110,7 +110,13 @@ export class Relay implements AsyncDisposable {
    */
   static async start(config: Config, options: RelayOptions = {}): Promise<Relay> {
     const clock = options.clock ?? systemClock;
-    const relay = Relay.#startHttp(config, clock, options);
+    let running: Relay | undefined;
+    const metrics = await loadMetrics(Boolean(config.metricsListen), {
+      totals: () => running?.mode.totals(),
+      p2p: () => running?.p2p?.stats(),
+      inFlight: () => running?.operations.admission.inFlight ?? 0,
+    });
+    const relay = running = Relay.#startHttp(config, { clock, metrics, options });
     try {
       relay.#p2p = await startP2p(config, relay.database, clock);
     } catch (error) {
@@ -120,16 +126,17 @@ export class Relay implements AsyncDisposable {
     return relay;
   }
 
-  static #startHttp(config: Config, clock: Clock, options: RelayOptions): Relay {
+  static #startHttp(
+    config: Config,
+    parts: { clock: Clock; metrics: Metrics; options: RelayOptions },
+  ): Relay {
+    const { clock, metrics, options } = parts;
     const database = Database.open(config.db);
     let relay: Relay | undefined;
     try {
       const hub = new Hub();
-      const operations = createOperations(config, {
-        clock,
-        sources: { totals: () => relay?.mode.totals(), p2p: () => relay?.p2p?.stats() },
-      });
-      const { metrics, routerHooks, authHooks } = operations;
+      const operations = createOperations(config, { clock, metrics });
+      const { routerHooks, authHooks } = operations;
       const mode = createMode({ config, database, clock, hub }, { ...options, metrics });
       const auth = new Authenticator(clock, new NonceCache(clock));
       const limits = {
@@ -175,7 +182,7 @@ export class Relay implements AsyncDisposable {
   }
 
   /** The relay's metrics (the socket code sets its gauge through it). */
-  get metrics(): RelayMetrics {
+  get metrics(): Metrics {
     return this.operations.metrics;
   }
 
