@@ -4,12 +4,13 @@
  *
  * @module
  */
+import { type RelayProcess, spawnRelay } from "../relay_process.ts";
 
 /**
  * Relay flags for benchmarks: the load comes from one loopback address, so the per-address and
  * per-vault limits (which protect a public relay) are lifted to measure the relay itself.
  */
-export const UNLIMITED = [
+const UNLIMITED = [
   "--rate-limit-ip",
   "0",
   "--rate-limit-vault",
@@ -17,6 +18,23 @@ export const UNLIMITED = [
   "--max-connections-per-ip",
   "1000000",
 ] as const;
+
+/**
+ * Starts a relay from source for a benchmark: loopback, port 0, its database in `dir`, p2p off,
+ * per-address limits lifted ({@linkcode UNLIMITED}); `extra` adds flags.
+ */
+export function spawnBenchRelay(dir: string, extra: readonly string[] = []): Promise<RelayProcess> {
+  return spawnRelay([
+    ...UNLIMITED,
+    "--listen",
+    "127.0.0.1:0",
+    "--db",
+    `${dir}/relay.db`,
+    "--p2p-port",
+    "0",
+    ...extra,
+  ]);
+}
 
 /** Latency percentiles in milliseconds. */
 export interface Latency {

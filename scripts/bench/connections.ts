@@ -5,8 +5,7 @@
  *
  * @module
  */
-import { spawnRelay } from "../relay_process.ts";
-import { fixed, report, residentBytes, UNLIMITED } from "./_load.ts";
+import { fixed, report, residentBytes, spawnBenchRelay } from "./_load.ts";
 import { hocuspocusBaseline } from "./hocuspocus_baseline.ts";
 
 const SCRIPT = new URL("./idle_sockets.ts", import.meta.url).pathname;
@@ -36,17 +35,7 @@ async function relayBytesPerSocket(connections: number, settleMs: number) {
   const dir = Deno.makeTempDirSync({ prefix: "vaultmesh-bench-connections-" });
   const clients: Deno.ChildProcess[] = [];
   try {
-    await using relay = await spawnRelay([
-      ...UNLIMITED,
-      "--listen",
-      "127.0.0.1:0",
-      "--db",
-      `${dir}/relay.db`,
-      "--p2p-port",
-      "0",
-      "--max-connections",
-      "1000000",
-    ]);
+    await using relay = await spawnBenchRelay(dir, ["--max-connections", "1000000"]);
     await new Promise((resolve) => setTimeout(resolve, settleMs));
     const empty = residentBytes(relay.child.pid);
     for (let opened = 0; opened < connections; opened += PER_PROCESS) {

@@ -7,8 +7,7 @@
  * @module
  */
 import { generateVaultKeys, RelayClient } from "../../lib/client.ts";
-import { spawnRelay } from "../relay_process.ts";
-import { fixed, percentile, report, UNLIMITED } from "./_load.ts";
+import { fixed, percentile, report, spawnBenchRelay } from "./_load.ts";
 
 const ENVELOPE_BYTES = 1024;
 const FILL_CONCURRENCY = 64;
@@ -94,14 +93,7 @@ export async function drain(
   const runs = options.runs ?? 3;
   const dir = Deno.makeTempDirSync({ prefix: "vaultmesh-bench-" });
   try {
-    await using relay = await spawnRelay([
-      ...UNLIMITED,
-      "--listen",
-      "127.0.0.1:0",
-      "--db",
-      `${dir}/relay.db`,
-      "--p2p-port",
-      "0",
+    await using relay = await spawnBenchRelay(dir, [
       "--max-buffer",
       String(Math.max(16 * 1024 * 1024, 2 * count * ENVELOPE_BYTES)),
     ]);

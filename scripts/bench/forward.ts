@@ -8,8 +8,7 @@
  */
 import { generateVaultKeys, RelayClient, type RelaySocket } from "../../lib/client.ts";
 import type { Mode } from "../../lib/config.ts";
-import { spawnRelay } from "../relay_process.ts";
-import { fixed, percentile, report, UNLIMITED } from "./_load.ts";
+import { fixed, percentile, report, spawnBenchRelay } from "./_load.ts";
 import { strelaysrvBaseline } from "./strelaysrv_baseline.ts";
 
 /**
@@ -79,19 +78,7 @@ async function stream(
 async function measureMode(mode: Mode, seconds: number) {
   const dir = Deno.makeTempDirSync({ prefix: "vaultmesh-bench-forward-" });
   try {
-    await using relay = await spawnRelay([
-      ...UNLIMITED,
-      "--listen",
-      "127.0.0.1:0",
-      "--db",
-      `${dir}/relay.db`,
-      "--p2p-port",
-      "0",
-      "--mode",
-      mode,
-      "--max-buffer",
-      "1GiB",
-    ]);
+    await using relay = await spawnBenchRelay(dir, ["--mode", mode, "--max-buffer", "1GiB"]);
     await stream(relay.url, { size: 1024, seconds: Math.min(1, seconds) }); // warm-up
     const small = await stream(relay.url, { size: 1024, seconds });
     const large = await stream(relay.url, { size: 64 * 1024, seconds });

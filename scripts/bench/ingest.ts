@@ -7,8 +7,7 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { generateVaultKeys, RelayClient } from "../../lib/client.ts";
-import { spawnRelay } from "../relay_process.ts";
-import { closedLoop, fixed, type LoadResult, report, UNLIMITED } from "./_load.ts";
+import { closedLoop, fixed, type LoadResult, report, spawnBenchRelay } from "./_load.ts";
 
 const MAIN_DIR = new URL("./", import.meta.url).pathname;
 
@@ -84,15 +83,7 @@ export async function ingest(options: { seconds: number; json: boolean; concurre
       trivial.child.kill("SIGTERM");
       await trivial.child.status;
     }
-    const relay = await spawnRelay([
-      ...UNLIMITED,
-      "--listen",
-      "127.0.0.1:0",
-      "--db",
-      `${dir}/relay.db`,
-      "--p2p-port",
-      "0",
-    ]);
+    const relay = await spawnBenchRelay(dir);
     let relayResult: LoadResult;
     try {
       await load(relay.url, { concurrency, seconds: Math.min(1, options.seconds) }); // warm-up

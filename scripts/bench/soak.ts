@@ -13,8 +13,7 @@
  * @module
  */
 import { generateVaultKeys, RelayClient, RelayError, signRequest } from "../../lib/client.ts";
-import { spawnRelay } from "../relay_process.ts";
-import { fixed, report, residentBytes, UNLIMITED } from "./_load.ts";
+import { fixed, report, residentBytes, spawnBenchRelay } from "./_load.ts";
 
 const TTL_HOURS = 1;
 const SEND_BURST = 8;
@@ -395,14 +394,7 @@ export async function soak(
   const log = (line: string) => options.json ? console.error(line) : console.log(line);
   const dir = Deno.makeTempDirSync({ prefix: "vaultmesh-bench-" });
   try {
-    await using relay = await spawnRelay([
-      ...UNLIMITED,
-      "--listen",
-      "127.0.0.1:0",
-      "--db",
-      `${dir}/relay.db`,
-      "--p2p-port",
-      "0",
+    await using relay = await spawnBenchRelay(dir, [
       "--ttl-hours",
       String(TTL_HOURS),
       "--max-buffer",
