@@ -176,7 +176,10 @@ class VaultActor {
         // Unacknowledged, so the relay rightly hands the page out again: the reader drops it,
         // as a real device would, and only deliveries it acknowledged count.
         for (const envelope of result.envelopes) {
-          this.ledger.delivered.set(envelope.seq, this.ledger.delivered.get(envelope.seq)! - 1);
+          // Back to "never delivered" at zero, so a purge before the re-read counts it as purged.
+          const count = this.ledger.delivered.get(envelope.seq)! - 1;
+          if (count === 0) this.ledger.delivered.delete(envelope.seq);
+          else this.ledger.delivered.set(envelope.seq, count);
         }
         this.tally.add("page dropped after a failed ack");
         return false;
