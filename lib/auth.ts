@@ -11,6 +11,7 @@ import { isDeviceId, vaultPublicKey } from "./identity.ts";
 import {
   ComponentError,
   contentDigest,
+  REQUIRED_COMPONENTS,
   sha256FromContentDigest,
   signatureBase,
   type SignedMessage,
@@ -18,16 +19,6 @@ import {
 
 /** Seconds a signature's `created` may differ from the relay's clock, either way. */
 export const SIGNATURE_WINDOW_SECONDS = 60;
-
-/** Components every signed request must cover. */
-export const REQUIRED_COMPONENTS = [
-  "@method",
-  "@authority",
-  "@path",
-  "@query",
-  "x-vaultmesh-protocol",
-  "x-vaultmesh-device",
-] as const;
 
 /** The header naming the sending device. */
 export const DEVICE_HEADER = "x-vaultmesh-device";

@@ -24,20 +24,11 @@ import {
 import {
   authorityOf,
   contentDigest,
+  REQUIRED_COMPONENTS,
   serializeSignatureParams,
   signatureBase,
   type SignatureParams,
 } from "./signature_base.ts";
-
-/** The components this client covers; `content-digest` and `idempotency-key` when present. */
-const COVERED = [
-  "@method",
-  "@authority",
-  "@path",
-  "@query",
-  "x-vaultmesh-protocol",
-  "x-vaultmesh-device",
-] as const;
 
 /** An error answer from the relay. */
 export class RelayError extends Error {
@@ -137,7 +128,7 @@ export async function signRequest(
   request: UnsignedRequest,
   options: SigningOptions,
 ): Promise<SignedParts> {
-  const components: string[] = [...COVERED];
+  const components: string[] = [...REQUIRED_COMPONENTS];
   if (request.body !== undefined) {
     request.headers.set("content-digest", await contentDigest(request.body));
     components.push("content-digest");

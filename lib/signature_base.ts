@@ -7,6 +7,17 @@
  */
 import { type InnerList, parseDictionary, serializeInnerList } from "structured-headers";
 
+/** Components every signed request must cover; plus `content-digest` with a body and
+ * `idempotency-key` when sent. */
+export const REQUIRED_COMPONENTS = [
+  "@method",
+  "@authority",
+  "@path",
+  "@query",
+  "x-vaultmesh-protocol",
+  "x-vaultmesh-device",
+] as const;
+
 /** The parts of an HTTP request a signature can cover. */
 export interface SignedMessage {
   readonly method: string;

@@ -25,6 +25,35 @@ function serveEcho(node: Libp2p): Promise<void> {
   }, { runOnLimitedConnection: true });
 }
 
+/**
+ * Peer A reserves a slot on the relay and serves echo; peer B opens an echo stream to A through
+ * the relay's circuit address. Disposing stops both peers.
+ */
+async function echoCircuit(relay: Relay) {
+  const relayAddr = relayAddress(relay);
+  const a = await createPeer([`${relayAddr}/p2p-circuit`]);
+  await serveEcho(a);
+  await waitFor(
+    "a circuit address",
+    () => a.getMultiaddrs().some((m) => m.toString().includes("p2p-circuit")),
+  );
+  const b = await createPeer();
+  const stream = await b.dialProtocol(
+    multiaddr(`${relayAddr}/p2p-circuit/p2p/${a.peerId}`),
+    ECHO,
+    { runOnLimitedConnection: true },
+  );
+  return {
+    a,
+    b,
+    stream,
+    async [Symbol.asyncDispose]() {
+      await b[Symbol.asyncDispose]();
+      await a[Symbol.asyncDispose]();
+    },
+  };
+}
+
 /** Sends `total` bytes in 1 KiB chunks and reads the echo; returns the bytes that came back. */
 async function echoThrough(stream: Stream, total: number): Promise<{ received: number }> {
   const chunk = new Uint8Array(1024).fill(7);
@@ -47,21 +76,9 @@ Deno.test({
   fn: async () => {
     using dir = tempDir();
     await using relay = await startP2pRelay(dir.path);
-    const relayAddr = relayAddress(relay);
-    await using a = await createPeer([`${relayAddr}/p2p-circuit`]);
-    await serveEcho(a);
-    await waitFor(
-      "a circuit address",
-      () => a.getMultiaddrs().some((m) => m.toString().includes("p2p-circuit")),
-    );
+    await using circuit = await echoCircuit(relay);
+    const { stream } = circuit;
     assert.equal(relay.p2p!.stats().reservations, 1);
-
-    await using b = await createPeer();
-    const stream = await b.dialProtocol(
-      multiaddr(`${relayAddr}/p2p-circuit/p2p/${a.peerId}`),
-      ECHO,
-      { runOnLimitedConnection: true },
-    );
     await waitFor("a circuit on the relay", () => relay.p2p!.stats().circuits === 1);
     const message = new TextEncoder().encode("hello through the relay");
     const reply = (async () => {
@@ -148,19 +165,8 @@ Deno.test({
   fn: async () => {
     using dir = tempDir();
     await using relay = await startP2pRelay(dir.path, { p2pCircuitBytes: 16 * 1024 });
-    const relayAddr = relayAddress(relay);
-    await using a = await createPeer([`${relayAddr}/p2p-circuit`]);
-    await serveEcho(a);
-    await waitFor(
-      "a circuit address",
-      () => a.getMultiaddrs().some((m) => m.toString().includes("p2p-circuit")),
-    );
-    await using b = await createPeer();
-    const stream = await b.dialProtocol(
-      multiaddr(`${relayAddr}/p2p-circuit/p2p/${a.peerId}`),
-      ECHO,
-      { runOnLimitedConnection: true },
-    );
+    await using circuit = await echoCircuit(relay);
+    const { stream } = circuit;
     const { received } = await echoThrough(stream, 256 * 1024);
     assert.ok(received < 256 * 1024, `the echo stopped early, got ${received} bytes`);
     await waitFor("the circuit to close", () => relay.p2p!.stats().circuits === 0);
@@ -172,19 +178,8 @@ Deno.test({
   fn: async () => {
     using dir = tempDir();
     await using relay = await startP2pRelay(dir.path, { p2pCircuitSeconds: 1 });
-    const relayAddr = relayAddress(relay);
-    await using a = await createPeer([`${relayAddr}/p2p-circuit`]);
-    await serveEcho(a);
-    await waitFor(
-      "a circuit address",
-      () => a.getMultiaddrs().some((m) => m.toString().includes("p2p-circuit")),
-    );
-    await using b = await createPeer();
-    const stream = await b.dialProtocol(
-      multiaddr(`${relayAddr}/p2p-circuit/p2p/${a.peerId}`),
-      ECHO,
-      { runOnLimitedConnection: true },
-    );
+    await using circuit = await echoCircuit(relay);
+    const { stream } = circuit;
     const opened = Date.now();
     // Still open well after a millisecond-sized limit would have cut it.
     await new Promise((resolve) => setTimeout(resolve, 300));
