@@ -105,11 +105,4 @@ export class Hub {
   devicesOnline(vault: string): Set<string> {
     return new Set([...this.#vaults.get(vault) ?? []].map((subscriber) => subscriber.device));
   }
-
-  /** Number of live subscribers over all vaults. */
-  get size(): number {
-    let total = 0;
-    for (const subscribers of this.#vaults.values()) total += subscribers.size;
-    return total;
-  }
 }

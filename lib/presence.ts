@@ -33,7 +33,12 @@ export class PresenceBoard {
   ): PresenceEntry | undefined {
     this.#sweep(vault);
     let devices = this.#vaults.get(vault);
-    if (!devices?.has(device) && this.#count >= this.limits.maxEntries) return undefined;
+    if (!devices?.has(device) && this.#count >= this.limits.maxEntries) {
+      // Expired blobs of idle vaults still count until swept; sweep them all before refusing.
+      for (const other of [...this.#vaults.keys()]) this.#sweep(other);
+      devices = this.#vaults.get(vault);
+      if (this.#count >= this.limits.maxEntries) return undefined;
+    }
     if (!devices) {
       devices = new Map();
       this.#vaults.set(vault, devices);

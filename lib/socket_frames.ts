@@ -58,26 +58,54 @@ export function socketAuthMessage(
   );
 }
 
+/** Appends big-endian integers, length-prefixed ASCII labels and raw bytes to a frame. */
+class Writer {
+  readonly #parts: Uint8Array[] = [];
+  #length = 0;
+
+  #push(bytes: Uint8Array): this {
+    this.#parts.push(bytes);
+    this.#length += bytes.length;
+    return this;
+  }
+  u8(value: number): this {
+    return this.#push(new Uint8Array([value]));
+  }
+  u32(value: number): this {
+    const bytes = new Uint8Array(4);
+    new DataView(bytes.buffer).setUint32(0, value);
+    return this.#push(bytes);
+  }
+  u64(value: number): this {
+    const bytes = new Uint8Array(8);
+    new DataView(bytes.buffer).setBigUint64(0, BigInt(value));
+    return this.#push(bytes);
+  }
+  text(value: string): this {
+    const bytes = ascii.encode(value);
+    if (bytes.length > 255) {
+      throw new RangeError(`Label too long for a frame: ${bytes.length} bytes`);
+    }
+    return this.u8(bytes.length).#push(bytes);
+  }
+  rest(bytes: Uint8Array): this {
+    return this.#push(bytes);
+  }
+  bytes(): Uint8Array<ArrayBuffer> {
+    const out = new Uint8Array(this.#length);
+    let at = 0;
+    for (const part of this.#parts) {
+      out.set(part, at);
+      at += part.length;
+    }
+    return out;
+  }
+}
+
 /** Encodes an envelope frame. */
 export function encodeEnvelopeFrame(frame: EnvelopeFrame): Uint8Array<ArrayBuffer> {
-  const from = ascii.encode(frame.from);
-  const to = ascii.encode(frame.to ?? "");
-  const out = new Uint8Array(1 + 8 + 1 + from.length + 1 + to.length + 8 + frame.body.length);
-  const view = new DataView(out.buffer);
-  let at = 0;
-  out[at++] = ENVELOPE_FRAME;
-  view.setBigUint64(at, BigInt(frame.seq));
-  at += 8;
-  out[at++] = from.length;
-  out.set(from, at);
-  at += from.length;
-  out[at++] = to.length;
-  out.set(to, at);
-  at += to.length;
-  view.setBigUint64(at, BigInt(frame.createdAt));
-  at += 8;
-  out.set(frame.body, at);
-  return out;
+  return new Writer().u8(ENVELOPE_FRAME).u64(frame.seq).text(frame.from).text(frame.to ?? "")
+    .u64(frame.createdAt).rest(frame.body).bytes();
 }
 
 class Reader {
@@ -130,23 +158,8 @@ export function decodeEnvelopeFrame(bytes: Uint8Array): EnvelopeFrame {
 
 /** Encodes a send frame. */
 export function encodeSendFrame(frame: SendFrame): Uint8Array<ArrayBuffer> {
-  const to = ascii.encode(frame.to ?? "");
-  const key = ascii.encode(frame.idempotencyKey ?? "");
-  if (to.length > 255 || key.length > 255) throw new RangeError("Label too long for a frame");
-  const out = new Uint8Array(1 + 4 + 1 + to.length + 1 + key.length + frame.body.length);
-  const view = new DataView(out.buffer);
-  let at = 0;
-  out[at++] = SEND_FRAME;
-  view.setUint32(at, frame.id);
-  at += 4;
-  out[at++] = to.length;
-  out.set(to, at);
-  at += to.length;
-  out[at++] = key.length;
-  out.set(key, at);
-  at += key.length;
-  out.set(frame.body, at);
-  return out;
+  return new Writer().u8(SEND_FRAME).u32(frame.id).text(frame.to ?? "")
+    .text(frame.idempotencyKey ?? "").rest(frame.body).bytes();
 }
 
 /** Decodes a send frame. @throws {FrameError} when malformed. */

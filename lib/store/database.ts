@@ -199,11 +199,6 @@ export class Database {
     return row.max_page_count;
   }
 
-  /** Whether {@linkcode close} has run. */
-  get closed(): boolean {
-    return this.#closed;
-  }
-
   /** Checkpoints the write-ahead log into the main file and closes. Safe to call twice. */
   close(): void {
     if (this.#closed) return;

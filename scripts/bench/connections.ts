@@ -111,7 +111,7 @@ export async function connections(
   const relay = await relayBytesPerSocket(count, settleMs);
   const hocuspocus = options.baseline === false
     ? undefined
-    : await hocuspocusBaseline({ connections: count, json: true, print: false }).catch((error) => {
+    : await hocuspocusBaseline({ connections: count }).catch((error) => {
       console.error(`Hocuspocus baseline skipped: ${(error as Error).message}`);
       return undefined;
     });

@@ -77,6 +77,7 @@ function connect(url: string): Promise<WebSocket> {
 
 /** The baseline's figures. */
 export interface HocuspocusFigures {
+  readonly nodeVersion: string;
   readonly connections: number;
   readonly serverConnections: number;
   readonly rssMibEmpty: number;
@@ -86,7 +87,7 @@ export interface HocuspocusFigures {
 
 /** Installs and starts Hocuspocus, opens `connections` idle clients, measures, stops it. */
 export async function hocuspocusBaseline(
-  options: { connections: number; json: boolean; print?: boolean },
+  options: { connections: number },
 ): Promise<HocuspocusFigures> {
   const dir = Deno.makeTempDirSync({ prefix: "vaultmesh-hocuspocus-" });
   const sockets: WebSocket[] = [];
@@ -144,29 +145,13 @@ export async function hocuspocusBaseline(
       (await new Deno.Command("node", { args: ["--version"] }).output()).stdout,
     ).trim();
     const figures: HocuspocusFigures = {
+      nodeVersion,
       connections: options.connections,
       serverConnections,
       rssMibEmpty: empty / 1024 / 1024,
       rssMibLoaded: loaded / 1024 / 1024,
       bytesPerConnection: (loaded - empty) / options.connections,
     };
-    if (options.print !== false) {
-      report({
-        title:
-          `Hocuspocus ${HOCUSPOCUS_VERSION} (node ${nodeVersion}): ${options.connections} idle ` +
-          "WebSocket connections in one room",
-        json: options.json,
-        rows: [
-          ["connections the server counts", String(serverConnections)],
-          [
-            "RSS MiB before / with connections",
-            `${fixed(figures.rssMibEmpty)} / ${fixed(figures.rssMibLoaded)}`,
-          ],
-          ["RSS KiB per connection", fixed(figures.bytesPerConnection / 1024, 2)],
-        ],
-        figures: { scenario: "hocuspocus_baseline", ...figures },
-      });
-    }
     child.kill("SIGTERM");
     await child.status;
     await lines;
@@ -194,6 +179,20 @@ if (import.meta.main) {
     },
     strict: true,
   });
-  await hocuspocusBaseline({ connections: Number(values.connections), json: values.json });
+  const figures = await hocuspocusBaseline({ connections: Number(values.connections) });
+  report({
+    title: `Hocuspocus ${HOCUSPOCUS_VERSION} (node ${figures.nodeVersion}): ` +
+      `${figures.connections} idle WebSocket connections in one room`,
+    json: values.json,
+    rows: [
+      ["connections the server counts", String(figures.serverConnections)],
+      [
+        "RSS MiB before / with connections",
+        `${fixed(figures.rssMibEmpty)} / ${fixed(figures.rssMibLoaded)}`,
+      ],
+      ["RSS KiB per connection", fixed(figures.bytesPerConnection / 1024, 2)],
+    ],
+    figures: { scenario: "hocuspocus_baseline", ...figures },
+  });
   Deno.exit(0);
 }
