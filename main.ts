@@ -4,13 +4,13 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { ConfigError, helpText, parseCommand } from "./lib/config.ts";
+import { ConfigError, helpText, parseCommand } from "./lib/config/mod.ts";
 import { DatabaseRefusedError } from "./lib/store/database.ts";
 import { Relay } from "./lib/relay.ts";
-import { bannerLines } from "./lib/banner.ts";
+import { bannerLines } from "./lib/cli/banner.ts";
 import { LOG_CATEGORY, setupLogging, teardownLogging } from "./lib/log.ts";
 import { VERSION } from "./lib/version.ts";
-import { runCheck } from "./lib/check.ts";
+import { runCheck } from "./lib/cli/check.ts";
 
 const log = getLogger([LOG_CATEGORY, "main"]);
 

@@ -12,7 +12,7 @@ import {
   type LogRecord,
   reset,
 } from "@logtape/logtape";
-import type { LogFormat, LogLevel } from "./config.ts";
+import type { LogFormat, LogLevel } from "./config/mod.ts";
 
 /** The root logger category of the relay. */
 export const LOG_CATEGORY = "vaultmesh-relay";

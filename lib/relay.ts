@@ -5,7 +5,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import type { Config } from "./config.ts";
+import type { Config } from "./config/mod.ts";
 import { Database } from "./store/database.ts";
 import type { ModeContext, RelayMode } from "./modes/mode.ts";
 import { createStoreAndForwardMode } from "./modes/store_and_forward.ts";
@@ -13,14 +13,14 @@ import { createStatelessMode } from "./modes/stateless.ts";
 import { createApi } from "./http/api.ts";
 import { LOG_CATEGORY } from "./log.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import { Hub } from "./hub.ts";
-import { Authenticator, NonceCache } from "./auth.ts";
+import { Hub } from "./live/hub.ts";
+import { Authenticator, NonceCache } from "./http/signatures.ts";
 import { SocketRegistry } from "./http/socket_api.ts";
-import { PresenceBoard } from "./presence.ts";
+import { PresenceBoard } from "./live/presence.ts";
 import type { P2pNode } from "./p2p/node.ts";
-import { createOperations, type Operations } from "./operations.ts";
-import { loadMetrics, type Metrics, metricsResponse } from "./metrics.ts";
-import { clientAddress } from "./client_address.ts";
+import { createOperations, type Operations } from "./guard/operations.ts";
+import { loadMetrics, type Metrics, metricsResponse } from "./metrics/metrics.ts";
+import { clientAddress } from "./guard/client_address.ts";
 
 const log = getLogger([LOG_CATEGORY, "relay"]);
 

@@ -1,6 +1,6 @@
 /**
  * The static download page (`dist/index.html`) of a release: every archive with its real size and
- * SHA-256, a quick start, the flags table from `lib/config.ts`, and the service and health-check
+ * SHA-256, a quick start, the flags table from `lib/config/`, and the service and health-check
  * sections. One self-contained HTML file: plain CSS, no scripts, no external assets.
  *
  * Usage: deno run -R -W scripts/download_page.ts [DIR]   rewrites DIR/index.html (default dist)
@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { envName, FLAG_KEYS, flagName, FLAGS } from "../lib/config.ts";
+import { envName, FLAG_KEYS, flagName, FLAGS } from "../lib/config/mod.ts";
 import type { ReleaseFile } from "./package/checksums.ts";
 import { archiveStem, PLATFORMS } from "./package/platforms.ts";
 

@@ -8,9 +8,13 @@
  *
  * @module
  */
-import { signRequest, vaultIdOfKeys, vaultKeysFromSeed } from "../lib/client.ts";
-import { encodeEnvelopeFrame, encodeSendFrame, socketAuthMessage } from "../lib/socket_frames.ts";
-import { authorityOf } from "../lib/signature_base.ts";
+import { signRequest, vaultIdOfKeys, vaultKeysFromSeed } from "../lib/client/mod.ts";
+import {
+  encodeEnvelopeFrame,
+  encodeSendFrame,
+  socketAuthMessage,
+} from "../lib/protocol/socket_frames.ts";
+import { authorityOf } from "../lib/protocol/signature_base.ts";
 
 /** The fixed inputs of the vectors. */
 export const VECTOR_INPUTS = {

@@ -3,10 +3,10 @@
  *
  * @module
  */
-import { type Config, defaultConfig } from "../lib/config.ts";
+import { type Config, defaultConfig } from "../lib/config/mod.ts";
 import { Relay, type RelayOptions } from "../lib/relay.ts";
 import type { Clock } from "../lib/clock.ts";
-import { generateVaultKeys, RelayClient } from "../lib/client.ts";
+import { generateVaultKeys, RelayClient } from "../lib/client/mod.ts";
 
 /** A temporary folder removed on dispose. */
 export function tempDir(): { path: string } & Disposable {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { generateVaultKeys, signRequest, vaultIdOfKeys } from "../lib/client.ts";
+import { generateVaultKeys, signRequest, vaultIdOfKeys } from "../lib/client/mod.ts";
 import type { Relay } from "../lib/relay.ts";
-import { contentDigest } from "../lib/signature_base.ts";
+import { contentDigest } from "../lib/protocol/signature_base.ts";
 import { bytes, startRelay, tempDir } from "./_helpers.ts";
 
 interface Attempt {

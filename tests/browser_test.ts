@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import type { ReceivedEnvelope } from "../lib/client.ts";
-import { vaultKeysFromSeed } from "../lib/client.ts";
+import type { ReceivedEnvelope } from "../lib/client/mod.ts";
+import { vaultKeysFromSeed } from "../lib/client/mod.ts";
 import { CHROMIUM, NO_CHROMIUM, spawnChromium } from "./_chromium.ts";
 import { bytes, startRelay, tempDir, text, vaultDevices } from "./_helpers.ts";
 

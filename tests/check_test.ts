@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { runCheck } from "../lib/check.ts";
-import { parseCommand } from "../lib/config.ts";
+import { runCheck } from "../lib/cli/check.ts";
+import { parseCommand } from "../lib/config/mod.ts";
 import { relayCommand } from "../scripts/relay_process.ts";
 import { startRelay, tempDir } from "./_helpers.ts";
 

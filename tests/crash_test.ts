@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { generateVaultKeys, RelayClient } from "../lib/client.ts";
+import { generateVaultKeys, RelayClient } from "../lib/client/mod.ts";
 import { spawnRelay } from "../scripts/relay_process.ts";
 import { tempDir } from "./_helpers.ts";
 

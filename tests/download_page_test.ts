@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { CHROMIUM, NO_CHROMIUM, runChromium } from "./_chromium.ts";
 import { join } from "node:path";
-import { envName, FLAG_KEYS, flagName, FLAGS } from "../lib/config.ts";
+import { envName, FLAG_KEYS, flagName, FLAGS } from "../lib/config/mod.ts";
 import { downloadPageHtml, escapeHtml, humanSize } from "../scripts/download_page.ts";
 import { tempDir } from "./_helpers.ts";
 
@@ -29,7 +29,7 @@ Deno.test("download page names each platform beside its archive", () => {
   assert.ok(html.includes("39.3 MiB"));
 });
 
-Deno.test("download page carries every flag of lib/config.ts with its variable and default", () => {
+Deno.test("download page carries every flag of lib/config/ with its variable and default", () => {
   const html = downloadPageHtml(PAGE);
   for (const key of FLAG_KEYS) {
     assert.ok(html.includes(`<code>${flagName(key)}&nbsp;`), `page lacks ${flagName(key)}`);

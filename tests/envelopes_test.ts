@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { RelayError } from "../lib/client.ts";
+import { RelayError } from "../lib/client/mod.ts";
 import { ManualClock } from "../lib/clock.ts";
 import { bytes, startRelay, tempDir, text, vaultDevices } from "./_helpers.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { RelayError } from "../lib/client.ts";
+import { RelayError } from "../lib/client/mod.ts";
 import { bytes, startRelay, tempDir, text, vaultDevices } from "./_helpers.ts";
 
 Deno.test("a full disk answers 507 storage_full to writes while reads keep working and nothing is lost", async () => {

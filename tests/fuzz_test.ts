@@ -3,9 +3,9 @@
  * requests against a live relay. Rerun a failure with FUZZ_SEED=<printed seed>.
  */
 import assert from "node:assert/strict";
-import { generateVaultKeys, signRequest, vaultIdOfKeys } from "../lib/client.ts";
+import { generateVaultKeys, signRequest, vaultIdOfKeys } from "../lib/client/mod.ts";
 import { bytes, startRelay, tempDir, text, vaultDevices } from "./_helpers.ts";
-import type { RelayClient } from "../lib/client.ts";
+import type { RelayClient } from "../lib/client/mod.ts";
 
 const SEED = Number(Deno.env.get("FUZZ_SEED") ?? 0x5eed_2026);
 const REQUESTS = 400;

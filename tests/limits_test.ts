@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ManualClock } from "../lib/clock.ts";
-import { parseRateLimit, TokenBuckets } from "../lib/rate_limit.ts";
-import { generateVaultKeys, signRequest, vaultIdOfKeys } from "../lib/client.ts";
+import { parseRateLimit, TokenBuckets } from "../lib/guard/rate_limit.ts";
+import { generateVaultKeys, signRequest, vaultIdOfKeys } from "../lib/client/mod.ts";
 import { bytes, PROTOCOL_3, startRelay, tempDir, vaultDevices } from "./_helpers.ts";
 
 Deno.test("rate limit flags parse RATE/BURST, a bare RATE and 0 for off", () => {

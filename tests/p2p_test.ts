@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { multiaddr } from "@multiformats/multiaddr";
 import type { Libp2p, Stream } from "@libp2p/interface";
-import type { Config } from "../lib/config.ts";
+import type { Config } from "../lib/config/mod.ts";
 import type { Relay } from "../lib/relay.ts";
 import { startRelay, tempDir } from "./_helpers.ts";
 import { createPeer, freePort, HopStatus, reserve, waitFor } from "./_p2p.ts";

@@ -6,10 +6,10 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { Authenticator, NonceCache } from "../lib/auth.ts";
+import { Authenticator, NonceCache } from "../lib/http/signatures.ts";
 import { ManualClock } from "../lib/clock.ts";
 import { protocolVectors, VECTOR_INPUTS } from "../scripts/protocol_vectors.ts";
-import { signRequest, vaultIdOfKeys, vaultKeysFromSeed } from "../lib/client.ts";
+import { signRequest, vaultIdOfKeys, vaultKeysFromSeed } from "../lib/client/mod.ts";
 
 const root = new URL("../", import.meta.url);
 const doc = Deno.readTextFileSync(new URL("docs/PROTOCOL.md", root));

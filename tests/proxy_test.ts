@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { generateVaultKeys, RelayClient } from "../lib/client.ts";
-import { parseTrustedProxies } from "../lib/client_address.ts";
+import { generateVaultKeys, RelayClient } from "../lib/client/mod.ts";
+import { parseTrustedProxies } from "../lib/guard/client_address.ts";
 import { relayCommand } from "../scripts/relay_process.ts";
 import { bytes, startRelay, tempDir, text } from "./_helpers.ts";
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { flagsMarkdownTable } from "../lib/config.ts";
+import { flagsMarkdownTable } from "../lib/config/mod.ts";
 import { readmeFlagsTable, tableCells } from "../scripts/update_readme.ts";
 
-Deno.test("README flags table is the one generated from lib/config.ts", () => {
+Deno.test("README flags table is the one generated from lib/config/", () => {
   const readme = Deno.readTextFileSync(new URL("../README.md", import.meta.url));
   assert.deepEqual(
     tableCells(readmeFlagsTable(readme)),

@@ -4,7 +4,7 @@ import type { Libp2p, PrivateKey } from "@libp2p/interface";
 import { PeerRecord, RecordEnvelope } from "@libp2p/peer-record";
 import { lpStream } from "@libp2p/utils";
 import { multiaddr } from "@multiformats/multiaddr";
-import { type Config, defaultConfig } from "../lib/config.ts";
+import { type Config, defaultConfig } from "../lib/config/mod.ts";
 import { type P2pNode, startP2pNode } from "../lib/p2p/node.ts";
 import { RENDEZVOUS_PROTOCOL } from "../lib/p2p/rendezvous.ts";
 import {

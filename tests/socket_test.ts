@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import type { ReceivedEnvelope, RelayClient } from "../lib/client.ts";
+import type { ReceivedEnvelope, RelayClient } from "../lib/client/mod.ts";
 import { ManualClock } from "../lib/clock.ts";
-import type { Mode } from "../lib/config.ts";
+import type { Mode } from "../lib/config/mod.ts";
 import { bytes, startRelay, tempDir, text, vaultDevices } from "./_helpers.ts";
 
 /** A connected device that records what it receives. */
@@ -244,7 +244,7 @@ async function stalledReader(url: string, client: RelayClient): Promise<Deno.Tcp
   }
   const challenge = /"challenge":"([^"]+)"/.exec(seen)![1]!;
   const keys = (client as unknown as { options: { keys: CryptoKeyPair } }).options.keys;
-  const { socketAuthMessage } = await import("../lib/socket_frames.ts");
+  const { socketAuthMessage } = await import("../lib/protocol/socket_frames.ts");
   const signed = socketAuthMessage({
     authority: `${hostname}:${port}`,
     challenge,
@@ -366,7 +366,7 @@ Deno.test("socket control replies carry the request's id, and errors explain the
 });
 
 Deno.test("a full presence board makes room from other vaults' expired blobs before refusing", async () => {
-  const { PresenceBoard } = await import("../lib/presence.ts");
+  const { PresenceBoard } = await import("../lib/live/presence.ts");
   const clock = new ManualClock();
   const board = new PresenceBoard(clock, { maxBlobBytes: 16, maxTtlSeconds: 60, maxEntries: 2 });
   assert.ok(board.publish("v1", "a", bytes("x"), 10));

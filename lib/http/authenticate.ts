@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Authenticator, Caller } from "../auth.ts";
+import type { Authenticator, Caller } from "./signatures.ts";
 import { HttpError } from "./errors.ts";
 import type { RequestContext } from "./router.ts";
 

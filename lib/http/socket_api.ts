@@ -3,14 +3,14 @@
  *
  * @module
  */
-import { requireVaultKey } from "../auth.ts";
+import { requireVaultKey } from "./signatures.ts";
 import { authenticateRequest, type AuthParts } from "./authenticate.ts";
-import { isDeviceId } from "../identity.ts";
-import { authorityOf } from "../signature_base.ts";
-import { SOCKET_SUBPROTOCOL } from "../socket_frames.ts";
+import { isDeviceId } from "../protocol/identity.ts";
+import { authorityOf } from "../protocol/signature_base.ts";
+import { SOCKET_SUBPROTOCOL } from "../protocol/socket_frames.ts";
 import { HttpError, jsonResponse } from "./errors.ts";
 import { readBody } from "./body.ts";
-import { CLOSE, DeviceSocket, type SocketParts } from "./device_socket.ts";
+import { CLOSE, DeviceSocket, type SocketParts } from "../live/session.ts";
 import type { RequestContext, Router } from "./router.ts";
 
 /** Every open device socket, so that a stopping relay can close them. */

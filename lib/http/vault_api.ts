@@ -4,10 +4,10 @@
  *
  * @module
  */
-import type { Caller } from "../auth.ts";
-import type { Hub } from "../hub.ts";
-import { isDeviceId, isIdempotencyKey } from "../identity.ts";
-import type { PresenceBoard } from "../presence.ts";
+import type { Caller } from "./signatures.ts";
+import type { Hub } from "../live/hub.ts";
+import { isDeviceId, isIdempotencyKey } from "../protocol/identity.ts";
+import type { PresenceBoard } from "../live/presence.ts";
 import type { Envelope, RelayMode, SendOutcome } from "../modes/mode.ts";
 import { StorageFullError } from "../store/envelopes.ts";
 import { HttpError, jsonResponse } from "./errors.ts";

@@ -5,10 +5,10 @@
  * @module
  */
 import type { Clock } from "../clock.ts";
-import type { Config, Mode } from "../config.ts";
+import type { Config, Mode } from "../config/mod.ts";
 import type { Database } from "../store/database.ts";
 import type { AckOutcome, StoreTotals, VaultUsage } from "../store/envelopes.ts";
-import type { Hub } from "../hub.ts";
+import type { Hub } from "../live/hub.ts";
 
 export type { AckOutcome, StoreTotals, VaultUsage };
 

@@ -15,7 +15,7 @@ import { identify } from "@libp2p/identify";
 import { ping } from "@libp2p/ping";
 import { circuitRelayServer } from "@libp2p/circuit-relay-v2";
 import { multiaddr } from "@multiformats/multiaddr";
-import type { Config } from "../config.ts";
+import type { Config } from "../config/mod.ts";
 import { LOG_CATEGORY } from "../log.ts";
 import type { Database } from "../store/database.ts";
 import { RendezvousStore } from "../store/rendezvous.ts";

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { generateVaultKeys, RelayClient } from "../../lib/client.ts";
+import { generateVaultKeys, RelayClient } from "../../lib/client/mod.ts";
 import { fixed, percentile, report, spawnBenchRelay } from "./_load.ts";
 
 const ENVELOPE_BYTES = 1024;

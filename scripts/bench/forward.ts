@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { generateVaultKeys, RelayClient, type RelaySocket } from "../../lib/client.ts";
-import type { Mode } from "../../lib/config.ts";
+import { generateVaultKeys, RelayClient, type RelaySocket } from "../../lib/client/mod.ts";
+import type { Mode } from "../../lib/config/mod.ts";
 import { fixed, percentile, report, spawnBenchRelay } from "./_load.ts";
 import { strelaysrvBaseline } from "./strelaysrv_baseline.ts";
 

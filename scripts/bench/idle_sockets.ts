@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { generateVaultKeys, RelayClient, type RelaySocket } from "../../lib/client.ts";
+import { generateVaultKeys, RelayClient, type RelaySocket } from "../../lib/client/mod.ts";
 
 const DEVICES_PER_VAULT = 16;
 

@@ -6,7 +6,7 @@
  * @module
  */
 import { DatabaseSync } from "node:sqlite";
-import { generateVaultKeys, RelayClient } from "../../lib/client.ts";
+import { generateVaultKeys, RelayClient } from "../../lib/client/mod.ts";
 import { closedLoop, fixed, type LoadResult, report, spawnBenchRelay } from "./_load.ts";
 
 const MAIN_DIR = new URL("./", import.meta.url).pathname;

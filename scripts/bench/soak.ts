@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { generateVaultKeys, RelayClient, RelayError, signRequest } from "../../lib/client.ts";
+import { generateVaultKeys, RelayClient, RelayError, signRequest } from "../../lib/client/mod.ts";
 import { fixed, report, residentBytes, spawnBenchRelay } from "./_load.ts";
 
 const TTL_HOURS = 1;

@@ -10,9 +10,9 @@
  * @module
  */
 import type { Clock } from "../clock.ts";
-import { addressKey, clientAddress, type IpNetwork } from "../client_address.ts";
-import { type RateLimit, TokenBuckets } from "../rate_limit.ts";
-import { HttpError } from "./errors.ts";
+import { addressKey, clientAddress, type IpNetwork } from "./client_address.ts";
+import { type RateLimit, TokenBuckets } from "./rate_limit.ts";
+import { HttpError } from "../http/errors.ts";
 
 /** The limits {@linkcode Admission} enforces. */
 export interface AdmissionLimits {

@@ -1,7 +1,7 @@
 /**
  * RFC 9421 HTTP Message Signatures: the signature base both sides compute, and RFC 9530
- * `Content-Digest`. Shared by the relay's verifier (`lib/auth.ts`) and the reference client
- * (`lib/client.ts`) so they cannot drift apart.
+ * `Content-Digest`. Shared by the relay's verifier (`lib/http/signatures.ts`) and the reference client
+ * (`lib/client/`) so they cannot drift apart.
  *
  * @module
  */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { vaultKeysFromSeed } from "../lib/client.ts";
-import { contentDigest, signatureBase } from "../lib/signature_base.ts";
+import { vaultKeysFromSeed } from "../client/mod.ts";
+import { contentDigest, signatureBase } from "./signature_base.ts";
 
 // RFC 9421 appendix B.1.4 (test-key-ed25519) and B.2.6 (signing a request using ed25519).
 const RFC_PRIVATE_D = "n4Ni-HpISpVObnQMW0wOhCKROaIKqKtW_2ZYb2p9KcU";

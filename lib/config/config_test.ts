@@ -8,7 +8,7 @@ import {
   flagsMarkdownTable,
   helpText,
   parseCommand,
-} from "../lib/config.ts";
+} from "./mod.ts";
 
 function configOf(args: string[], env: Record<string, string> = {}) {
   const command = parseCommand(args, env);

@@ -1,5 +1,5 @@
 /**
- * Prometheus metrics of the relay (`npm:prom-client`). Loaded by `lib/metrics.ts` only when
+ * Prometheus metrics of the relay (`npm:prom-client`). Loaded by `lib/metrics/metrics.ts` only when
  * `--metrics-listen` is set: prom-client alone costs about 15 MiB of resident memory.
  *
  * Label values are only route patterns, status codes, error codes and limit names: never a vault
@@ -8,8 +8,8 @@
  * @module
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { RelayMode } from "./modes/mode.ts";
-import type { LimitName } from "./http/admission.ts";
+import type { RelayMode } from "../modes/mode.ts";
+import type { LimitName } from "../guard/admission.ts";
 import type { Metrics, MetricsSources } from "./metrics.ts";
 
 const PREFIX = "vaultmesh_relay_";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { NonceCache } from "../lib/auth.ts";
-import { ManualClock } from "../lib/clock.ts";
-import { HttpError } from "../lib/http/errors.ts";
+import { NonceCache } from "../http/signatures.ts";
+import { ManualClock } from "../clock.ts";
+import { HttpError } from "../http/errors.ts";
 
 function assertFull(work: () => unknown, pattern: RegExp) {
   assert.throws(work, (error: unknown) => {

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Config } from "./config.ts";
+import type { Config } from "../config/mod.ts";
 
 function isLoopback(hostname: string): boolean {
   return hostname === "localhost" || hostname === "::1" || hostname.startsWith("127.");

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { listenMultiaddrs } from "../lib/p2p/addresses.ts";
+import { listenMultiaddrs } from "./addresses.ts";
 
 Deno.test("p2p listens on exactly the IP literal that --listen names", () => {
   assert.deepEqual(listenMultiaddrs("127.0.0.1", 4001, ["::1"]), ["/ip4/127.0.0.1/tcp/4001"]);

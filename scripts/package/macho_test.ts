@@ -1,13 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import {
-  hasCodeSignature,
-  lipoCreate,
-  machOArchs,
-  removeCodeSignature,
-} from "../scripts/package/macho.ts";
-import { run, tool } from "./_package_helpers.ts";
-import { tempDir } from "./_helpers.ts";
+import { hasCodeSignature, lipoCreate, machOArchs, removeCodeSignature } from "./macho.ts";
+import { run, tool } from "../../tests/_package_helpers.ts";
+import { tempDir } from "../../tests/_helpers.ts";
 
 const llvmMc = tool("llvm-mc");
 const ld64 = tool("ld64.lld");

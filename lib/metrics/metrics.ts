@@ -5,9 +5,9 @@
  *
  * @module
  */
-import type { RelayMode, StoreTotals } from "./modes/mode.ts";
-import type { P2pStats } from "./p2p/node.ts";
-import type { LimitName } from "./http/admission.ts";
+import type { RelayMode, StoreTotals } from "../modes/mode.ts";
+import type { P2pStats } from "../p2p/node.ts";
+import type { LimitName } from "../guard/admission.ts";
 
 /** Where gauges read their values at scrape time. */
 export interface MetricsSources {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../clock.ts";
 
 /** A sustained rate with a burst allowance. */
 export interface RateLimit {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../clock.ts";
 
 /** A device's published presence. */
 export interface PresenceEntry {

@@ -5,9 +5,9 @@
  * @module
  */
 import { type InnerList, parseDictionary, serializeInnerList } from "structured-headers";
-import type { Clock } from "./clock.ts";
-import { HttpError } from "./http/errors.ts";
-import { isDeviceId, vaultPublicKey } from "./identity.ts";
+import type { Clock } from "../clock.ts";
+import { HttpError } from "./errors.ts";
+import { isDeviceId, vaultPublicKey } from "../protocol/identity.ts";
 import {
   ComponentError,
   contentDigest,
@@ -15,7 +15,7 @@ import {
   sha256FromContentDigest,
   signatureBase,
   type SignedMessage,
-} from "./signature_base.ts";
+} from "../protocol/signature_base.ts";
 
 /** Seconds a signature's `created` may differ from the relay's clock, either way. */
 export const SIGNATURE_WINDOW_SECONDS = 60;

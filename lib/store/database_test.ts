@@ -1,13 +1,8 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import {
-  APPLICATION_ID,
-  Database,
-  DatabaseRefusedError,
-  SCHEMA_VERSION,
-} from "../lib/store/database.ts";
-import { MIGRATIONS } from "../lib/store/migrations.ts";
-import { tempDir } from "./_helpers.ts";
+import { APPLICATION_ID, Database, DatabaseRefusedError, SCHEMA_VERSION } from "./database.ts";
+import { MIGRATIONS } from "./migrations.ts";
+import { tempDir } from "../../tests/_helpers.ts";
 
 function assertRefused(path: string, pattern: RegExp): void {
   const before = Deno.readFileSync(path);

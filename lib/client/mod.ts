@@ -14,13 +14,13 @@
  *
  * @module
  */
-import { vaultIdOf } from "./identity.ts";
+import { vaultIdOf } from "../protocol/identity.ts";
 import {
   decodeEnvelopeFrame,
   encodeSendFrame,
   SOCKET_SUBPROTOCOL,
   socketAuthMessage,
-} from "./socket_frames.ts";
+} from "../protocol/socket_frames.ts";
 import {
   authorityOf,
   contentDigest,
@@ -28,7 +28,7 @@ import {
   serializeSignatureParams,
   signatureBase,
   type SignatureParams,
-} from "./signature_base.ts";
+} from "../protocol/signature_base.ts";
 
 /** An error answer from the relay. */
 export class RelayError extends Error {

@@ -5,7 +5,7 @@ import {
   encodeCookie,
   encodeMessage,
   MessageType,
-} from "../lib/p2p/rendezvous_messages.ts";
+} from "./rendezvous_messages.ts";
 
 Deno.test("rendezvous messages survive an encode and decode, negative int64 included", () => {
   const message = {

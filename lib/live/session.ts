@@ -8,18 +8,18 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { Clock } from "../clock.ts";
-import type { Hub, PresenceEvent } from "../hub.ts";
-import { isDeviceId, isIdempotencyKey } from "../identity.ts";
+import type { Hub, PresenceEvent } from "./hub.ts";
+import { isDeviceId, isIdempotencyKey } from "../protocol/identity.ts";
 import { LOG_CATEGORY } from "../log.ts";
 import type { Envelope, RelayMode, SendOutcome } from "../modes/mode.ts";
-import type { PresenceBoard } from "../presence.ts";
+import type { PresenceBoard } from "./presence.ts";
 import { StorageFullError } from "../store/envelopes.ts";
 import {
   decodeSendFrame,
   encodeEnvelopeFrame,
   FrameError,
   socketAuthMessage,
-} from "../socket_frames.ts";
+} from "../protocol/socket_frames.ts";
 
 const log = getLogger([LOG_CATEGORY, "socket"]);
 

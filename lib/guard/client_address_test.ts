@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { clientAddress, isTrusted, parseIp, parseTrustedProxies } from "../lib/client_address.ts";
+import { clientAddress, isTrusted, parseIp, parseTrustedProxies } from "./client_address.ts";
 
 function info(hostname: string, port = 50000): Deno.ServeHandlerInfo<Deno.NetAddr> {
   return {

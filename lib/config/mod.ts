@@ -8,8 +8,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { parseTrustedProxies } from "./client_address.ts";
-import { parseRateLimit } from "./rate_limit.ts";
+import { parseTrustedProxies } from "../guard/client_address.ts";
+import { parseRateLimit } from "../guard/rate_limit.ts";
 
 /** A value that cannot be accepted for a flag, or an unknown flag. Exit status 2. */
 export class ConfigError extends Error {

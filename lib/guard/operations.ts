@@ -4,12 +4,12 @@
  *
  * @module
  */
-import type { Clock } from "./clock.ts";
-import type { Config } from "./config.ts";
-import { Admission, rateLimited } from "./http/admission.ts";
-import type { RouterHooks } from "./http/router.ts";
-import type { AuthHooks } from "./http/authenticate.ts";
-import type { Metrics } from "./metrics.ts";
+import type { Clock } from "../clock.ts";
+import type { Config } from "../config/mod.ts";
+import { Admission, rateLimited } from "./admission.ts";
+import type { RouterHooks } from "../http/router.ts";
+import type { AuthHooks } from "../http/authenticate.ts";
+import type { Metrics } from "../metrics/metrics.ts";
 import { TokenBuckets } from "./rate_limit.ts";
 
 /** Hooks and metrics the relay wires into its API and mode. */

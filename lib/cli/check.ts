@@ -5,9 +5,9 @@
  *
  * @module
  */
-import { generateVaultKeys, RelayClient } from "./client.ts";
-import { MODES } from "./config.ts";
-import { PROTOCOL_NAME, PROTOCOL_VERSION } from "./version.ts";
+import { generateVaultKeys, RelayClient } from "../client/mod.ts";
+import { MODES } from "../config/mod.ts";
+import { PROTOCOL_NAME, PROTOCOL_VERSION } from "../version.ts";
 
 /** Options for {@linkcode runCheck}. */
 export interface CheckOptions {
