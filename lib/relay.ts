@@ -14,13 +14,19 @@ import { createApi } from "./http/api.ts";
 import { LOG_CATEGORY } from "./log.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { Hub } from "./live/hub.ts";
-import { Authenticator, NonceCache } from "./http/signatures.ts";
-import { SocketRegistry } from "./http/socket_api.ts";
+import { Authenticator } from "./http/signatures.ts";
+import { NonceCache } from "./guard/nonce_cache.ts";
+import { VaultKeys } from "./guard/vault_keys.ts";
+import { SocketRegistry } from "./live/registry.ts";
+import type { DeviceSession } from "./live/session.ts";
 import { PresenceBoard } from "./live/presence.ts";
 import type { P2pNode } from "./p2p/node.ts";
 import { createOperations, type Operations } from "./guard/operations.ts";
-import { loadMetrics, type Metrics, metricsResponse } from "./metrics/metrics.ts";
+import type { Metrics } from "./metrics/metrics.ts";
+import { loadMetrics } from "./metrics/load.ts";
+import { metricsResponse } from "./metrics/endpoint.ts";
 import { clientAddress } from "./guard/client_address.ts";
+import { type Limits, relayLimits } from "./limits.ts";
 
 const log = getLogger([LOG_CATEGORY, "relay"]);
 
@@ -32,20 +38,19 @@ export interface RelayOptions {
   readonly sweepIntervalMs?: number;
 }
 
-function createMode(
-  context: ModeContext,
-  options: RelayOptions & { metrics: Metrics },
-): RelayMode {
-  const { metrics } = options;
-  if (context.config.mode === "stateless") return metrics.instrument(createStatelessMode(context));
-  const sweepOptions = options.sweepIntervalMs === undefined
-    ? {}
-    : { sweepIntervalMs: options.sweepIntervalMs };
+function createMode(config: Config, context: ModeContext & { metrics: Metrics }): RelayMode {
+  const { metrics } = context;
+  if (config.mode === "stateless") return metrics.instrument(createStatelessMode(context));
   return metrics.instrument(createStoreAndForwardMode(context, {
-    ...sweepOptions,
     onCommit: (size, ms) => metrics.commit(size, ms),
     onExpired: (count) => metrics.expired(count),
   }));
+}
+
+/** The limits with the test overrides of `options` applied. */
+function withOverrides(limits: Limits, options: RelayOptions): Limits {
+  if (options.sweepIntervalMs === undefined) return limits;
+  return { ...limits, modes: { ...limits.modes, sweepIntervalMs: options.sweepIntervalMs } };
 }
 
 /** Serves `/metrics` on its own address when `--metrics-listen` is set. */
@@ -61,15 +66,6 @@ function serveMetrics(
     handler: (request) => metricsResponse(request, { metrics, token: config.metricsToken }),
   });
 }
-
-const API_LIMITS = {
-  maxWaitSeconds: 30,
-  maxPageEnvelopes: 1000,
-  maxPageBytes: 4 * 1024 * 1024,
-  authTimeoutMs: 10_000,
-  highWaterBytes: 4 * 1024 * 1024,
-  slowReaderMs: 10_000,
-};
 
 /** Starts the libp2p node when enabled; libp2p is imported only then, to keep it out of memory. */
 async function startP2p(
@@ -88,19 +84,37 @@ export class Relay implements AsyncDisposable {
   #p2p: P2pNode | undefined;
   #metricsServer: Deno.HttpServer<Deno.NetAddr> | undefined;
 
-  private constructor(
-    /** The configuration it runs with. */
-    readonly config: Config,
-    /** The open database. */
-    readonly database: Database,
-    /** The selected mode. */
-    readonly mode: RelayMode,
-    private readonly server: Deno.HttpServer<Deno.NetAddr>,
-    /** Open device sockets. */
-    readonly sockets: SocketRegistry,
-    /** Limits and metrics around the API. */
-    readonly operations: Operations,
-  ) {}
+  /** The configuration it runs with. */
+  readonly config: Config;
+  /** Every bound it enforces. */
+  readonly limits: Limits;
+  /** The open database. */
+  readonly database: Database;
+  /** The selected mode. */
+  readonly mode: RelayMode;
+  /** Open device sockets. */
+  readonly sockets: SocketRegistry<DeviceSession>;
+  /** Limits and metrics around the API. */
+  readonly operations: Operations;
+  private readonly server: Deno.HttpServer<Deno.NetAddr>;
+
+  private constructor(parts: {
+    config: Config;
+    limits: Limits;
+    database: Database;
+    mode: RelayMode;
+    server: Deno.HttpServer<Deno.NetAddr>;
+    sockets: SocketRegistry<DeviceSession>;
+    operations: Operations;
+  }) {
+    this.config = parts.config;
+    this.limits = parts.limits;
+    this.database = parts.database;
+    this.mode = parts.mode;
+    this.server = parts.server;
+    this.sockets = parts.sockets;
+    this.operations = parts.operations;
+  }
 
   /**
    * Opens the database, creates the mode and starts serving HTTP on `config.listen`.
@@ -131,33 +145,38 @@ export class Relay implements AsyncDisposable {
     parts: { clock: Clock; metrics: Metrics; options: RelayOptions },
   ): Relay {
     const { clock, metrics, options } = parts;
+    const limits = withOverrides(relayLimits(config), options);
     const database = Database.open(config.db);
     let relay: Relay | undefined;
     try {
       const hub = new Hub();
-      const operations = createOperations(config, { clock, metrics });
-      const { routerHooks, authHooks } = operations;
-      const mode = createMode({ config, database, clock, hub }, { ...options, metrics });
-      const auth = new Authenticator(clock, new NonceCache(clock));
-      const limits = {
-        ...API_LIMITS,
-        maxEnvelopeBytes: config.maxEnvelope,
-        bodyTimeoutMs: config.bodyTimeout * 1000,
-        maxSocketsPerVault: config.maxSocketsPerVault,
-        socketIdleTimeoutSeconds: config.socketIdleTimeout,
-      };
-      const sockets = new SocketRegistry((count) => metrics.setSocketsOpen(count));
+      const operations = createOperations(config, { clock, metrics, limits });
+      const mode = createMode(config, { database, clock, hub, limits: limits.modes, metrics });
+      const keys = new VaultKeys(limits.signatures.keyCacheEntries);
+      const nonces = new NonceCache(clock, {
+        perVault: limits.signatures.noncesPerVault,
+        total: limits.signatures.noncesTotal,
+      });
+      const presence = new PresenceBoard(clock, limits.presence);
+      const sockets = new SocketRegistry<DeviceSession>((count) => metrics.setSocketsOpen(count));
       const api = createApi({
         mode,
         hub,
-        auth,
-        limits,
-        routerHooks,
-        authHooks,
-        clock,
+        presence,
+        auth: new Authenticator(clock, nonces, keys),
+        authHooks: operations.authHooks,
+        routerHooks: operations.routerHooks,
+        httpLimits: limits.http,
+        session: {
+          mode,
+          hub,
+          presence,
+          clock,
+          keys,
+          limits: limits.socket,
+          onControl: operations.chargeVault,
+        },
         sockets,
-        onClosed: (socket) => sockets.delete(socket),
-        presence: new PresenceBoard(clock),
         clientAddress: ({ request, info }) => clientAddress(request, info, config.trustProxy),
       });
       const server = Deno.serve({
@@ -166,7 +185,7 @@ export class Relay implements AsyncDisposable {
         onListen: () => {},
         handler: (request, info) => api.handle(request, info),
       });
-      relay = new Relay(config, database, mode, server, sockets, operations);
+      relay = new Relay({ config, limits, database, mode, server, sockets, operations });
       relay.#metricsServer = serveMetrics(config, metrics);
       return relay;
     } catch (error) {
@@ -214,7 +233,7 @@ export class Relay implements AsyncDisposable {
 
   async #stop(): Promise<void> {
     log.info("Stopping: no new connections, finishing requests in flight");
-    await this.sockets.closeAll();
+    await this.sockets.closeAll(this.limits.socket.closeWaitMs);
     await this.server.shutdown();
     await this.#metricsServer?.shutdown();
     // Before the database closes: the node's rendezvous server writes to it.

@@ -141,8 +141,8 @@ Deno.test("the expiry sweeper deletes expired envelopes and frees their bytes", 
   const [laptop] = await vaultDevices(relay.url, ["laptop"], { clock });
   for (let i = 0; i < 3; i++) await laptop!.send(bytes("x".repeat(100)));
   clock.advance(HOUR + 1);
-  const sweep = (relay.mode as unknown as { sweep(): number }).sweep;
-  assert.equal(sweep(), 3);
+  const sweep = (relay.mode as unknown as { sweep(): Promise<number> }).sweep;
+  assert.equal(await sweep(), 3);
   const usage = await laptop!.usage();
   assert.equal(usage.envelopes, 0);
   assert.equal(usage.usedBytes, 0);

@@ -15,7 +15,7 @@ Deno.test("rate limit flags parse RATE/BURST, a bare RATE and 0 for off", () => 
 
 Deno.test("a token bucket allows its burst, then refuses with a retry time, then refills", () => {
   const clock = new ManualClock(0);
-  const buckets = new TokenBuckets({ perSecond: 2, burst: 3 }, clock);
+  const buckets = new TokenBuckets({ perSecond: 2, burst: 3 }, { clock, capacity: 100_000 });
   for (let i = 0; i < 3; i++) assert.deepEqual(buckets.take("a"), { allowed: true });
   assert.deepEqual(buckets.take("a"), { allowed: false, retryAfterSeconds: 1 });
   assert.deepEqual(buckets.take("b"), { allowed: true }, "another key has its own bucket");
@@ -26,7 +26,7 @@ Deno.test("a token bucket allows its burst, then refuses with a retry time, then
 
 Deno.test("token buckets stay bounded: idle buckets go and the least recently used beyond capacity", () => {
   const clock = new ManualClock(0);
-  const buckets = new TokenBuckets({ perSecond: 1, burst: 2 }, clock, 100);
+  const buckets = new TokenBuckets({ perSecond: 1, burst: 2 }, { clock, capacity: 100 });
   for (let i = 0; i < 1000; i++) buckets.take(`key-${i}`);
   assert.equal(buckets.size, 100);
   clock.advance(2000);

@@ -371,7 +371,7 @@ Deno.test("a full presence board makes room from other vaults' expired blobs bef
   const board = new PresenceBoard(clock, { maxBlobBytes: 16, maxTtlSeconds: 60, maxEntries: 2 });
   assert.ok(board.publish("v1", "a", bytes("x"), 10));
   assert.ok(board.publish("v2", "a", bytes("x"), 60));
-  assert.equal(board.publish("v3", "a", bytes("x"), 60), undefined, "full of live blobs");
+  assert.throws(() => board.publish("v3", "a", bytes("x"), 60), /too many presence blobs/);
   clock.advance(11_000);
   assert.ok(board.publish("v3", "a", bytes("x"), 60), "v1's expired blob made room");
 });

@@ -10,20 +10,15 @@
  * @module
  */
 import type { Clock } from "../clock.ts";
+import type { AdmissionLimits } from "../limits.ts";
 import { addressKey, clientAddress, type IpNetwork } from "./client_address.ts";
 import { type RateLimit, TokenBuckets } from "./rate_limit.ts";
-import { HttpError } from "../http/errors.ts";
+import { ProtocolError } from "../protocol/errors.ts";
 
-/** The limits {@linkcode Admission} enforces. */
-export interface AdmissionLimits {
+/** What {@linkcode Admission} enforces: the bounds of `limits.ts` plus the configured policy. */
+export interface AdmissionPolicy extends AdmissionLimits {
   /** Requests per second per client address; `null` for none. */
   readonly perAddress: RateLimit | null;
-  /** Requests in flight at once, in total. */
-  readonly maxInFlight: number;
-  /** Requests in flight at once from one client address. */
-  readonly maxInFlightPerAddress: number;
-  /** Largest total of header names and values, in bytes. */
-  readonly maxHeaderBytes: number;
   /** Proxies whose forwarded headers name the client. */
   readonly trustedProxies: readonly IpNetwork[];
 }
@@ -40,13 +35,11 @@ export type LimitName =
 export type OnLimited = (limit: LimitName) => void;
 
 /** A 429 `rate_limited` with `Retry-After`. */
-export function rateLimited(scope: string, retryAfterSeconds: number): HttpError {
-  return new HttpError(
-    429,
+export function rateLimited(scope: string, retryAfterSeconds: number): ProtocolError {
+  return new ProtocolError(
     "rate_limited",
     `Too many requests from this ${scope}; retry after ${retryAfterSeconds} s`,
-    { "retry-after": String(retryAfterSeconds) },
-    { scope, retry_after: retryAfterSeconds },
+    { retryAfter: retryAfterSeconds, details: { scope, retry_after: retryAfterSeconds } },
   );
 }
 
@@ -63,11 +56,11 @@ export class Admission {
   #total = 0;
 
   constructor(
-    readonly limits: AdmissionLimits,
+    readonly limits: AdmissionPolicy,
     options: { clock: Clock; onLimited?: OnLimited },
   ) {
     this.#buckets = limits.perAddress
-      ? new TokenBuckets(limits.perAddress, options.clock)
+      ? new TokenBuckets(limits.perAddress, { clock: options.clock, capacity: limits.rateBuckets })
       : undefined;
     this.#onLimited = options.onLimited ?? (() => {});
   }
@@ -80,7 +73,7 @@ export class Admission {
   }
 
   /**
-   * Admits `request` or throws the {@linkcode HttpError} that answers it (431, 503 or 429).
+   * Admits `request` or throws the {@linkcode ProtocolError} that answers it (431, 503 or 429).
    * Returns the function to call once the request is answered.
    */
   admit(request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): () => void {
@@ -109,34 +102,29 @@ export class Admission {
     const size = headerBytes(headers);
     if (size <= this.limits.maxHeaderBytes) return;
     this.#onLimited("headers");
-    throw new HttpError(
-      431,
+    throw new ProtocolError(
       "headers_too_large",
       `The request headers take ${size} bytes; the limit is ${this.limits.maxHeaderBytes}`,
-      {},
-      { limit: this.limits.maxHeaderBytes },
+      { details: { limit: this.limits.maxHeaderBytes } },
     );
   }
 
   #checkInFlight(key: string): void {
     if (this.#total >= this.limits.maxInFlight) {
       this.#onLimited("in_flight");
-      throw new HttpError(
-        503,
+      throw new ProtocolError(
         "busy",
         `The relay is answering its limit of ${this.limits.maxInFlight} requests; retry shortly`,
-        { "retry-after": "1" },
+        { retryAfter: 1 },
       );
     }
     if ((this.#inFlight.get(key) ?? 0) >= this.limits.maxInFlightPerAddress) {
       this.#onLimited("address_in_flight");
-      throw new HttpError(
-        429,
+      throw new ProtocolError(
         "too_many_in_flight",
         `This address already has ${this.limits.maxInFlightPerAddress} requests in flight; ` +
           "wait for one to finish",
-        { "retry-after": "1" },
-        { limit: this.limits.maxInFlightPerAddress },
+        { retryAfter: 1, details: { limit: this.limits.maxInFlightPerAddress } },
       );
     }
   }

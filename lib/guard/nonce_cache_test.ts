@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
-import { NonceCache } from "../http/signatures.ts";
+import { NonceCache } from "./nonce_cache.ts";
 import { ManualClock } from "../clock.ts";
-import { HttpError } from "../http/errors.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+
+const CAPACITY = { perVault: 20_000, total: 500_000 };
 
 function assertFull(work: () => unknown, pattern: RegExp) {
   assert.throws(work, (error: unknown) => {
-    assert.ok(error instanceof HttpError);
+    assert.ok(error instanceof ProtocolError);
     assert.equal(error.status, 429);
     assert.equal(error.code, "replay_cache_full");
     assert.match(error.message, pattern);
@@ -14,7 +16,7 @@ function assertFull(work: () => unknown, pattern: RegExp) {
 }
 
 Deno.test("nonce cache refuses a nonce seen before in the same vault, not in another", () => {
-  const cache = new NonceCache(new ManualClock());
+  const cache = new NonceCache(new ManualClock(), CAPACITY);
   assert.equal(cache.remember("vault-a", "n1"), true);
   assert.equal(cache.remember("vault-a", "n1"), false);
   assert.equal(cache.remember("vault-b", "n1"), true);
@@ -22,7 +24,7 @@ Deno.test("nonce cache refuses a nonce seen before in the same vault, not in ano
 
 Deno.test("nonce cache forgets a nonce once no signature carrying it can be accepted", () => {
   const clock = new ManualClock();
-  const cache = new NonceCache(clock);
+  const cache = new NonceCache(clock, CAPACITY);
   cache.remember("vault-a", "n1");
   clock.advance(120_000);
   assert.equal(cache.remember("vault-a", "n1"), false, "still inside twice the window");

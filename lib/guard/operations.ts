@@ -1,53 +1,56 @@
 /**
- * The operational layer around the API: admission (header size, requests in flight, per-address
- * rate), the per-vault rate after authentication, and the metrics that observe all of it.
+ * The guard around the API: admission (header size, requests in flight, per-address rate)
+ * before routing, the per-vault rate once a signature verified (for HTTP requests and socket
+ * control messages alike), and the metrics that observe all of it.
  *
  * @module
  */
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config/mod.ts";
+import type { Limits } from "../limits.ts";
 import { Admission, rateLimited } from "./admission.ts";
 import type { RouterHooks } from "../http/router.ts";
 import type { AuthHooks } from "../http/authenticate.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import { TokenBuckets } from "./rate_limit.ts";
 
-/** Hooks and metrics the relay wires into its API and mode. */
+/** Hooks and metrics the relay wires into its API and sockets. */
 export interface Operations {
   readonly metrics: Metrics;
   readonly admission: Admission;
   readonly routerHooks: RouterHooks;
   readonly authHooks: AuthHooks;
+  /** Takes one unit of the vault's rate; throws 429 `rate_limited` when it has none left. */
+  readonly chargeVault: (vaultId: string) => void;
 }
 
-/** Builds the limits and metrics for `config`. */
+/** Builds the guard for `config` and `limits`. */
 export function createOperations(
   config: Config,
-  options: { clock: Clock; metrics: Metrics },
+  options: { clock: Clock; metrics: Metrics; limits: Limits },
 ): Operations {
-  const { metrics } = options;
+  const { metrics, clock, limits } = options;
   const admission = new Admission({
+    ...limits.admission,
     perAddress: config.rateLimitIp,
-    maxInFlight: config.maxConnections,
-    maxInFlightPerAddress: config.maxConnectionsPerIp,
-    maxHeaderBytes: config.maxHeaderBytes,
     trustedProxies: config.trustProxy,
-  }, { clock: options.clock, onLimited: (limit) => metrics.limited(limit) });
+  }, { clock, onLimited: (limit) => metrics.limited(limit) });
   const vaultBuckets = config.rateLimitVault
-    ? new TokenBuckets(config.rateLimitVault, options.clock)
+    ? new TokenBuckets(config.rateLimitVault, { clock, capacity: limits.admission.rateBuckets })
     : undefined;
+  const chargeVault = (vaultId: string) => {
+    const taken = vaultBuckets?.take(vaultId);
+    if (!taken || taken.allowed) return;
+    metrics.limited("vault_rate");
+    throw rateLimited("vault", taken.retryAfterSeconds);
+  };
   const authHooks: AuthHooks = {
-    verified(caller) {
-      const taken = vaultBuckets?.take(caller.vaultId);
-      if (!taken || taken.allowed) return;
-      metrics.limited("vault_rate");
-      throw rateLimited("vault", taken.retryAfterSeconds);
-    },
+    verified: (caller) => chargeVault(caller.vaultId),
     failed: (code) => metrics.authFailure(code),
   };
   const routerHooks: RouterHooks = {
     admit: (request, info) => admission.admit(request, info),
     observe: (route, status) => metrics.request(route, status),
   };
-  return { metrics, admission, routerHooks, authHooks };
+  return { metrics, admission, routerHooks, authHooks, chargeVault };
 }

@@ -42,16 +42,18 @@ export type TakeResult =
 export class TokenBuckets {
   readonly #buckets = new Map<string, Bucket>();
 
-  constructor(
-    readonly limit: RateLimit,
-    private readonly clock: Clock,
-    /** Most buckets remembered at once. */
-    readonly capacity = 100_000,
-  ) {}
+  readonly #clock: Clock;
+  /** Most buckets remembered at once. */
+  readonly capacity: number;
+
+  constructor(readonly limit: RateLimit, options: { clock: Clock; capacity: number }) {
+    this.#clock = options.clock;
+    this.capacity = options.capacity;
+  }
 
   /** Takes one token from `key`'s bucket. */
   take(key: string): TakeResult {
-    const now = this.clock.now();
+    const now = this.#clock.now();
     const bucket = this.#refilled(key, now);
     this.#buckets.delete(key);
     this.#buckets.set(key, bucket);

@@ -5,12 +5,12 @@
  * @module
  */
 import type { Authenticator, Caller } from "./signatures.ts";
-import { HttpError } from "./errors.ts";
+import { ProtocolError } from "../protocol/errors.ts";
 import type { RequestContext } from "./router.ts";
 
 /** Hooks around authentication: the per-vault rate limit and metrics. */
 export interface AuthHooks {
-  /** Runs once a signature verified; throws an HttpError (e.g. 429) to refuse the caller. */
+  /** Runs once a signature verified; throws a ProtocolError (e.g. 429) to refuse the caller. */
   readonly verified?: (caller: Caller) => void;
   /** Sees the error code of each failed authentication. */
   readonly failed?: (code: string) => void;
@@ -33,7 +33,7 @@ export async function authenticateRequest(
     context.params.vault ?? "",
     hasBody,
   ).catch((error) => {
-    if (error instanceof HttpError) parts.authHooks?.failed?.(error.code);
+    if (error instanceof ProtocolError) parts.authHooks?.failed?.(error.code);
     throw error;
   });
   parts.authHooks?.verified?.(caller);

@@ -3,24 +3,14 @@
  *
  * @module
  */
-import { HttpError } from "./errors.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+import { validateSize } from "../protocol/validate.ts";
 
-function tooLarge(limit: number): HttpError {
-  return new HttpError(
-    413,
-    "too_large",
-    `The body is larger than this endpoint's limit of ${limit} bytes`,
-    {},
-    { limit },
-  );
-}
-
-function tooSlow(timeoutMs: number): HttpError {
-  return new HttpError(
-    408,
+function tooSlow(timeoutMs: number): ProtocolError {
+  return new ProtocolError(
     "body_timeout",
     `The request body did not arrive within ${timeoutMs / 1000} s`,
-    { connection: "close" },
+    { headers: { connection: "close" } },
   );
 }
 
@@ -43,9 +33,6 @@ async function readBefore(
   }
 }
 
-/** Default time a whole body may take to arrive: slow senders would otherwise hold memory. */
-export const BODY_TIMEOUT_MS = 30_000;
-
 /**
  * Reads the whole body, refusing (413) one that declares or turns out to be larger than
  * `limit` bytes without reading the rest, and (408) one that takes longer than `timeoutMs`.
@@ -53,10 +40,10 @@ export const BODY_TIMEOUT_MS = 30_000;
 export async function readBody(
   request: Request,
   limit: number,
-  timeoutMs = BODY_TIMEOUT_MS,
+  timeoutMs: number,
 ): Promise<Uint8Array<ArrayBuffer>> {
   const declared = request.headers.get("content-length");
-  if (declared !== null && Number(declared) > limit) throw tooLarge(limit);
+  if (declared !== null) validateSize(Number(declared), limit);
   if (!request.body) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let length = 0;
@@ -69,12 +56,12 @@ export async function readBody(
       chunk = await readBefore(reader, deadline)
     ) {
       length += chunk.value.byteLength;
-      if (length > limit) throw tooLarge(limit);
+      validateSize(length, limit);
       chunks.push(chunk.value);
     }
   } catch (error) {
-    if (error instanceof HttpError) throw error;
-    throw new HttpError(400, "body_incomplete", "The request body ended before it was complete");
+    if (error instanceof ProtocolError) throw error;
+    throw new ProtocolError("body_incomplete", "The request body ended before it was complete");
   } finally {
     reader.cancel().catch(() => {});
   }
@@ -91,7 +78,7 @@ export async function readBody(
 /**
  * Parses `body` as JSON and checks its shape.
  *
- * @throws {HttpError} 400 `bad_json` naming what was expected.
+ * @throws {ProtocolError} `bad_json` naming what was expected.
  */
 export function readJson<T>(
   body: Uint8Array,
@@ -102,8 +89,8 @@ export function readJson<T>(
   try {
     value = JSON.parse(new TextDecoder().decode(body));
   } catch {
-    throw new HttpError(400, "bad_json", `The body is not JSON: expected ${expected}`);
+    throw new ProtocolError("bad_json", `The body is not JSON: expected ${expected}`);
   }
-  if (!isValid(value)) throw new HttpError(400, "bad_json", `Expected ${expected}`);
+  if (!isValid(value)) throw new ProtocolError("bad_json", `Expected ${expected}`);
   return value;
 }

@@ -1,27 +1,9 @@
 /**
- * The error type handlers throw and the one place that turns it into a JSON response.
+ * JSON responses, and the one place that renders a {@linkcode ProtocolError} as an HTTP answer.
  *
  * @module
  */
-
-/** An error with an HTTP status, a stable machine code and a sentence for people. */
-export class HttpError extends Error {
-  override name = "HttpError";
-
-  constructor(
-    /** HTTP status, e.g. 404. */
-    readonly status: number,
-    /** Stable snake_case code clients switch on, e.g. `not_found`. */
-    readonly code: string,
-    message: string,
-    /** Extra response headers, e.g. `Allow` or `Retry-After`. */
-    readonly headers: Readonly<Record<string, string>> = {},
-    /** Extra JSON fields, e.g. `used` and `limit` for a full buffer. */
-    readonly details: Readonly<Record<string, unknown>> = {},
-  ) {
-    super(message);
-  }
-}
+import { ProtocolError } from "../protocol/errors.ts";
 
 /** A JSON response with the given status. */
 export function jsonResponse(
@@ -34,10 +16,19 @@ export function jsonResponse(
   });
 }
 
-/** The JSON error response for an {@linkcode HttpError}. */
-export function errorResponse(error: HttpError): Response {
+/** The JSON error response for a {@linkcode ProtocolError}: its status, code, message and fields. */
+export function errorResponse(error: ProtocolError): Response {
+  const headers: Record<string, string> = { ...error.headers };
+  if (error.retryAfter !== undefined) headers["retry-after"] = String(error.retryAfter);
   return jsonResponse(
     { error: error.code, message: error.message, ...error.details },
-    { status: error.status, headers: error.headers },
+    { status: error.status || 400, headers },
+  );
+}
+
+/** The 500 answer to an unexpected error: no detail of it reaches the client. */
+export function internalErrorResponse(): Response {
+  return errorResponse(
+    new ProtocolError("internal", "The relay hit an unexpected error; it has been logged"),
   );
 }

@@ -1,12 +1,13 @@
 /**
  * Routing: method and path matching, the protocol-3 gate on `/v3/`, CORS, the headers every
- * response carries, and turning thrown {@linkcode HttpError}s into JSON. Handlers throw; the
+ * response carries, and turning thrown {@linkcode ProtocolError}s into JSON. Handlers throw; the
  * router answers.
  *
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { errorResponse, HttpError } from "./errors.ts";
+import { errorResponse, internalErrorResponse } from "./errors.ts";
+import { ProtocolError } from "../protocol/errors.ts";
 import { PROTOCOL_VERSION } from "../version.ts";
 
 /** The header every client sends and every response carries. */
@@ -20,7 +21,7 @@ export interface RequestContext {
   readonly info: Deno.ServeHandlerInfo<Deno.NetAddr>;
 }
 
-/** A route handler. Throws {@linkcode HttpError} for anything but success. */
+/** A route handler. Throws {@linkcode ProtocolError} for anything but success. */
 export type Handler = (context: RequestContext) => Response | Promise<Response>;
 
 interface Route {
@@ -70,17 +71,18 @@ function speaksProtocol(request: Request): boolean {
   return subprotocols.split(",").some((p) => p.trim() === `vaultmesh.${PROTOCOL_VERSION}`);
 }
 
-function protocolMismatch(request: Request): HttpError {
+function protocolMismatch(request: Request): ProtocolError {
   const got = request.headers.get(PROTOCOL_HEADER);
-  return new HttpError(
-    426,
+  return new ProtocolError(
     "protocol_mismatch",
     `This relay speaks VaultMesh protocol ${PROTOCOL_VERSION}; send the header ` +
       `X-VaultMesh-Protocol: ${PROTOCOL_VERSION} (got ${
         got === null ? "none" : JSON.stringify(got)
       })`,
-    { upgrade: `vaultmesh/${PROTOCOL_VERSION}` },
-    { supported: Number(PROTOCOL_VERSION) },
+    {
+      headers: { upgrade: `vaultmesh/${PROTOCOL_VERSION}` },
+      details: { supported: Number(PROTOCOL_VERSION) },
+    },
   );
 }
 
@@ -96,7 +98,7 @@ function withStandardHeaders(response: Response): Response {
 
 /** Hooks around every request: admission before routing, observation after answering. */
 export interface RouterHooks {
-  /** Admits a request (or throws the HttpError answering it); returns its release. */
+  /** Admits a request (or throws the ProtocolError answering it); returns its release. */
   readonly admit?: (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => () => void;
   /** Sees each answer's route pattern (`unmatched` when none matched) and status. */
   readonly observe?: (route: string, status: number) => void;
@@ -127,7 +129,7 @@ export class Router {
     try {
       response = await this.#dispatch(request, info, matched);
     } catch (error) {
-      response = error instanceof HttpError ? errorResponse(error) : this.#internalError(error);
+      response = error instanceof ProtocolError ? errorResponse(error) : this.#internalError(error);
     } finally {
       matched.release?.();
     }
@@ -137,9 +139,7 @@ export class Router {
 
   #internalError(error: unknown): Response {
     log.error("Unexpected error while handling a request: {error}", { error });
-    return errorResponse(
-      new HttpError(500, "internal", "The relay hit an unexpected error; it has been logged"),
-    );
+    return internalErrorResponse();
   }
 
   async #dispatch(
@@ -159,7 +159,7 @@ export class Router {
       throw protocolMismatch(request);
     }
     if (matches.length === 0) {
-      throw new HttpError(404, "not_found", `No such endpoint: ${request.method} ${url.pathname}`);
+      throw new ProtocolError("not_found", `No such endpoint: ${request.method} ${url.pathname}`);
     }
     const allowed = [...new Set(matches.map((m) => m.route.method))];
     if (isPreflight) {
@@ -175,11 +175,10 @@ export class Router {
       m.route.method === request.method || (m.route.method === "GET" && request.method === "HEAD")
     );
     if (!found) {
-      throw new HttpError(
-        405,
+      throw new ProtocolError(
         "method_not_allowed",
         `${request.method} is not allowed on ${url.pathname}; use ${allowed.join(" or ")}`,
-        { allow: [...allowed, "OPTIONS"].join(", ") },
+        { headers: { allow: [...allowed, "OPTIONS"].join(", ") } },
       );
     }
     return await found.route.handler({ request, url, params: found.params!, info });

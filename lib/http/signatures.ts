@@ -1,24 +1,25 @@
 /**
  * Request authentication: RFC 9421 HTTP Message Signatures with Ed25519, where the key id is the
- * vault id (the vault's public key), plus a bounded replay cache for nonces.
+ * vault id (the vault's public key). Nonces go to the bounded replay cache in
+ * `guard/nonce_cache.ts`.
  *
  * @module
  */
 import { type InnerList, parseDictionary, serializeInnerList } from "structured-headers";
 import type { Clock } from "../clock.ts";
-import { HttpError } from "./errors.ts";
-import { isDeviceId, vaultPublicKey } from "../protocol/identity.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+import { validateDevice, validateVaultId } from "../protocol/validate.ts";
+import type { NonceCache } from "../guard/nonce_cache.ts";
+import type { VaultKeys } from "../guard/vault_keys.ts";
 import {
   ComponentError,
   contentDigest,
   REQUIRED_COMPONENTS,
   sha256FromContentDigest,
+  SIGNATURE_WINDOW_SECONDS,
   signatureBase,
   type SignedMessage,
 } from "../protocol/signature_base.ts";
-
-/** Seconds a signature's `created` may differ from the relay's clock, either way. */
-export const SIGNATURE_WINDOW_SECONDS = 60;
 
 /** The header naming the sending device. */
 export const DEVICE_HEADER = "x-vaultmesh-device";
@@ -29,81 +30,21 @@ export interface Caller {
   readonly deviceId: string;
 }
 
-function unauthorized(code: string, message: string): HttpError {
-  return new HttpError(401, code, message);
-}
-
-/** How long a nonce must be remembered: a signature is accepted until created + window, and
- * created >= now - window, so twice the window (plus a second of rounding). */
-const NONCE_HORIZON_MS = 2 * SIGNATURE_WINDOW_SECONDS * 1000 + 1000;
-
-/** Capacities of a {@linkcode NonceCache}. */
-export interface NonceCapacity {
-  /** Nonces remembered for one vault: its sustained rate is this / 121 s. */
-  readonly perVault: number;
-  /** Nonces remembered in all. */
-  readonly total: number;
-}
-
-function cacheFull(scope: string): HttpError {
-  return new HttpError(
-    429,
-    "replay_cache_full",
-    `The relay is verifying too many signed requests ${scope} right now; retry shortly`,
-    { "retry-after": "5" },
-  );
-}
-
-/**
- * Remembers nonces of accepted signatures until they can no longer be replayed. Bounded per
- * vault, so one vault's traffic cannot crowd out another's, and in total; when full, requests
- * are turned away (429) rather than forgetting a live nonce, which would allow a replay.
- */
-export class NonceCache {
-  readonly #byVault = new Map<string, Set<string>>();
-  /** Every remembered nonce in insertion order, which is also expiry order (fixed horizon). */
-  #queue: { readonly expiry: number; readonly vaultId: string; readonly nonce: string }[] = [];
-  #head = 0;
-
-  constructor(
-    private readonly clock: Clock,
-    readonly capacity: NonceCapacity = { perVault: 20_000, total: 500_000 },
-  ) {}
-
-  /** Records `nonce` for `vaultId`; false if it was already seen. */
-  remember(vaultId: string, nonce: string): boolean {
-    const now = this.clock.now();
-    this.#forgetExpired(now);
-    let nonces = this.#byVault.get(vaultId);
-    if (nonces?.has(nonce)) return false;
-    if ((nonces?.size ?? 0) >= this.capacity.perVault) throw cacheFull("for this vault");
-    if (this.size >= this.capacity.total) throw cacheFull("");
-    if (!nonces) {
-      nonces = new Set();
-      this.#byVault.set(vaultId, nonces);
-    }
-    nonces.add(nonce);
-    this.#queue.push({ expiry: now + NONCE_HORIZON_MS, vaultId, nonce });
-    return true;
-  }
-
-  /** How many nonces are remembered. */
-  get size(): number {
-    return this.#queue.length - this.#head;
-  }
-
-  #forgetExpired(now: number): void {
-    while (this.#head < this.#queue.length && this.#queue[this.#head]!.expiry <= now) {
-      const { vaultId, nonce } = this.#queue[this.#head++]!;
-      const nonces = this.#byVault.get(vaultId);
-      nonces?.delete(nonce);
-      if (nonces?.size === 0) this.#byVault.delete(vaultId);
-    }
-    if (this.#head > 4096 && this.#head * 2 > this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#head);
-      this.#head = 0;
-    }
-  }
+function unauthorized(
+  code:
+    | "signature_missing"
+    | "signature_malformed"
+    | "signature_algorithm"
+    | "signature_incomplete"
+    | "signature_expired"
+    | "signature_future"
+    | "signature_invalid"
+    | "signature_replayed"
+    | "digest_missing"
+    | "digest_mismatch",
+  message: string,
+): ProtocolError {
+  return new ProtocolError(code, message);
 }
 
 interface ParsedSignature {
@@ -211,53 +152,23 @@ function requiredComponents(message: SignedMessage, hasBody: boolean): string[] 
   return required;
 }
 
-/** Bounded cache of imported vault keys: importing costs more than verifying. */
-class KeyCache {
-  readonly #keys = new Map<string, Promise<CryptoKey>>();
-
-  constructor(readonly capacity = 10_000) {}
-
-  get(vaultId: string, raw: Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
-    let key = this.#keys.get(vaultId);
-    if (key) {
-      this.#keys.delete(vaultId);
-    } else {
-      key = crypto.subtle.importKey("raw", raw, { name: "Ed25519" }, false, ["verify"]);
-      if (this.#keys.size >= this.capacity) this.#keys.delete(this.#keys.keys().next().value!);
-    }
-    this.#keys.set(vaultId, key);
-    return key;
-  }
-}
-
-/** Parses and checks a vault id from a URL path. */
-export function requireVaultKey(vaultId: string): Uint8Array<ArrayBuffer> {
-  const key = vaultPublicKey(vaultId);
-  if (!key) {
-    throw new HttpError(
-      400,
-      "bad_vault_id",
-      "A vault id is the unpadded base64url encoding of a 32-byte Ed25519 public key (43 characters)",
-    );
-  }
-  return key as Uint8Array<ArrayBuffer>;
-}
-
 /** Verifies signed requests against the vault named in their path. */
 export class Authenticator {
-  readonly #keys = new KeyCache();
-
-  constructor(private readonly clock: Clock, readonly nonces: NonceCache) {}
+  constructor(
+    private readonly clock: Clock,
+    readonly nonces: NonceCache,
+    private readonly keys: VaultKeys,
+  ) {}
 
   /**
    * Verifies the signature of a request for `vaultId`. `hasBody` says whether the request
    * carries a body, which must then be covered by `content-digest` (checked by
    * {@linkcode Authenticator.verifyBody}).
    *
-   * @throws {HttpError} 400, 401 or 403 with a precise code.
+   * @throws {ProtocolError} `bad_vault_id`, `bad_device`, `wrong_vault` or a `signature_*` code.
    */
   async verify(message: SignedMessage, vaultId: string, hasBody: boolean): Promise<Caller> {
-    const rawKey = requireVaultKey(vaultId);
+    const rawKey = validateVaultId(vaultId);
     const input = message.headers.get("signature-input");
     const signatureHeader = message.headers.get("signature");
     if (input === null || signatureHeader === null) {
@@ -269,8 +180,7 @@ export class Authenticator {
     const parsed = parseSignatureHeaders(input, signatureHeader);
     const params = requireParams(parsed.params);
     if (params.keyid !== vaultId) {
-      throw new HttpError(
-        403,
+      throw new ProtocolError(
         "wrong_vault",
         "The signature's keyid names a different vault than the request path",
       );
@@ -284,14 +194,7 @@ export class Authenticator {
       );
     }
     checkTime(params.created, params.expires, this.clock.now());
-    const deviceId = message.headers.get(DEVICE_HEADER) ?? "";
-    if (!isDeviceId(deviceId)) {
-      throw new HttpError(
-        400,
-        "bad_device",
-        "X-VaultMesh-Device must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -",
-      );
-    }
+    const deviceId = validateDevice(message.headers.get(DEVICE_HEADER), "X-VaultMesh-Device");
     let base: string;
     try {
       base = signatureBase(message, parsed.components, parsed.paramsText);
@@ -299,13 +202,10 @@ export class Authenticator {
       if (error instanceof ComponentError) throw unauthorized("signature_malformed", error.message);
       throw error;
     }
-    const key = await this.#keys.get(vaultId, rawKey);
-    const valid = await crypto.subtle.verify(
-      "Ed25519",
-      key,
-      parsed.signature,
-      new TextEncoder().encode(base),
-    );
+    const valid = await this.keys.verify(vaultId, rawKey, {
+      signature: parsed.signature,
+      data: new TextEncoder().encode(base),
+    });
     if (!valid) {
       throw unauthorized(
         "signature_invalid",
@@ -321,7 +221,7 @@ export class Authenticator {
   /**
    * Checks that `body` matches the signed `Content-Digest` header.
    *
-   * @throws {HttpError} 401 `digest_mismatch` or `digest_missing`.
+   * @throws {ProtocolError} `digest_mismatch` or `digest_missing`.
    */
   async verifyBody(headers: Headers, body: Uint8Array<ArrayBuffer>): Promise<void> {
     const claimed = sha256FromContentDigest(headers.get("content-digest") ?? "");

@@ -1,99 +1,64 @@
 /**
- * The live endpoints: the device socket, presence over HTTP, and "what is my address".
+ * The live endpoints over HTTP: the device socket's upgrade, presence, and "what is my address".
  *
  * @module
  */
-import { requireVaultKey } from "./signatures.ts";
 import { authenticateRequest, type AuthParts } from "./authenticate.ts";
-import { isDeviceId } from "../protocol/identity.ts";
 import { authorityOf } from "../protocol/signature_base.ts";
 import { SOCKET_SUBPROTOCOL } from "../protocol/socket_frames.ts";
-import { HttpError, jsonResponse } from "./errors.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+import { presenceTtl, validateDevice, validateVaultId } from "../protocol/validate.ts";
+import { jsonResponse } from "./errors.ts";
 import { readBody } from "./body.ts";
-import { CLOSE, DeviceSocket, type SocketParts } from "../live/session.ts";
+import { DeviceSession, type SessionParts } from "../live/session.ts";
+import type { SocketRegistry } from "../live/registry.ts";
+import type { HttpLimits } from "../limits.ts";
 import type { RequestContext, Router } from "./router.ts";
 
-/** Every open device socket, so that a stopping relay can close them. */
-export class SocketRegistry {
-  readonly #sockets = new Set<DeviceSocket>();
-
-  /** `onCountChanged` hears the number of open sockets after each change (for metrics). */
-  constructor(private readonly onCountChanged: (count: number) => void = () => {}) {}
-
-  /** Tracks a socket until it closes. */
-  add(socket: DeviceSocket): void {
-    this.#sockets.add(socket);
-    this.onCountChanged(this.#sockets.size);
-  }
-
-  /** Forgets a closed socket. */
-  delete(socket: DeviceSocket): void {
-    if (this.#sockets.delete(socket)) this.onCountChanged(this.#sockets.size);
-  }
-
-  /** Open sockets. */
-  get size(): number {
-    return this.#sockets.size;
-  }
-
-  /**
-   * Closes every socket with 4012 (relay restarting) so devices reconnect later, and waits up
-   * to `timeoutMs` for the closing handshakes.
-   */
-  async closeAll(timeoutMs = 2000): Promise<void> {
-    const closing = [...this.#sockets].map((socket) =>
-      socket.closeAndWait(CLOSE.restarting, "relay restarting; reconnect later")
-    );
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise((resolve) => timer = setTimeout(resolve, timeoutMs));
-    await Promise.race([Promise.all(closing), timeout]);
-    clearTimeout(timer);
-    this.#sockets.clear();
-    this.onCountChanged(0);
-  }
-}
-
 /** What the live endpoints need. */
-export interface LiveApiParts extends SocketParts, AuthParts {
-  readonly sockets: SocketRegistry;
+export interface LiveApiParts extends AuthParts {
+  readonly session: Omit<SessionParts, "onClosed">;
+  readonly sockets: SocketRegistry<DeviceSession>;
+  readonly httpLimits: HttpLimits;
   /** The caller's address as the relay sees it (honouring a trusted proxy). */
   readonly clientAddress: (context: RequestContext) => { hostname: string; port: number };
 }
 
 function upgrade(context: RequestContext, parts: LiveApiParts): Response {
   const vaultId = context.params.vault ?? "";
-  const vaultKey = requireVaultKey(vaultId);
-  const deviceId = context.url.searchParams.get("device") ?? "";
-  if (!isDeviceId(deviceId)) {
-    throw new HttpError(
-      400,
-      "bad_device",
-      "device= must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -",
+  const vaultKey = validateVaultId(vaultId);
+  const deviceId = validateDevice(context.url.searchParams.get("device"), "device=");
+  const headers = context.request.headers;
+  if (
+    headers.get("upgrade")?.toLowerCase() !== "websocket" ||
+    !/\bupgrade\b/i.test(headers.get("connection") ?? "") ||
+    !headers.get("sec-websocket-key")
+  ) {
+    throw new ProtocolError(
+      "not_websocket",
+      "This endpoint takes a WebSocket upgrade (Upgrade: websocket, Connection: Upgrade, " +
+        "Sec-WebSocket-Key)",
     );
   }
-  if (context.request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-    throw new HttpError(400, "not_websocket", "This endpoint takes a WebSocket upgrade");
-  }
-  const offered = (context.request.headers.get("sec-websocket-protocol") ?? "").split(",")
-    .map((p) => p.trim());
+  const offered = (headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim());
   // Read before upgrading: the request's headers are gone afterwards.
-  const authority = authorityOf(context.request.headers.get("host") ?? context.url.host);
-  const idleTimeout = parts.limits.socketIdleTimeoutSeconds;
+  const authority = authorityOf(headers.get("host") ?? context.url.host);
   const { socket, response } = Deno.upgradeWebSocket(
     context.request,
-    offered.includes(SOCKET_SUBPROTOCOL)
-      ? { protocol: SOCKET_SUBPROTOCOL, idleTimeout }
-      : { idleTimeout },
+    offered.includes(SOCKET_SUBPROTOCOL) ? { protocol: SOCKET_SUBPROTOCOL } : {},
   );
-  const device = new DeviceSocket(socket, { vaultId, vaultKey, deviceId, authority }, parts);
-  parts.sockets.add(device);
-  socket.addEventListener("close", () => parts.sockets.delete(device));
+  const session = new DeviceSession(socket, { vaultId, vaultKey, deviceId, authority }, {
+    ...parts.session,
+    onClosed: (closed) => parts.sockets.delete(closed),
+  });
+  parts.sockets.add(session);
   return response;
 }
 
 /** Adds the socket, presence and address endpoints to `router`. */
 export function addLiveRoutes(router: Router, parts: LiveApiParts): Router {
-  const { auth, presence, hub, mode } = parts;
+  const { auth } = parts;
+  const { presence, hub, mode } = parts.session;
   const authenticate = (context: RequestContext, hasBody: boolean) =>
     authenticateRequest(parts, context, hasBody);
 
@@ -102,25 +67,12 @@ export function addLiveRoutes(router: Router, parts: LiveApiParts): Router {
     const body = await readBody(
       context.request,
       presence.limits.maxBlobBytes,
-      parts.limits.bodyTimeoutMs,
+      parts.httpLimits.bodyTimeoutMs,
     );
     await auth.verifyBody(context.request.headers, body);
-    const rawTtl = context.url.searchParams.get("ttl") ?? "300";
-    const ttl = /^\d{1,5}$/.test(rawTtl) ? Number(rawTtl) : NaN;
-    if (!(ttl >= 1 && ttl <= presence.limits.maxTtlSeconds)) {
-      throw new HttpError(
-        400,
-        "bad_parameter",
-        `ttl=${JSON.stringify(rawTtl)} must be 1 to ${presence.limits.maxTtlSeconds} seconds`,
-      );
-    }
-    mode.touch(caller.vaultId, caller.deviceId);
+    const ttl = presenceTtl(context.url.searchParams.get("ttl"), presence.limits.maxTtlSeconds);
+    await mode.touch(caller.vaultId, caller.deviceId);
     const entry = presence.publish(caller.vaultId, caller.deviceId, body, ttl);
-    if (!entry) {
-      throw new HttpError(503, "presence_full", "The relay holds too many presence blobs", {
-        "retry-after": "60",
-      });
-    }
     return jsonResponse({ expires_at: entry.expiresAt });
   };
 

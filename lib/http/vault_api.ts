@@ -1,33 +1,26 @@
 /**
  * The signed vault endpoints of protocol 3: send, backlog (with long poll), ack, usage and
- * purge. Handlers authenticate, translate HTTP to mode calls and mode outcomes to HTTP.
+ * purge. Handlers authenticate, check the protocol's rules (`protocol/validate.ts`), call the
+ * mode and render its outcome; refusals travel as thrown `ProtocolError`s.
  *
  * @module
  */
 import type { Caller } from "./signatures.ts";
 import type { Hub } from "../live/hub.ts";
-import { isDeviceId, isIdempotencyKey } from "../protocol/identity.ts";
 import type { PresenceBoard } from "../live/presence.ts";
-import type { Envelope, RelayMode, SendOutcome } from "../modes/mode.ts";
-import { StorageFullError } from "../store/envelopes.ts";
-import { HttpError, jsonResponse } from "./errors.ts";
+import type { RelayMode } from "../modes/mode.ts";
+import type { Envelope, SendOutcome } from "../protocol/envelope.ts";
+import {
+  integerParameter,
+  isSeq,
+  validateIdempotencyKey,
+  validateRecipient,
+} from "../protocol/validate.ts";
+import type { HttpLimits } from "../limits.ts";
+import { jsonResponse } from "./errors.ts";
 import { readBody, readJson } from "./body.ts";
 import type { RequestContext, Router } from "./router.ts";
 import { authenticateRequest, type AuthParts } from "./authenticate.ts";
-
-/** Limits of the vault endpoints. */
-export interface VaultApiLimits {
-  /** Largest envelope body accepted, in bytes. */
-  readonly maxEnvelopeBytes: number;
-  /** Longest long poll, in seconds. */
-  readonly maxWaitSeconds: number;
-  /** Most envelopes per backlog page. */
-  readonly maxPageEnvelopes: number;
-  /** About how many body bytes per backlog page. */
-  readonly maxPageBytes: number;
-  /** How long a request body may take to arrive, in milliseconds. */
-  readonly bodyTimeoutMs?: number;
-}
 
 /** What the vault endpoints need. */
 export interface VaultApiParts extends AuthParts {
@@ -35,23 +28,11 @@ export interface VaultApiParts extends AuthParts {
   /** Presence is forgotten with the vault on purge. */
   readonly presence: PresenceBoard;
   readonly hub: Hub;
-  readonly limits: VaultApiLimits;
+  readonly httpLimits: HttpLimits;
 }
 
-function integerParam(url: URL, name: string, range: { min: number; max: number }) {
-  const raw = url.searchParams.get(name);
-  if (raw === null) return undefined;
-  const value = /^\d{1,16}$/.test(raw) ? Number(raw) : NaN;
-  if (!(value >= range.min && value <= range.max)) {
-    throw new HttpError(
-      400,
-      "bad_parameter",
-      `Query parameter ${name}=${
-        JSON.stringify(raw)
-      } must be an integer from ${range.min} to ${range.max}`,
-    );
-  }
-  return value;
+function queryInteger(url: URL, name: string, range: { min: number; max: number }) {
+  return integerParameter(name, url.searchParams.get(name), range);
 }
 
 function envelopeJson(envelope: Envelope) {
@@ -79,15 +60,6 @@ function sendResponse(outcome: SendOutcome): Response {
       return jsonResponse({ seq: outcome.seq, duplicate: true });
     case "delivered":
       return jsonResponse({ seq: outcome.seq, stored: false, recipients: outcome.recipients });
-    case "full":
-      throw new HttpError(
-        507,
-        "buffer_full",
-        `The vault's buffer holds ${outcome.used} of ${outcome.limit} bytes and this envelope ` +
-          "does not fit; wait for devices to acknowledge",
-        {},
-        { used: outcome.used, limit: outcome.limit },
-      );
   }
 }
 
@@ -120,48 +92,34 @@ function waitForEnvelope(
 
 /** Adds the vault endpoints to `router`. */
 export function addVaultRoutes(router: Router, parts: VaultApiParts): Router {
-  const { mode, auth, limits } = parts;
+  const { mode, auth, httpLimits: limits } = parts;
 
   const authenticate = (context: RequestContext, hasBody: boolean) =>
     authenticateRequest(parts, context, hasBody);
 
   const send = async (context: RequestContext) => {
     const caller = await authenticate(context, true);
-    const to = context.url.searchParams.get("to");
-    if (to !== null && (!isDeviceId(to) || to === caller.deviceId)) {
-      throw new HttpError(400, "bad_recipient", "to must be another device id of the vault");
-    }
-    const idempotencyKey = context.request.headers.get("idempotency-key") ?? undefined;
-    if (idempotencyKey !== undefined && !isIdempotencyKey(idempotencyKey)) {
-      throw new HttpError(
-        400,
-        "bad_idempotency_key",
-        "Idempotency-Key must be 1 to 128 visible ASCII characters",
-      );
-    }
+    const to = validateRecipient(context.url.searchParams.get("to"), caller.deviceId);
+    const idempotencyKey = validateIdempotencyKey(context.request.headers.get("idempotency-key"));
     const body = await readBody(context.request, limits.maxEnvelopeBytes, limits.bodyTimeoutMs);
     await auth.verifyBody(context.request.headers, body);
-    try {
-      return sendResponse(
-        await mode.send({ vault: caller.vaultId, from: caller.deviceId, to, body, idempotencyKey }),
-      );
-    } catch (error) {
-      if (error instanceof StorageFullError) {
-        throw new HttpError(507, "storage_full", "The relay's disk is full; nothing was stored", {
-          "retry-after": "60",
-        });
-      }
-      throw error;
-    }
+    const outcome = await mode.send({
+      vault: caller.vaultId,
+      from: caller.deviceId,
+      to,
+      body,
+      idempotencyKey,
+    });
+    return sendResponse(outcome);
   };
 
   const backlog = async (context: RequestContext) => {
     const caller = await authenticate(context, false);
-    mode.touch(caller.vaultId, caller.deviceId);
-    const after = integerParam(context.url, "after", { min: 0, max: Number.MAX_SAFE_INTEGER });
-    const limit = integerParam(context.url, "limit", { min: 1, max: limits.maxPageEnvelopes }) ??
+    await mode.touch(caller.vaultId, caller.deviceId);
+    const after = queryInteger(context.url, "after", { min: 0, max: Number.MAX_SAFE_INTEGER });
+    const limit = queryInteger(context.url, "limit", { min: 1, max: limits.maxPageEnvelopes }) ??
       limits.maxPageEnvelopes;
-    const wait = integerParam(context.url, "wait", { min: 0, max: limits.maxWaitSeconds }) ?? 0;
+    const wait = queryInteger(context.url, "wait", { min: 0, max: limits.maxWaitSeconds }) ?? 0;
     const query = {
       vault: caller.vaultId,
       device: caller.deviceId,
@@ -169,14 +127,14 @@ export function addVaultRoutes(router: Router, parts: VaultApiParts): Router {
       limit,
       maxBytes: limits.maxPageBytes,
     };
-    let page = mode.backlog(query);
+    let page = await mode.backlog(query);
     let envelopes = page.envelopes;
     if (envelopes.length === 0 && wait > 0) {
       const live = await waitForEnvelope(parts, caller, {
         seconds: wait,
         signal: context.request.signal,
       });
-      page = mode.backlog(query);
+      page = await mode.backlog(query);
       envelopes = mode.buffering === "enabled" ? page.envelopes : live;
     }
     const last = envelopes.at(-1)?.seq;
@@ -190,32 +148,21 @@ export function addVaultRoutes(router: Router, parts: VaultApiParts): Router {
 
   const ack = async (context: RequestContext) => {
     const caller = await authenticate(context, true);
-    const body = await readBody(context.request, 1024, limits.bodyTimeoutMs);
+    const body = await readBody(context.request, limits.maxAckBytes, limits.bodyTimeoutMs);
     await auth.verifyBody(context.request.headers, body);
     const { seq } = readJson(
       body,
-      (value): value is { seq: number } =>
-        Number.isSafeInteger((value as { seq?: unknown })?.seq) &&
-        (value as { seq: number }).seq >= 0,
+      (value): value is { seq: number } => isSeq((value as { seq?: unknown })?.seq),
       'a JSON object {"seq": <non-negative integer>}',
     );
-    const outcome = mode.ack(caller.vaultId, caller.deviceId, seq);
-    if (outcome.kind === "beyond_latest") {
-      throw new HttpError(
-        409,
-        "ack_beyond_latest",
-        `Cannot acknowledge seq ${seq}: the latest seq of this vault is ${outcome.latest}`,
-        {},
-        { latest_seq: outcome.latest },
-      );
-    }
+    const outcome = await mode.ack(caller.vaultId, caller.deviceId, seq);
     return jsonResponse({ acked: outcome.acked, deleted: outcome.deleted });
   };
 
   const usage = async (context: RequestContext) => {
     const caller = await authenticate(context, false);
-    mode.touch(caller.vaultId, caller.deviceId);
-    const usage = mode.usage(caller.vaultId);
+    await mode.touch(caller.vaultId, caller.deviceId);
+    const usage = await mode.usage(caller.vaultId);
     return jsonResponse({
       mode: mode.name,
       used_bytes: usage.usedBytes,
@@ -229,13 +176,13 @@ export function addVaultRoutes(router: Router, parts: VaultApiParts): Router {
   const purge = async (context: RequestContext) => {
     const caller = await authenticate(context, false);
     parts.presence.clear(caller.vaultId);
-    return jsonResponse({ purged: true, envelopes: mode.purge(caller.vaultId) });
+    return jsonResponse({ purged: true, envelopes: await mode.purge(caller.vaultId) });
   };
 
   return router
     .add("POST", "/v3/vaults/:vault/envelopes", send)
-    .add("GET", "/v3/vaults/:vault/envelopes", backlog)
     .add("POST", "/v3/vaults/:vault/ack", ack)
+    .add("GET", "/v3/vaults/:vault/envelopes", backlog)
     .add("GET", "/v3/vaults/:vault", usage)
     .add("DELETE", "/v3/vaults/:vault", purge);
 }

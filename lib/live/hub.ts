@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Envelope } from "../modes/mode.ts";
+import type { Envelope } from "../protocol/envelope.ts";
 
 /** A live listener for one device of a vault. */
 export interface Subscriber {

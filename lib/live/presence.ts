@@ -5,6 +5,9 @@
  * @module
  */
 import type { Clock } from "../clock.ts";
+import type { PresenceLimits } from "../limits.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+import { validateSize } from "../protocol/validate.ts";
 
 /** A device's published presence. */
 export interface PresenceEntry {
@@ -21,23 +24,33 @@ export class PresenceBoard {
 
   constructor(
     private readonly clock: Clock,
-    readonly limits = { maxBlobBytes: 4096, maxTtlSeconds: 3600, maxEntries: 100_000 },
+    readonly limits: PresenceLimits,
   ) {}
 
-  /** Publishes (or replaces) a device's blob for `ttlSeconds`. False when the board is full. */
+  /**
+   * Publishes (or replaces) a device's blob for `ttlSeconds`.
+   *
+   * @throws {ProtocolError} `too_large` for a blob above the limit, `presence_full` when the
+   * board holds its limit of blobs.
+   */
   publish(
     vault: string,
     device: string,
     blob: Uint8Array,
     ttlSeconds: number,
-  ): PresenceEntry | undefined {
+  ): PresenceEntry {
+    validateSize(blob.byteLength, this.limits.maxBlobBytes, "The presence blob");
     this.#sweep(vault);
     let devices = this.#vaults.get(vault);
     if (!devices?.has(device) && this.#count >= this.limits.maxEntries) {
       // Expired blobs of idle vaults still count until swept; sweep them all before refusing.
       for (const other of [...this.#vaults.keys()]) this.#sweep(other);
       devices = this.#vaults.get(vault);
-      if (this.#count >= this.limits.maxEntries) return undefined;
+      if (this.#count >= this.limits.maxEntries) {
+        throw new ProtocolError("presence_full", "The relay holds too many presence blobs", {
+          retryAfter: 60,
+        });
+      }
     }
     if (!devices) {
       devices = new Map();

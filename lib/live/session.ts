@@ -1,111 +1,94 @@
 /**
- * One device's WebSocket: challenge-response authentication, then envelopes as binary frames
- * both ways and JSON text frames for control. In store-and-forward mode envelopes are pumped
- * from the store in seq order, so a slow reader costs the relay no memory beyond one page; in
- * stateless mode a reader that falls too far behind is disconnected.
+ * One device's WebSocket from challenge to close: the handshake (`handshake.ts`), then envelopes
+ * as binary frames both ways and JSON text frames for control. Outgoing frames go through the
+ * socket's {@linkcode Outbox}. In store-and-forward mode envelopes are pumped from the store in
+ * seq order, so a slow reader costs the relay no memory beyond one page; in stateless mode a
+ * reader that falls too far behind is disconnected.
  *
  * @module
  */
 import { getLogger } from "@logtape/logtape";
 import type { Clock } from "../clock.ts";
 import type { Hub, PresenceEvent } from "./hub.ts";
-import { isDeviceId, isIdempotencyKey } from "../protocol/identity.ts";
 import { LOG_CATEGORY } from "../log.ts";
-import type { Envelope, RelayMode, SendOutcome } from "../modes/mode.ts";
+import type { RelayMode } from "../modes/mode.ts";
 import type { PresenceBoard } from "./presence.ts";
-import { StorageFullError } from "../store/envelopes.ts";
+import type { SocketLimits } from "../limits.ts";
+import type { Envelope } from "../protocol/envelope.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+import { CLOSE } from "../protocol/close_codes.ts";
+import { decodeSendFrame, encodeEnvelopeFrame, FrameError } from "../protocol/socket_frames.ts";
 import {
-  decodeSendFrame,
-  encodeEnvelopeFrame,
-  FrameError,
-  socketAuthMessage,
-} from "../protocol/socket_frames.ts";
+  decodeCanonicalBase64,
+  isSeq,
+  presenceTtl,
+  validateIdempotencyKey,
+  validateRecipient,
+  validateSize,
+} from "../protocol/validate.ts";
+import type { VaultKeys } from "../guard/vault_keys.ts";
+import { HandshakeError, newChallenge, type SocketPeer, verifyAuth } from "./handshake.ts";
+import { Outbox } from "./outbox.ts";
+import { errorReply, type Json, parseMessage, receipt } from "./replies.ts";
+
+export type { SocketPeer };
 
 const log = getLogger([LOG_CATEGORY, "socket"]);
 
-/** Close codes the relay uses. */
-export const CLOSE = {
-  /**
-   * The relay is stopping; reconnect later. Mirrors 1012 (service restart), which the WebSocket
-   * API does not let a program send.
-   */
-  restarting: 4012,
-  authFailed: 4001,
-  authTimeout: 4008,
-  slowReader: 4009,
-  tooManySockets: 4029,
-} as const;
-
-/** Limits of a device socket. */
-export interface SocketLimits {
-  readonly maxEnvelopeBytes: number;
-  readonly authTimeoutMs: number;
-  /** Above this many unsent bytes the relay stops pushing until the reader catches up. */
-  readonly highWaterBytes: number;
-  /** A reader above the high water mark for this long is disconnected. */
-  readonly slowReaderMs: number;
-  /** Seconds between pings on an idle socket; an unanswered ping closes it. 0 disables. */
-  readonly socketIdleTimeoutSeconds: number;
-  /** How long a request body may take; presence PUT shares it with the vault API. */
-  readonly bodyTimeoutMs?: number;
-  /** Authenticated sockets one vault may hold open. */
-  readonly maxSocketsPerVault: number;
-}
-
 /** What a device socket needs from the relay. */
-export interface SocketParts {
+export interface SessionParts {
   readonly mode: RelayMode;
   readonly hub: Hub;
   readonly presence: PresenceBoard;
   readonly clock: Clock;
+  readonly keys: VaultKeys;
   readonly limits: SocketLimits;
-  /** Called when the relay closes a socket. */
-  readonly onClosed?: (socket: DeviceSocket) => void;
+  /** Runs for each control message once authenticated; throws a ProtocolError to refuse it. */
+  readonly onControl?: (vaultId: string) => void;
+  /** Called once when the socket is done, however it ended. */
+  readonly onClosed?: (session: DeviceSession) => void;
 }
 
-/** Who is at the other end, as claimed before authentication. */
-export interface SocketPeer {
-  readonly vaultId: string;
-  readonly vaultKey: Uint8Array<ArrayBuffer>;
-  readonly deviceId: string;
-  readonly authority: string;
-}
-
-type Json = Record<string, unknown>;
-
-const PAGE = { limit: 256, maxBytes: 1024 * 1024 };
+/** Where a session is in its life. */
+type Phase = "challenged" | "verifying" | "ready" | "closed";
 
 /** Runs one device socket from challenge to close. */
-export class DeviceSocket {
-  readonly #challenge = crypto.getRandomValues(new Uint8Array(32)).toBase64({
-    alphabet: "base64url",
-    omitPadding: true,
-  });
-  #authenticated = false;
+export class DeviceSession {
+  readonly #challenge = newChallenge();
+  readonly #outbox: Outbox;
+  #phase: Phase = "challenged";
   #unsubscribe: (() => void) | undefined;
+  #authTimer: ReturnType<typeof setTimeout> | undefined;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #heardSinceIdleCheck = true;
+  /** The last seq handed to the outbox, for the store pump. */
   #sentUpTo = 0;
   #caughtUp = false;
   #pumping = false;
-  #slowSince: number | undefined;
-  #authTimer: ReturnType<typeof setTimeout> | undefined;
+  /** An envelope was published while the pump was reading a page. */
+  #published = false;
 
   constructor(
     private readonly socket: WebSocket,
     private readonly peer: SocketPeer,
-    private readonly parts: SocketParts,
+    private readonly parts: SessionParts,
   ) {
+    this.#outbox = new Outbox(socket, {
+      limits: parts.limits,
+      clock: parts.clock,
+      onStalled: () => this.close(CLOSE.slowReader, "slow reader: too far behind"),
+    });
     socket.binaryType = "arraybuffer";
     socket.onopen = () => this.#open();
     socket.onmessage = (event) => this.#receive(event.data);
-    socket.onclose = () => this.#cleanup();
-    socket.onerror = () => this.#cleanup();
+    socket.onclose = () => this.#finish();
+    socket.onerror = () => this.#finish();
   }
 
   /** Closes the socket with `code`, telling the device why. */
   close(code: number, reason: string): void {
     if (this.socket.readyState <= WebSocket.OPEN) this.socket.close(code, reason);
-    this.#cleanup();
-    this.parts.onClosed?.(this);
+    this.#finish();
   }
 
   /** Closes the socket and resolves once the closing handshake is done. */
@@ -118,8 +101,16 @@ export class DeviceSocket {
     return closed;
   }
 
+  /**
+   * Resolves when the reader has room below its high-water mark, or has been cut off as too
+   * slow. Stateless senders wait on it.
+   */
+  settled(): Promise<void> {
+    return this.#outbox.whenRoom();
+  }
+
   #send(message: Json): void {
-    if (this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(message));
+    this.#outbox.send(JSON.stringify(message));
   }
 
   #open(): void {
@@ -130,80 +121,89 @@ export class DeviceSocket {
     );
   }
 
-  #cleanup(): void {
+  #finish(): void {
+    if (this.#phase === "closed") return;
+    this.#phase = "closed";
     clearTimeout(this.#authTimer);
+    clearTimeout(this.#idleTimer);
+    this.#outbox.close();
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
+    this.parts.onClosed?.(this);
   }
 
   #receive(data: unknown): void {
-    if (!this.#authenticated) {
-      this.#authenticate(data).catch(() => this.close(CLOSE.authFailed, "authentication failed"));
-      return;
-    }
-    if (data instanceof ArrayBuffer) {
-      this.#sendEnvelope(new Uint8Array(data)).catch((error) => this.#fail(error));
-    } else {
-      this.#control(String(data));
+    this.#heardSinceIdleCheck = true;
+    switch (this.#phase) {
+      case "challenged":
+        this.#phase = "verifying";
+        this.#authenticate(typeof data === "string" ? parseMessage(data) : undefined)
+          .catch((error) => this.#fail(error));
+        return;
+      case "verifying":
+        // One auth message per socket: a second one (or anything before `ready`) is a violation.
+        return this.#refuseAndClose(
+          new ProtocolError("bad_message", "Wait for ready before sending more messages"),
+          CLOSE.protocolViolation,
+        );
+      case "ready":
+        if (data instanceof ArrayBuffer) {
+          this.#sendEnvelope(new Uint8Array(data)).catch((error) => this.#fail(error));
+        } else {
+          this.#control(String(data)).catch((error) => this.#fail(error));
+        }
     }
   }
 
+  #refuseAndClose(refusal: ProtocolError, code: number): void {
+    this.#send(errorReply(refusal));
+    this.close(code, refusal.message.slice(0, 120));
+  }
+
   #fail(error: unknown): void {
+    if (error instanceof HandshakeError) {
+      const code = error.kind === "auth" ? CLOSE.authFailed : CLOSE.protocolViolation;
+      return this.#refuseAndClose(error.refusal, code);
+    }
     log.error("Socket message failed: {error}", { error });
     this.#send({ type: "error", error: "internal", message: "The relay hit an unexpected error" });
   }
 
-  async #authenticate(data: unknown): Promise<void> {
-    const message = typeof data === "string" ? parseJson(data) : undefined;
-    if (message?.type !== "auth" || typeof message.signature !== "string") {
-      throw new TypeError("Expected an auth message");
-    }
-    const key = await crypto.subtle.importKey("raw", this.peer.vaultKey, "Ed25519", false, [
-      "verify",
-    ]);
-    const signed = socketAuthMessage({
-      authority: this.peer.authority,
+  async #authenticate(message: Json | undefined): Promise<void> {
+    const after = await verifyAuth(message, {
       challenge: this.#challenge,
-      vaultId: this.peer.vaultId,
-      deviceId: this.peer.deviceId,
+      peer: this.peer,
+      keys: this.parts.keys,
     });
-    const signature = Uint8Array.fromBase64(message.signature);
-    if (!await crypto.subtle.verify("Ed25519", key, signature, signed)) {
-      this.#send({
-        type: "error",
-        error: "auth_failed",
-        message: "The challenge signature does not verify",
-      });
-      throw new TypeError("Bad signature");
-    }
     clearTimeout(this.#authTimer);
+    if (this.#phase !== "verifying") return;
+    const { maxSocketsPerVault } = this.parts.limits;
     // Counted after authentication, so nobody can use up a vault's sockets by naming it.
-    if (this.parts.hub.socketCount(this.peer.vaultId) >= this.parts.limits.maxSocketsPerVault) {
-      this.#send({
-        type: "error",
-        error: "too_many_sockets",
-        message: `This vault already has ${this.parts.limits.maxSocketsPerVault} sockets open`,
-      });
-      return this.close(CLOSE.tooManySockets, "too many sockets for this vault");
+    if (this.parts.hub.socketCount(this.peer.vaultId) >= maxSocketsPerVault) {
+      return this.#refuseAndClose(
+        new ProtocolError(
+          "too_many_sockets",
+          `This vault already has ${maxSocketsPerVault} sockets open`,
+        ),
+        CLOSE.tooManySockets,
+      );
     }
-    this.#authenticated = true;
-    const after = message.after;
-    if (after !== undefined && !(Number.isSafeInteger(after) && (after as number) >= 0)) {
-      this.#send({
-        type: "error",
-        error: "bad_message",
-        message: "after must be a non-negative integer",
-      });
-      throw new TypeError("Bad after");
-    }
-    this.#ready(after as number | undefined);
+    await this.#ready(after);
   }
 
-  #ready(after: number | undefined): void {
+  async #ready(after: number | undefined): Promise<void> {
     const { mode, hub, presence } = this.parts;
     const { vaultId, deviceId } = this.peer;
-    mode.touch(vaultId, deviceId);
-    const page = mode.backlog({ vault: vaultId, device: deviceId, after, limit: 1, maxBytes: 1 });
+    await mode.touch(vaultId, deviceId);
+    const page = await mode.backlog({
+      vault: vaultId,
+      device: deviceId,
+      after,
+      limit: 1,
+      maxBytes: 1,
+    });
+    if (this.#phase !== "verifying") return;
+    this.#phase = "ready";
     this.#sentUpTo = after ?? page.acked;
     this.#send({
       type: "ready",
@@ -219,38 +219,52 @@ export class DeviceSocket {
       settled: () => this.settled(),
       onPresence: (event: PresenceEvent) => this.#send(event as unknown as Json),
     });
+    this.#watchIdle();
     if (mode.buffering === "enabled") void this.#pump();
     log.debug("Socket authenticated");
   }
 
+  /** Pings a silent device each idle period; one that stays silent for another is closed. */
+  #watchIdle(): void {
+    const seconds = this.parts.limits.idleTimeoutSeconds;
+    if (seconds === 0) return;
+    let pinged = false;
+    const check = () => {
+      if (this.#heardSinceIdleCheck) {
+        pinged = false;
+      } else if (pinged) {
+        return this.close(CLOSE.idleTimeout, "idle: no answer to ping");
+      } else {
+        pinged = true;
+        this.#send({ type: "ping" });
+      }
+      this.#heardSinceIdleCheck = false;
+      this.#idleTimer = setTimeout(check, seconds * 1000);
+    };
+    this.#heardSinceIdleCheck = false;
+    this.#idleTimer = setTimeout(check, seconds * 1000);
+  }
+
   #deliver(envelope: Envelope): boolean {
-    if (this.socket.readyState !== WebSocket.OPEN) return false;
-    const buffered = this.socket.bufferedAmount;
+    if (!this.#outbox.isOpen) return false;
     if (this.parts.mode.buffering === "disabled") {
       // Senders wait for readers (settled), so this is only reached by a reader that stalled
       // while several senders kept going.
-      if (buffered > 4 * this.parts.limits.highWaterBytes) {
+      if (this.#outbox.queuedBytes > 4 * this.parts.limits.highWaterBytes) {
         this.close(CLOSE.slowReader, "slow reader: too far behind");
         return false;
       }
-      this.socket.send(encodeEnvelopeFrame(envelope));
-      return true;
+      return this.#outbox.send(encodeEnvelopeFrame(envelope));
     }
-    if (this.#caughtUp && !this.#pumping && buffered < this.parts.limits.highWaterBytes) {
-      this.socket.send(encodeEnvelopeFrame(envelope));
+    if (this.#caughtUp && !this.#pumping && this.#outbox.hasRoom) {
+      this.#outbox.send(encodeEnvelopeFrame(envelope));
       this.#sentUpTo = envelope.seq;
       return true;
     }
     this.#caughtUp = false;
+    this.#published = true;
     void this.#pump();
     return true;
-  }
-
-  /** Resolves when the reader is below the high-water mark, or has been cut off as too slow. */
-  async settled(): Promise<void> {
-    while (this.socket.readyState === WebSocket.OPEN && !this.#readerKeepsUp()) {
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
   }
 
   /** Sends stored envelopes after `#sentUpTo`, in seq order, pausing while the reader lags. */
@@ -258,23 +272,25 @@ export class DeviceSocket {
     if (this.#pumping) return;
     this.#pumping = true;
     try {
-      while (this.socket.readyState === WebSocket.OPEN) {
-        if (!this.#readerKeepsUp()) {
-          await new Promise((resolve) => setTimeout(resolve, 10));
+      while (this.#outbox.isOpen) {
+        if (!this.#outbox.hasRoom) {
+          await this.#outbox.whenRoom();
           continue;
         }
-        const page = this.parts.mode.backlog({
+        this.#published = false;
+        const page = await this.parts.mode.backlog({
           vault: this.peer.vaultId,
           device: this.peer.deviceId,
           after: this.#sentUpTo,
-          ...PAGE,
+          limit: this.parts.limits.pumpPageEnvelopes,
+          maxBytes: this.parts.limits.pumpPageBytes,
         });
-        if (page.envelopes.length === 0) {
+        if (page.envelopes.length === 0 && !this.#published) {
           this.#caughtUp = true;
           return;
         }
         for (const envelope of page.envelopes) {
-          this.socket.send(encodeEnvelopeFrame(envelope));
+          if (!this.#outbox.send(encodeEnvelopeFrame(envelope))) return;
           this.#sentUpTo = envelope.seq;
         }
       }
@@ -283,156 +299,66 @@ export class DeviceSocket {
     }
   }
 
-  #readerKeepsUp(): boolean {
-    if (this.socket.bufferedAmount <= this.parts.limits.highWaterBytes) {
-      this.#slowSince = undefined;
-      return true;
-    }
-    const now = this.parts.clock.now();
-    this.#slowSince ??= now;
-    if (now - this.#slowSince > this.parts.limits.slowReaderMs) {
-      this.close(CLOSE.slowReader, "slow reader: too far behind");
-    }
-    return false;
-  }
-
   async #sendEnvelope(bytes: Uint8Array): Promise<void> {
     let frame;
     try {
       frame = decodeSendFrame(bytes);
     } catch (error) {
-      if (error instanceof FrameError) {
-        return this.#send({ type: "error", error: "bad_frame", message: error.message });
-      }
-      throw error;
+      if (!(error instanceof FrameError)) throw error;
+      return this.#send({ type: "error", error: "bad_frame", message: error.message });
     }
-    const reject = (error: string, message: string, extra: Json = {}) =>
-      this.#send({ type: "error", id: frame.id, error, message, ...extra });
-    if (frame.body.byteLength > this.parts.limits.maxEnvelopeBytes) {
-      return reject(
-        "too_large",
-        `The envelope is larger than ${this.parts.limits.maxEnvelopeBytes} bytes`,
-      );
-    }
-    if (frame.to !== null && (!isDeviceId(frame.to) || frame.to === this.peer.deviceId)) {
-      return reject("bad_recipient", "to must be another device id of the vault");
-    }
-    if (frame.idempotencyKey !== null && !isIdempotencyKey(frame.idempotencyKey)) {
-      return reject(
-        "bad_idempotency_key",
-        "An idempotency key is 1 to 128 visible ASCII characters",
-      );
-    }
-    let outcome: SendOutcome;
     try {
-      outcome = await this.parts.mode.send({
+      validateSize(frame.body.byteLength, this.parts.limits.maxEnvelopeBytes, "The envelope");
+      const outcome = await this.parts.mode.send({
         vault: this.peer.vaultId,
         from: this.peer.deviceId,
-        to: frame.to,
+        to: validateRecipient(frame.to, this.peer.deviceId),
         body: frame.body.slice(),
-        idempotencyKey: frame.idempotencyKey ?? undefined,
+        idempotencyKey: validateIdempotencyKey(frame.idempotencyKey),
       });
+      this.#send(receipt(frame.id, outcome));
     } catch (error) {
-      if (error instanceof StorageFullError) {
-        return reject("storage_full", "The relay's disk is full; nothing was stored");
-      }
-      throw error;
+      if (!(error instanceof ProtocolError)) throw error;
+      this.#send(errorReply(error, frame.id));
     }
-    this.#send(receipt(frame.id, outcome));
   }
 
-  #control(text: string): void {
-    const message = parseJson(text);
-    const { mode } = this.parts;
-    const { vaultId, deviceId } = this.peer;
+  async #control(text: string): Promise<void> {
+    const message = parseMessage(text);
     // A control message may carry an id; its reply echoes it, so clients can pair them.
-    const id = Number.isSafeInteger(message?.id) ? { id: message!.id } : {};
-    const reply = (answer: Json) => this.#send({ ...answer, ...id });
-    if (
-      message?.type === "ack" && Number.isSafeInteger(message.seq) && (message.seq as number) >= 0
-    ) {
-      const outcome = mode.ack(vaultId, deviceId, message.seq as number);
-      return reply(
-        outcome.kind === "acked"
-          ? { type: "acked", acked: outcome.acked, deleted: outcome.deleted }
-          : {
-            type: "error",
-            error: "ack_beyond_latest",
-            message: `Cannot acknowledge seq ${message.seq}: the latest seq is ${outcome.latest}`,
-            latest_seq: outcome.latest,
-          },
-      );
+    const id = Number.isSafeInteger(message?.id) ? message!.id as number : undefined;
+    try {
+      const answer = await this.#answer(message);
+      if (answer) this.#send({ ...answer, ...(id === undefined ? {} : { id }) });
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      this.#send(errorReply(error, id));
+    }
+  }
+
+  /** The reply to a control message; `undefined` for a pong, which needs none. */
+  async #answer(message: Json | undefined): Promise<Json | undefined> {
+    const { mode, presence } = this.parts;
+    const { vaultId, deviceId } = this.peer;
+    if (message?.type === "pong") return undefined;
+    this.parts.onControl?.(vaultId);
+    if (message?.type === "ack" && isSeq(message.seq)) {
+      const outcome = await mode.ack(vaultId, deviceId, message.seq);
+      return { type: "acked", acked: outcome.acked, deleted: outcome.deleted };
     }
     if (message?.type === "presence" && typeof message.blob === "string") {
-      return reply(this.#publishPresence(message.blob, message.ttl));
+      const ttl = presenceTtl(message.ttl, presence.limits.maxTtlSeconds);
+      const blob = decodeCanonicalBase64(message.blob);
+      if (!blob) throw new ProtocolError("bad_parameter", "blob must be canonical padded base64");
+      await mode.touch(vaultId, deviceId);
+      const entry = presence.publish(vaultId, deviceId, blob, ttl);
+      return { type: "presence_ok", expires_at: entry.expiresAt };
     }
-    if (message?.type === "ping") return reply({ type: "pong" });
-    reply({
-      type: "error",
-      error: "bad_message",
-      message:
-        'Expected {"type":"ack","seq":N}, {"type":"presence","blob":"…","ttl":N} or {"type":"ping"}',
-    });
-  }
-
-  #publishPresence(blobText: string, ttl: unknown): Json {
-    const { presence } = this.parts;
-    const { maxTtlSeconds, maxBlobBytes } = presence.limits;
-    let blob: Uint8Array;
-    try {
-      blob = Uint8Array.fromBase64(blobText);
-    } catch {
-      return { type: "error", error: "bad_message", message: "blob must be base64" };
-    }
-    const seconds = ttl === undefined ? 300 : Number(ttl);
-    if (!Number.isInteger(seconds) || seconds < 1 || seconds > maxTtlSeconds) {
-      return {
-        type: "error",
-        error: "bad_message",
-        message: `ttl must be 1 to ${maxTtlSeconds} seconds`,
-      };
-    }
-    if (blob.byteLength > maxBlobBytes) {
-      return {
-        type: "error",
-        error: "too_large",
-        message: `The presence blob is larger than ${maxBlobBytes} bytes`,
-      };
-    }
-    const entry = presence.publish(this.peer.vaultId, this.peer.deviceId, blob, seconds);
-    return entry ? { type: "presence_ok", expires_at: entry.expiresAt } : {
-      type: "error",
-      error: "presence_full",
-      message: "The relay holds too many presence blobs",
-    };
-  }
-}
-
-function parseJson(text: string): Json | undefined {
-  try {
-    const value = JSON.parse(text);
-    return typeof value === "object" && value !== null ? value as Json : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function receipt(id: number, outcome: SendOutcome): Json {
-  switch (outcome.kind) {
-    case "stored":
-      return { type: "stored", id, seq: outcome.seq, recipients: outcome.recipients };
-    case "duplicate":
-      return { type: "stored", id, seq: outcome.seq, duplicate: true };
-    case "delivered":
-      return { type: "delivered", id, seq: outcome.seq, recipients: outcome.recipients };
-    case "full":
-      return {
-        type: "error",
-        id,
-        error: "buffer_full",
-        message: `The vault's buffer holds ${outcome.used} of ${outcome.limit} bytes`,
-        used: outcome.used,
-        limit: outcome.limit,
-      };
+    if (message?.type === "ping") return { type: "pong" };
+    throw new ProtocolError(
+      "bad_message",
+      'Expected {"type":"ack","seq":N}, {"type":"presence","blob":"…","ttl":N}, {"type":"ping"} ' +
+        'or {"type":"pong"}',
+    );
   }
 }

@@ -1,11 +1,11 @@
 /**
- * The relay's metrics as the rest of the relay sees them: an interface, a no-op used when
- * metrics are off (the default), the Prometheus implementation loaded only when
- * `--metrics-listen` is set, and the scrape endpoint.
+ * The relay's metrics as the rest of the relay sees them: an interface and a no-op used when
+ * metrics are off (the default). `load.ts` picks the implementation; `endpoint.ts` serves scrapes.
  *
  * @module
  */
-import type { RelayMode, StoreTotals } from "../modes/mode.ts";
+import type { RelayMode } from "../modes/mode.ts";
+import type { StoreTotals } from "../protocol/envelope.ts";
 import type { P2pStats } from "../p2p/node.ts";
 import type { LimitName } from "../guard/admission.ts";
 
@@ -53,38 +53,3 @@ export const NO_METRICS: Metrics = {
   text: () => Promise.resolve(""),
   contentType: "text/plain; version=0.0.4",
 };
-
-/** Prometheus metrics when `enabled`, else {@linkcode NO_METRICS} (prom-client is not loaded). */
-export async function loadMetrics(enabled: boolean, sources: MetricsSources): Promise<Metrics> {
-  if (!enabled) return NO_METRICS;
-  const { PrometheusMetrics } = await import("./prometheus.ts");
-  return new PrometheusMetrics(sources);
-}
-
-function sameToken(given: string, expected: string): boolean {
-  const a = new TextEncoder().encode(given);
-  const b = new TextEncoder().encode(expected);
-  let difference = a.length ^ b.length;
-  for (let i = 0; i < b.length; i++) difference |= (a[i] ?? 0) ^ b[i]!;
-  return difference === 0;
-}
-
-/** Answers a scrape: `GET /metrics`, with `Authorization: Bearer <token>` when a token is set. */
-export async function metricsResponse(
-  request: Request,
-  options: { metrics: Metrics; token: string },
-): Promise<Response> {
-  const { pathname } = new URL(request.url);
-  if (pathname !== "/metrics") return new Response("Not found: scrape /metrics\n", { status: 404 });
-  if (request.method !== "GET") return new Response("Use GET\n", { status: 405 });
-  const given = /^Bearer (.+)$/.exec(request.headers.get("authorization") ?? "")?.[1] ?? "";
-  if (options.token !== "" && !sameToken(given, options.token)) {
-    return new Response("Send Authorization: Bearer <--metrics-token>\n", {
-      status: 401,
-      headers: { "www-authenticate": 'Bearer realm="metrics"' },
-    });
-  }
-  return new Response(await options.metrics.text(), {
-    headers: { "content-type": options.metrics.contentType },
-  });
-}

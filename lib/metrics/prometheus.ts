@@ -166,8 +166,8 @@ export class PrometheusMetrics implements Metrics {
         }
         return outcome;
       },
-      backlog(query) {
-        const page = mode.backlog(query);
+      async backlog(query) {
+        const page = await mode.backlog(query);
         delivered.inc({ path: "backlog" }, page.envelopes.length);
         return page;
       },

@@ -1,40 +1,62 @@
 /**
  * Stateless mode: envelopes go only to devices connected now and never touch disk. Seqs and
- * idempotency keys are kept in memory only, bounded: seqs restart after a restart of the relay
- * (or for a vault idle long enough to be evicted), and a retry is recognised for ten minutes.
+ * idempotency keys are kept in memory only, bounded (see `ModeLimits`): seqs restart after a
+ * restart of the relay (or for a vault idle long enough to be evicted), and a retry is
+ * recognised for as long as its key is remembered.
  *
  * @module
  */
-import type { BacklogPage, ModeContext, RelayMode, SendOutcome } from "./mode.ts";
+import type { ModeContext, RelayMode } from "./mode.ts";
+import type { SendOutcome } from "../protocol/envelope.ts";
+import { ackBeyondLatest } from "./refusals.ts";
 
-/** Vaults whose seq counter is kept; the least recently used are forgotten beyond it. */
-const MAX_VAULTS = 100_000;
-/** Idempotency keys remembered, and for how long. */
-const MAX_KEYS = 100_000;
-const KEY_LIFETIME_MS = 10 * 60_000;
+/** Seq counters per vault, in least-recently-used order, at most `capacity` of them. */
+class SeqCounters {
+  readonly #latest = new Map<string, number>();
 
-/** Creates the stateless mode. The database holds only the relay's own state. */
-export function createStatelessMode(context: ModeContext): RelayMode {
-  const { clock, hub, config } = context;
-  const latest = new Map<string, number>();
-  const keys = new Map<string, { seq: number; expiresAt: number }>();
-  const latestSeq = (vault: string) => latest.get(vault) ?? 0;
+  constructor(private readonly capacity: number) {}
 
-  const nextSeq = (vault: string): number => {
-    const seq = latestSeq(vault) + 1;
-    latest.delete(vault); // re-inserted last: the map stays in least-recently-used order
-    latest.set(vault, seq);
-    if (latest.size > MAX_VAULTS) latest.delete(latest.keys().next().value!);
+  latest(vault: string): number {
+    return this.#latest.get(vault) ?? 0;
+  }
+
+  next(vault: string): number {
+    const seq = this.latest(vault) + 1;
+    this.#latest.delete(vault); // re-inserted last: the map stays in least-recently-used order
+    this.#latest.set(vault, seq);
+    if (this.#latest.size > this.capacity) this.#latest.delete(this.#latest.keys().next().value!);
     return seq;
-  };
+  }
+}
 
-  const rememberKey = (key: string, seq: number, now: number): void => {
-    for (const [oldKey, entry] of keys) {
-      if (entry.expiresAt > now && keys.size < MAX_KEYS) break;
-      keys.delete(oldKey);
+/** Idempotency keys with the seq they got, forgotten after `lifetimeMs` or beyond `capacity`. */
+class RecentKeys {
+  readonly #keys = new Map<string, { seq: number; expiresAt: number }>();
+
+  constructor(private readonly limits: { capacity: number; lifetimeMs: number }) {}
+
+  seqOf(key: string, now: number): number | undefined {
+    const known = this.#keys.get(key);
+    return known && known.expiresAt > now ? known.seq : undefined;
+  }
+
+  remember(key: string, seq: number, now: number): void {
+    for (const [oldKey, entry] of this.#keys) {
+      if (entry.expiresAt > now && this.#keys.size < this.limits.capacity) break;
+      this.#keys.delete(oldKey);
     }
-    keys.set(key, { seq, expiresAt: now + KEY_LIFETIME_MS });
-  };
+    this.#keys.set(key, { seq, expiresAt: now + this.limits.lifetimeMs });
+  }
+}
+
+/** Creates the stateless mode. It uses no database. */
+export function createStatelessMode(context: Omit<ModeContext, "database">): RelayMode {
+  const { clock, hub, limits } = context;
+  const seqs = new SeqCounters(limits.statelessVaults);
+  const keys = new RecentKeys({
+    capacity: limits.statelessKeys,
+    lifetimeMs: limits.statelessKeyLifetimeMs,
+  });
 
   return {
     name: "stateless",
@@ -44,39 +66,32 @@ export function createStatelessMode(context: ModeContext): RelayMode {
       const key = request.idempotencyKey === undefined
         ? undefined
         : `${request.vault} ${request.from} ${request.idempotencyKey}`;
-      const known = key === undefined ? undefined : keys.get(key);
-      if (known && known.expiresAt > now) return { kind: "duplicate", seq: known.seq };
-      const seq = nextSeq(request.vault);
-      if (key !== undefined) rememberKey(key, seq, now);
-      const recipients = hub.publish({
-        vault: request.vault,
-        seq,
-        from: request.from,
-        to: request.to,
-        createdAt: now,
-        expiresAt: now,
-        body: request.body,
-      });
+      const known = key === undefined ? undefined : keys.seqOf(key, now);
+      if (known !== undefined) return { kind: "duplicate", seq: known };
+      const seq = seqs.next(request.vault);
+      if (key !== undefined) keys.remember(key, seq, now);
+      const recipients = hub.publish({ ...request, seq, createdAt: now, expiresAt: now });
       // The sender's answer waits until the readers have room: flow control without buffering.
       await hub.settled(request.vault);
       return { kind: "delivered", seq, recipients };
     },
-    backlog(query): BacklogPage {
-      return { envelopes: [], acked: 0, latestSeq: latestSeq(query.vault) };
+    backlog: (query) =>
+      Promise.resolve({ envelopes: [], acked: 0, latestSeq: seqs.latest(query.vault) }),
+    ack(vault, _device, seq) {
+      const latest = seqs.latest(vault);
+      if (seq > latest) return Promise.reject(ackBeyondLatest(seq, latest));
+      return Promise.resolve({ acked: seq, deleted: 0 });
     },
-    ack: (vault, _device, seq) =>
-      seq > latestSeq(vault)
-        ? { kind: "beyond_latest", latest: latestSeq(vault) }
-        : { kind: "acked", acked: seq, deleted: 0 },
-    purge: () => 0,
-    usage: (vault) => ({
-      usedBytes: 0,
-      limitBytes: config.maxBuffer,
-      envelopes: 0,
-      devices: hub.devicesOnline(vault).size,
-      latestSeq: latestSeq(vault),
-    }),
-    touch: () => {},
+    purge: () => Promise.resolve(0),
+    usage: (vault) =>
+      Promise.resolve({
+        usedBytes: 0,
+        limitBytes: limits.maxBufferBytes,
+        envelopes: 0,
+        devices: hub.devicesOnline(vault).size,
+        latestSeq: seqs.latest(vault),
+      }),
+    touch: () => Promise.resolve(),
     totals: () => ({ envelopes: 0, bytes: 0, vaultsWithData: 0 }),
     close: () => Promise.resolve(),
   };

@@ -6,136 +6,128 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { EnvelopeStore, type NewEnvelope, type StoredEnvelope } from "../store/envelopes.ts";
+import { type AppendOutcome, EnvelopeStore, StorageFullError } from "../store/envelopes.ts";
 import { GroupCommit } from "../store/group_commit.ts";
 import { LOG_CATEGORY } from "../log.ts";
-import type {
-  BacklogPage,
-  BacklogQuery,
-  Envelope,
-  ModeContext,
-  RelayMode,
-  SendOutcome,
-  SendRequest,
-} from "./mode.ts";
+import type { ModeContext, RelayMode } from "./mode.ts";
+import type { SendOutcome, SendRequest } from "../protocol/envelope.ts";
+import { ackBeyondLatest, bufferFull, storageFull } from "./refusals.ts";
 
 const log = getLogger([LOG_CATEGORY, "store-and-forward"]);
 
-/** Options of the store-and-forward mode beyond the relay's configuration. */
-export interface StoreAndForwardOptions {
-  /** How often the expiry sweeper runs. */
-  readonly sweepIntervalMs?: number;
-  /** Called after each group commit, for metrics. */
+/** Observers of the store-and-forward mode, for metrics. */
+export interface StoreAndForwardObservers {
+  /** Called after each group commit. */
   readonly onCommit?: (batchSize: number, milliseconds: number) => void;
-  /** Called with the number of envelopes each sweep found expired, for metrics. */
+  /** Called with the number of envelopes each sweep found expired. */
   readonly onExpired?: (count: number) => void;
 }
 
-const SWEEP_BATCH = 500;
-/** A device's "last seen" is written at most this often, unless it sends or acknowledges. */
-const TOUCH_INTERVAL_MS = 60_000;
+/** The store-and-forward mode, plus its expiry sweep (exposed for tests). */
+export interface StoreAndForwardMode extends RelayMode {
+  /** Deletes expired envelopes now; resolves with how many. */
+  sweep(): Promise<number>;
+}
 
-function toEnvelope(vault: string, stored: StoredEnvelope): Envelope {
-  return {
-    vault,
-    seq: stored.seq,
-    from: stored.sender,
-    to: stored.recipient,
-    createdAt: stored.createdAt,
-    expiresAt: stored.expiresAt,
-    body: stored.body,
-  };
+/** Runs `work`, turning a full disk into the protocol's `storage_full`. */
+function storing<T>(work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    if (error instanceof StorageFullError) throw storageFull();
+    throw error;
+  }
+}
+
+/** Turns the store's outcome of one append into the mode's, or the refusal it is. */
+function sendOutcome(outcome: AppendOutcome, recipients: () => number): SendOutcome | Error {
+  if (outcome.kind === "full") return bufferFull(outcome.used, outcome.limit);
+  if (outcome.kind === "duplicate") return outcome;
+  return { ...outcome, recipients: recipients() };
 }
 
 /** Creates the store-and-forward mode on the relay's database. */
 export function createStoreAndForwardMode(
   context: ModeContext,
-  options: StoreAndForwardOptions = {},
-): RelayMode & { sweep(): number } {
-  const { config, clock, hub } = context;
-  const store = new EnvelopeStore(context.database, {
-    ttlMs: config.ttlHours * 3600_000,
-    maxBufferBytes: config.maxBuffer,
-  });
+  observers: StoreAndForwardObservers = {},
+): StoreAndForwardMode {
+  const { clock, hub, limits } = context;
+  const store = new EnvelopeStore(context.database, limits);
   const lastTouch = new Map<string, number>();
 
-  const commitBatch = (items: readonly NewEnvelope[]): SendOutcome[] => {
+  const commitBatch = (items: readonly SendRequest[]): (SendOutcome | Error)[] => {
     const now = clock.now();
-    return store.appendBatch(items, now).map((outcome, i) => {
-      if (outcome.kind !== "stored") return outcome;
-      const item = items[i]!;
-      const recipients = hub.publish({
-        vault: item.vault,
-        seq: outcome.seq,
-        from: item.sender,
-        to: item.recipient,
-        createdAt: now,
-        expiresAt: outcome.expiresAt,
-        body: item.body,
-      });
-      return { ...outcome, recipients };
-    });
+    const outcomes = storing(() => store.appendBatch(items, now));
+    return outcomes.map((outcome, i) =>
+      sendOutcome(outcome, () => {
+        const item = items[i]!;
+        const seq = (outcome as { seq: number }).seq;
+        const expiresAt = (outcome as { expiresAt: number }).expiresAt;
+        return hub.publish({ ...item, seq, createdAt: now, expiresAt });
+      })
+    );
   };
-  const writes = new GroupCommit(commitBatch, 512, options.onCommit);
+  const writes = new GroupCommit(commitBatch, {
+    maxItems: limits.commitBatchEnvelopes,
+    maxBytes: limits.commitBatchBytes,
+    sizeOf: (item: SendRequest) => item.body.byteLength,
+    observe: observers.onCommit,
+  });
 
-  const sweep = (): number => {
+  const sweep = async (): Promise<number> => {
     let total = 0;
-    for (let deleted = SWEEP_BATCH; deleted === SWEEP_BATCH; total += deleted) {
-      deleted = store.sweepExpired(clock.now(), SWEEP_BATCH);
+    for (let deleted = limits.sweepBatch; deleted === limits.sweepBatch; total += deleted) {
+      deleted = store.sweepExpired(clock.now(), limits.sweepBatch);
+      // One short transaction at a time: requests run between slices.
+      await new Promise((resolve) => setTimeout(resolve, 0));
     }
     if (total > 0) log.info("Expired {count} envelopes", { count: total });
-    if (total > 0) options.onExpired?.(total);
+    if (total > 0) observers.onExpired?.(total);
     return total;
   };
   const sweeper = setInterval(() => {
-    try {
-      sweep();
-    } catch (error) {
-      log.error("Expiry sweep failed: {error}", { error });
-    }
-  }, options.sweepIntervalMs ?? 60_000);
+    sweep().catch((error) => log.error("Expiry sweep failed: {error}", { error }));
+  }, limits.sweepIntervalMs);
+
+  const touch = (vault: string, device: string) => {
+    const now = clock.now();
+    const key = `${vault} ${device}`;
+    if (now - (lastTouch.get(key) ?? -Infinity) < limits.touchIntervalMs) return;
+    if (lastTouch.size >= limits.touchEntries) lastTouch.clear();
+    lastTouch.set(key, now);
+    storing(() => store.touchDevice(vault, device, now));
+  };
 
   return {
     name: "store-and-forward",
     buffering: "enabled",
-    send: (request: SendRequest) =>
-      writes.submit({
-        vault: request.vault,
-        sender: request.from,
-        recipient: request.to,
-        body: request.body,
-        idempotencyKey: request.idempotencyKey,
+    send: (request) => writes.submit(request),
+    backlog: (query) =>
+      run(() => {
+        const acked = store.cursorOf(query.vault, query.device);
+        const envelopes = store.backlog({
+          vault: query.vault,
+          device: query.device,
+          after: query.after ?? acked,
+          limit: query.limit,
+          maxBytes: query.maxBytes,
+          now: clock.now(),
+        });
+        return { envelopes, acked, latestSeq: store.latestSeq(query.vault) };
       }),
-    backlog(query: BacklogQuery): BacklogPage {
-      const acked = store.cursorOf(query.vault, query.device);
-      const stored = store.backlog({
-        vault: query.vault,
-        device: query.device,
-        after: query.after ?? acked,
-        limit: query.limit,
-        maxBytes: query.maxBytes,
-        now: clock.now(),
-      });
-      return {
-        envelopes: stored.map((envelope) => toEnvelope(query.vault, envelope)),
-        acked,
-        latestSeq: store.latestSeq(query.vault),
-      };
-    },
-    ack: (vault, device, seq) => store.ack(vault, device, seq, clock.now()),
-    purge(vault) {
-      for (const key of lastTouch.keys()) if (key.startsWith(`${vault} `)) lastTouch.delete(key);
-      return store.purge(vault);
-    },
-    usage: (vault) => store.usage(vault, clock.now()),
-    touch(vault, device) {
-      const now = clock.now();
-      const key = `${vault} ${device}`;
-      if (now - (lastTouch.get(key) ?? -Infinity) < TOUCH_INTERVAL_MS) return;
-      if (lastTouch.size > 100_000) lastTouch.clear();
-      lastTouch.set(key, now);
-      store.touchDevice(vault, device, now);
-    },
+    ack: (vault, device, seq) =>
+      run(() => {
+        const outcome = storing(() => store.ack(vault, device, seq, clock.now()));
+        if (outcome.kind === "beyond_latest") throw ackBeyondLatest(seq, outcome.latest);
+        return { acked: outcome.acked, deleted: outcome.deleted };
+      }),
+    purge: (vault) =>
+      run(() => {
+        for (const key of lastTouch.keys()) if (key.startsWith(`${vault} `)) lastTouch.delete(key);
+        return storing(() => store.purge(vault));
+      }),
+    usage: (vault) => run(() => store.usage(vault, clock.now())),
+    touch: (vault, device) => run(() => touch(vault, device)),
     totals: () => store.totals(),
     sweep,
     async close() {
@@ -143,4 +135,13 @@ export function createStoreAndForwardMode(
       await writes.drained();
     },
   };
+}
+
+/** Runs synchronous store work as a promise, so a throw becomes a rejection. */
+function run<T>(work: () => T): Promise<T> {
+  try {
+    return Promise.resolve(work());
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }

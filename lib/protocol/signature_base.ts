@@ -7,6 +7,9 @@
  */
 import { type InnerList, parseDictionary, serializeInnerList } from "structured-headers";
 
+/** Seconds a signature's `created` may differ from the relay's clock, either way. */
+export const SIGNATURE_WINDOW_SECONDS = 60;
+
 /** Components every signed request must cover; plus `content-digest` with a body and
  * `idempotency-key` when sent. */
 export const REQUIRED_COMPONENTS = [

@@ -7,15 +7,7 @@
  */
 import type { StatementSync } from "node:sqlite";
 import type { Database } from "./database.ts";
-
-/** An envelope to append. `recipient` null means every other device of the vault. */
-export interface NewEnvelope {
-  readonly vault: string;
-  readonly sender: string;
-  readonly recipient: string | null;
-  readonly body: Uint8Array;
-  readonly idempotencyKey?: string | undefined;
-}
+import type { Envelope, SendRequest, StoreTotals, VaultUsage } from "../protocol/envelope.ts";
 
 /** What happened to one appended envelope. */
 export type AppendOutcome =
@@ -23,27 +15,8 @@ export type AppendOutcome =
   | { readonly kind: "duplicate"; readonly seq: number }
   | { readonly kind: "full"; readonly used: number; readonly limit: number };
 
-/** An envelope as stored. */
-export interface StoredEnvelope {
-  readonly seq: number;
-  readonly sender: string;
-  readonly recipient: string | null;
-  readonly createdAt: number;
-  readonly expiresAt: number;
-  readonly body: Uint8Array;
-}
-
-/** A vault's usage against its quota. */
-export interface VaultUsage {
-  readonly usedBytes: number;
-  readonly limitBytes: number;
-  readonly envelopes: number;
-  readonly devices: number;
-  readonly latestSeq: number;
-}
-
 /** Result of an acknowledgement. */
-export type AckOutcome =
+export type StoreAck =
   | { readonly kind: "acked"; readonly acked: number; readonly deleted: number }
   | { readonly kind: "beyond_latest"; readonly latest: number };
 
@@ -58,13 +31,6 @@ export interface EnvelopeLimits {
   readonly ttlMs: number;
   /** Maximum stored body bytes per vault. */
   readonly maxBufferBytes: number;
-}
-
-/** Totals over every vault, for metrics. */
-export interface StoreTotals {
-  readonly envelopes: number;
-  readonly bytes: number;
-  readonly vaultsWithData: number;
 }
 
 function isDiskFull(error: unknown): boolean {
@@ -109,16 +75,16 @@ export class EnvelopeStore {
    *
    * @throws {StorageFullError} when the disk is full; then nothing of the batch is stored.
    */
-  appendBatch(items: readonly NewEnvelope[], now: number): AppendOutcome[] {
+  appendBatch(items: readonly SendRequest[], now: number): AppendOutcome[] {
     const touched = new Set<string>();
     return this.#transaction(() => items.map((item) => this.#append(item, now, touched)));
   }
 
-  #append(item: NewEnvelope, now: number, touched: Set<string>): AppendOutcome {
+  #append(item: SendRequest, now: number, touched: Set<string>): AppendOutcome {
     if (item.idempotencyKey !== undefined) {
       const known = this.#sql(
         "SELECT seq FROM idempotency WHERE vault = ? AND device = ? AND key = ? AND expires_at > ?",
-      ).get(item.vault, item.sender, item.idempotencyKey, now) as { seq: number } | undefined;
+      ).get(item.vault, item.from, item.idempotencyKey, now) as { seq: number } | undefined;
       if (known) return { kind: "duplicate", seq: known.seq };
     }
     const size = item.body.byteLength;
@@ -142,17 +108,17 @@ export class EnvelopeStore {
     this.#sql(
       "INSERT INTO envelopes (vault, seq, sender, recipient, size, created_at, expires_at, body) " +
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    ).run(item.vault, seq, item.sender, item.recipient, size, now, expiresAt, item.body);
+    ).run(item.vault, seq, item.from, item.to, size, now, expiresAt, item.body);
     if (item.idempotencyKey !== undefined) {
       this.#sql(
         "INSERT INTO idempotency (vault, device, key, seq, expires_at) VALUES (?, ?, ?, ?, ?) " +
           "ON CONFLICT DO UPDATE SET seq = excluded.seq, expires_at = excluded.expires_at",
-      ).run(item.vault, item.sender, item.idempotencyKey, seq, expiresAt);
+      ).run(item.vault, item.from, item.idempotencyKey, seq, expiresAt);
     }
-    const device = `${item.vault} ${item.sender}`;
+    const device = `${item.vault} ${item.from}`;
     if (!touched.has(device)) {
       touched.add(device);
-      this.#touch(item.vault, item.sender, now);
+      this.#touch(item.vault, item.from, now);
     }
     return { kind: "stored", seq, expiresAt };
   }
@@ -199,22 +165,23 @@ export class EnvelopeStore {
       maxBytes: number;
       now: number;
     },
-  ): StoredEnvelope[] {
+  ): Envelope[] {
     const rows = this.#sql(
       "SELECT seq, sender, recipient, created_at, expires_at, body FROM envelopes " +
         "WHERE vault = ? AND seq > ? AND expires_at > ? AND sender != ? " +
         "AND (recipient IS NULL OR recipient = ?) ORDER BY seq LIMIT ?",
     ).iterate(query.vault, query.after, query.now, query.device, query.device, query.limit);
-    const page: StoredEnvelope[] = [];
+    const page: Envelope[] = [];
     let bytes = 0;
     for (const row of rows as Iterable<Record<string, unknown>>) {
       const body = row.body as Uint8Array;
       if (page.length > 0 && bytes + body.byteLength > query.maxBytes) break;
       bytes += body.byteLength;
       page.push({
+        vault: query.vault,
         seq: row.seq as number,
-        sender: row.sender as string,
-        recipient: row.recipient as string | null,
+        from: row.sender as string,
+        to: row.recipient as string | null,
         createdAt: row.created_at as number,
         expiresAt: row.expires_at as number,
         body,
@@ -227,7 +194,7 @@ export class EnvelopeStore {
    * Moves the device's cursor to `seq` (never backwards) and deletes every envelope that all
    * devices seen within the TTL have now acknowledged.
    */
-  ack(vault: string, device: string, seq: number, now: number): AckOutcome {
+  ack(vault: string, device: string, seq: number, now: number): StoreAck {
     return this.#transaction(() => {
       const latest = this.latestSeq(vault);
       if (seq > latest) return { kind: "beyond_latest", latest };

@@ -1,6 +1,7 @@
 /**
  * Group commit: writes submitted while the previous batch was being committed share the next
- * transaction, so one fsync covers many writes and durability does not cost throughput.
+ * transaction, so one fsync covers many writes and durability does not cost throughput. A batch
+ * is bounded in items and in bytes.
  *
  * @module
  */
@@ -11,7 +12,22 @@ interface Pending<I, O> {
   readonly reject: (error: unknown) => void;
 }
 
-/** Batches items into calls of `commit`, which must return one outcome per item, in order. */
+/** Bounds and observers of a {@linkcode GroupCommit}. */
+export interface GroupCommitOptions<I> {
+  /** Most items in one batch. */
+  readonly maxItems: number;
+  /** Most bytes (by `sizeOf`) in one batch; a single larger item still goes alone. */
+  readonly maxBytes: number;
+  /** The size of an item in bytes. */
+  readonly sizeOf: (item: I) => number;
+  /** Called after each batch with its size and commit time, for metrics. */
+  readonly observe?: ((size: number, milliseconds: number) => void) | undefined;
+}
+
+/**
+ * Batches items into calls of `commit`, which returns one outcome per item, in order: a value
+ * resolves that item's promise, an `Error` rejects it. A throw rejects the whole batch.
+ */
 export class GroupCommit<I, O> {
   #queue: Pending<I, O>[] = [];
   #scheduled = false;
@@ -19,10 +35,8 @@ export class GroupCommit<I, O> {
   #markIdle: (() => void) | undefined;
 
   constructor(
-    private readonly commit: (items: readonly I[]) => O[],
-    private readonly maxBatch = 512,
-    /** Called after each batch with its size and commit time, for metrics. */
-    private readonly observe: (size: number, milliseconds: number) => void = () => {},
+    private readonly commit: (items: readonly I[]) => (O | Error)[],
+    private readonly options: GroupCommitOptions<I>,
   ) {}
 
   /** Queues `item`; resolves once the transaction holding it has committed. */
@@ -31,6 +45,11 @@ export class GroupCommit<I, O> {
     this.#queue.push({ item, resolve, reject });
     this.#schedule();
     return promise;
+  }
+
+  /** Items waiting for a transaction. */
+  get pending(): number {
+    return this.#queue.length;
   }
 
   /** Resolves when every submitted item has been committed (or rejected). */
@@ -52,23 +71,40 @@ export class GroupCommit<I, O> {
 
   #flush(): void {
     this.#scheduled = false;
-    const batch = this.#queue.splice(0, this.maxBatch);
+    const batch = this.#queue.splice(0, this.#batchLength());
     if (batch.length > 0) this.#commitBatch(batch);
     if (this.#queue.length > 0) return this.#schedule();
     this.#markIdle?.();
     this.#markIdle = undefined;
   }
 
+  /** How many queued items the next batch takes: within both bounds, and at least one. */
+  #batchLength(): number {
+    const { maxItems, maxBytes, sizeOf } = this.options;
+    let bytes = 0;
+    let count = 0;
+    for (const pending of this.#queue) {
+      bytes += sizeOf(pending.item);
+      if (count >= maxItems || (count > 0 && bytes > maxBytes)) break;
+      count++;
+    }
+    return count;
+  }
+
   #commitBatch(batch: readonly Pending<I, O>[]): void {
     const started = performance.now();
-    let outcomes: O[];
+    let outcomes: (O | Error)[];
     try {
       outcomes = this.commit(batch.map((pending) => pending.item));
     } catch (error) {
       for (const pending of batch) pending.reject(error);
       return;
     }
-    this.observe(batch.length, performance.now() - started);
-    batch.forEach((pending, i) => pending.resolve(outcomes[i]!));
+    this.options.observe?.(batch.length, performance.now() - started);
+    batch.forEach((pending, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome instanceof Error) pending.reject(outcome);
+      else pending.resolve(outcome);
+    });
   }
 }

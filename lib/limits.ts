@@ -1,0 +1,166 @@
+/**
+ * Every bound the relay enforces, in one place: its value, what it caps, and what a client sees
+ * when it reaches it. Flag-backed bounds are read from the configuration; the rest are fixed here.
+ * docs/OPERATIONS.md carries the same list as a table for operators.
+ *
+ * A map, queue, buffer or table that a client can grow gets its bound here, a metric, a
+ * documented refusal and a test that drives it to the bound.
+ *
+ * @module
+ */
+import type { Config } from "./config/mod.ts";
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** Bounds of one HTTP request and the vault endpoints. */
+export interface HttpLimits {
+  /** Largest envelope body (`--max-envelope`). At it: 413 `too_large`. */
+  readonly maxEnvelopeBytes: number;
+  /** Largest ack body. At it: 413 `too_large`. */
+  readonly maxAckBytes: number;
+  /** Time a request body may take (`--body-timeout`). At it: 408 `body_timeout`, connection closed. */
+  readonly bodyTimeoutMs: number;
+  /** Longest long poll (`wait=`). Beyond it: 400 `bad_parameter`. */
+  readonly maxWaitSeconds: number;
+  /** Envelopes per backlog page (`limit=`). Beyond it: 400 `bad_parameter`. */
+  readonly maxPageEnvelopes: number;
+  /** About how many body bytes one backlog page carries; the rest comes with `more: true`. */
+  readonly maxPageBytes: number;
+}
+
+/** Bounds of one device socket. */
+export interface SocketLimits {
+  /** Largest envelope sent on a socket (`--max-envelope`). At it: error `too_large`. */
+  readonly maxEnvelopeBytes: number;
+  /** Time from upgrade to a verified auth message. At it: close 4008. */
+  readonly authTimeoutMs: number;
+  /** Unsent bytes above which the relay stops pushing to a reader until it catches up. */
+  readonly highWaterBytes: number;
+  /** Time a reader may stay above the high-water mark. At it: close 4009. */
+  readonly slowReaderMs: number;
+  /** Seconds between pings on an idle socket (`--socket-idle-timeout`); unanswered: close 4010. */
+  readonly idleTimeoutSeconds: number;
+  /** Authenticated sockets of one vault (`--max-sockets-per-vault`). At it: close 4029. */
+  readonly maxSocketsPerVault: number;
+  /** Stored envelopes read per page when pushing a backlog. */
+  readonly pumpPageEnvelopes: number;
+  /** Stored body bytes read per page when pushing a backlog. */
+  readonly pumpPageBytes: number;
+  /** Time a stopping relay waits for sockets to finish their closing handshake. */
+  readonly closeWaitMs: number;
+}
+
+/** Bounds of the presence board (kept in memory in both modes). */
+export interface PresenceLimits {
+  /** Largest presence blob. At it: 413 / socket error `too_large`. */
+  readonly maxBlobBytes: number;
+  /** Longest presence TTL. Beyond it: 400 / socket error `bad_parameter`. */
+  readonly maxTtlSeconds: number;
+  /** Blobs held in all. At it: 503 / socket error `presence_full`. */
+  readonly maxEntries: number;
+}
+
+/** Bounds of signature verification. */
+export interface SignatureLimits {
+  /** Nonces remembered for one vault (its sustained rate is this / 121 s). At it: 429 `replay_cache_full`. */
+  readonly noncesPerVault: number;
+  /** Nonces remembered in all. At it: 429 `replay_cache_full`. */
+  readonly noncesTotal: number;
+  /** Imported vault keys cached (least recently used are dropped; costs only time). */
+  readonly keyCacheEntries: number;
+}
+
+/** Bounds of the admission guard in front of every HTTP request. */
+export interface AdmissionLimits {
+  /** HTTP requests in flight at once (`--max-connections`). At it: 503 `busy`. */
+  readonly maxInFlight: number;
+  /** Requests in flight from one address (`--max-connections-per-ip`). At it: 429 `too_many_in_flight`. */
+  readonly maxInFlightPerAddress: number;
+  /** Total size of header names and values (`--max-header-bytes`). At it: 431 `headers_too_large`. */
+  readonly maxHeaderBytes: number;
+  /** Rate buckets remembered per limiter (least recently used dropped; a dropped bucket is full). */
+  readonly rateBuckets: number;
+}
+
+/** Bounds of the two modes. */
+export interface ModeLimits {
+  /** Envelope lifetime (`--ttl-hours`); also how long a device counts as present after it was seen. */
+  readonly ttlMs: number;
+  /** Stored body bytes per vault (`--max-buffer`). At it: 507 `buffer_full` with used and limit. */
+  readonly maxBufferBytes: number;
+  /** Sends in one group-commit transaction. */
+  readonly commitBatchEnvelopes: number;
+  /** Body bytes in one group-commit transaction. */
+  readonly commitBatchBytes: number;
+  /** Expired envelopes deleted per sweep transaction; the sweep yields between them. */
+  readonly sweepBatch: number;
+  /** How often the expiry sweep runs. */
+  readonly sweepIntervalMs: number;
+  /** A device's last-seen time is written at most this often, unless it sends or acknowledges. */
+  readonly touchIntervalMs: number;
+  /** Devices whose last touch is remembered in memory (cleared beyond it; costs only writes). */
+  readonly touchEntries: number;
+  /** Stateless: vaults whose seq counter is kept (least recently used forgotten; seq restarts). */
+  readonly statelessVaults: number;
+  /** Stateless: idempotency keys remembered (oldest forgotten; a later retry is a new send). */
+  readonly statelessKeys: number;
+  /** Stateless: how long an idempotency key is remembered. */
+  readonly statelessKeyLifetimeMs: number;
+}
+
+/** Every bound of the relay. */
+export interface Limits {
+  readonly http: HttpLimits;
+  readonly socket: SocketLimits;
+  readonly presence: PresenceLimits;
+  readonly signatures: SignatureLimits;
+  readonly admission: AdmissionLimits;
+  readonly modes: ModeLimits;
+}
+
+/** The relay's bounds for `config`. */
+export function relayLimits(config: Config): Limits {
+  return {
+    http: {
+      maxEnvelopeBytes: config.maxEnvelope,
+      maxAckBytes: 1 * KiB,
+      bodyTimeoutMs: config.bodyTimeout * 1000,
+      maxWaitSeconds: 30,
+      maxPageEnvelopes: 1000,
+      maxPageBytes: 4 * MiB,
+    },
+    socket: {
+      maxEnvelopeBytes: config.maxEnvelope,
+      authTimeoutMs: 10_000,
+      highWaterBytes: 4 * MiB,
+      slowReaderMs: 10_000,
+      idleTimeoutSeconds: config.socketIdleTimeout,
+      maxSocketsPerVault: config.maxSocketsPerVault,
+      pumpPageEnvelopes: 256,
+      pumpPageBytes: 1 * MiB,
+      closeWaitMs: 2000,
+    },
+    presence: { maxBlobBytes: 4 * KiB, maxTtlSeconds: 3600, maxEntries: 100_000 },
+    signatures: { noncesPerVault: 20_000, noncesTotal: 500_000, keyCacheEntries: 10_000 },
+    admission: {
+      maxInFlight: config.maxConnections,
+      maxInFlightPerAddress: config.maxConnectionsPerIp,
+      maxHeaderBytes: config.maxHeaderBytes,
+      rateBuckets: 100_000,
+    },
+    modes: {
+      ttlMs: config.ttlHours * 3600_000,
+      maxBufferBytes: config.maxBuffer,
+      commitBatchEnvelopes: 512,
+      commitBatchBytes: 8 * MiB,
+      sweepBatch: 500,
+      sweepIntervalMs: 60_000,
+      touchIntervalMs: 60_000,
+      touchEntries: 100_000,
+      statelessVaults: 100_000,
+      statelessKeys: 100_000,
+      statelessKeyLifetimeMs: 10 * 60_000,
+    },
+  };
+}

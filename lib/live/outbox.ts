@@ -1,0 +1,101 @@
+/**
+ * One socket's outgoing queue, made explicit: the bytes the WebSocket has not yet handed to the
+ * network, a high-water mark above which the relay stops pushing, and a deadline after which a
+ * reader that stays above it is cut off. One timer runs per lagging socket, only while someone
+ * waits for room.
+ *
+ * @module
+ */
+import type { Clock } from "../clock.ts";
+
+/** Bounds of an {@linkcode Outbox}. */
+export interface OutboxLimits {
+  /** Unsent bytes above which {@linkcode Outbox.hasRoom} is false. */
+  readonly highWaterBytes: number;
+  /** A reader above the high-water mark for this long is stalled. */
+  readonly slowReaderMs: number;
+}
+
+/** How often a lagging socket's queue is looked at; WebSocket has no "drained" event. */
+const POLL_MS = 5;
+
+/** The outgoing side of a socket. */
+export class Outbox {
+  #waiters: (() => void)[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #slowSince: number | undefined;
+  #closed = false;
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly options: {
+      readonly limits: OutboxLimits;
+      readonly clock: Clock;
+      /** Called once when the reader stayed above the high-water mark too long. */
+      readonly onStalled: () => void;
+    },
+  ) {}
+
+  /** Bytes queued and not yet sent. */
+  get queuedBytes(): number {
+    return this.socket.bufferedAmount;
+  }
+
+  /** Whether the socket is open and below its high-water mark. */
+  get hasRoom(): boolean {
+    return this.isOpen && this.queuedBytes <= this.options.limits.highWaterBytes;
+  }
+
+  /** Whether frames can still be sent. */
+  get isOpen(): boolean {
+    return !this.#closed && this.socket.readyState === WebSocket.OPEN;
+  }
+
+  /** Queues a frame if the socket is open; returns whether it was queued. */
+  send(frame: string | Uint8Array<ArrayBuffer>): boolean {
+    if (!this.isOpen) return false;
+    this.socket.send(frame);
+    return true;
+  }
+
+  /** Resolves once there is room again, or the socket closed or stalled. */
+  whenRoom(): Promise<void> {
+    if (this.hasRoom || !this.isOpen) {
+      this.#slowSince = undefined;
+      return Promise.resolve();
+    }
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#waiters.push(resolve);
+    this.#watch();
+    return promise;
+  }
+
+  /** Stops watching and releases every waiter; the socket itself is closed by its owner. */
+  close(): void {
+    this.#closed = true;
+    this.#release();
+  }
+
+  #watch(): void {
+    if (this.#timer !== undefined) return;
+    this.#slowSince ??= this.options.clock.now();
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (this.hasRoom || !this.isOpen) return this.#release();
+      if (this.options.clock.now() - this.#slowSince! > this.options.limits.slowReaderMs) {
+        this.#release();
+        return this.options.onStalled();
+      }
+      this.#watch();
+    }, POLL_MS);
+  }
+
+  #release(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#slowSince = undefined;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
