@@ -63,3 +63,46 @@ Deno.test("CORS preflight is answered for the API", async () => {
   assert.equal(response.headers.get("access-control-allow-origin"), "*");
   assert.match(response.headers.get("access-control-allow-headers")!, /signature-input/);
 });
+
+/** Sends raw bytes on a fresh connection; resolves with the status and the body of the answer. */
+async function rawRequest(url: string, request: string): Promise<{ status: number; body: string }> {
+  const { hostname, port } = new URL(url);
+  const conn = await Deno.connect({ hostname, port: Number(port) });
+  try {
+    await conn.write(new TextEncoder().encode(request));
+    let text = "";
+    const buffer = new Uint8Array(16 * 1024);
+    const complete = () => {
+      const [head, body] = text.split("\r\n\r\n", 2);
+      const length = /content-length: (\d+)/i.exec(head ?? "")?.[1];
+      return body !== undefined && length !== undefined && body.length >= Number(length);
+    };
+    while (!complete()) {
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      text += new TextDecoder().decode(buffer.subarray(0, n));
+    }
+    const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]);
+    return { status, body: text.split("\r\n\r\n")[1] ?? "" };
+  } finally {
+    conn.close();
+  }
+}
+
+Deno.test("malformed Host headers and half-made upgrades get a 400 JSON error, never a 500", async () => {
+  using dir = tempDir();
+  await using relay = await startRelay(dir.path);
+  const vault = "A".repeat(42) + "E";
+  const cases = [
+    "GET /health HTTP/1.1\r\nHost: [::1\r\n\r\n",
+    "GET /health HTTP/1.1\r\nHost: a b\r\n\r\n",
+    "GET /health HTTP/1.1\r\nHost: x:99999\r\n\r\n",
+    `GET /v3/vaults/${vault}/socket?device=a HTTP/1.1\r\nHost: relay\r\n` +
+    "X-VaultMesh-Protocol: 3\r\nUpgrade: websocket\r\n\r\n",
+  ];
+  for (const request of cases) {
+    const { status, body } = await rawRequest(relay.url, request);
+    assert.ok(status >= 400 && status < 500, `${JSON.stringify(request)} answered ${status}`);
+    assert.match(body, /"error":"[a-z_]+"/, JSON.stringify(request));
+  }
+});

@@ -96,6 +96,21 @@ function withStandardHeaders(response: Response): Response {
   return response;
 }
 
+/**
+ * The request's URL. Deno builds it from the `Host` header, so a malformed host (`[::1`,
+ * `a b`, a port above 65535) makes it unparsable: that is the client's error, not the relay's.
+ */
+function requestUrl(request: Request): URL {
+  try {
+    return new URL(request.url);
+  } catch {
+    throw new ProtocolError(
+      "bad_request",
+      "The request's Host header and target do not form a valid URL",
+    );
+  }
+}
+
 /** Hooks around every request: admission before routing, observation after answering. */
 export interface RouterHooks {
   /** Admits a request (or throws the ProtocolError answering it); returns its release. */
@@ -147,7 +162,7 @@ export class Router {
     info: Deno.ServeHandlerInfo<Deno.NetAddr>,
     matched: Matched,
   ): Promise<Response> {
-    const url = new URL(request.url);
+    const url = requestUrl(request);
     const pathSegments = url.pathname.split("/");
     const matches = this.#routes
       .map((route) => ({ route, params: matchSegments(route, pathSegments) }))

@@ -18,6 +18,7 @@ export const ERROR_STATUS = {
   bad_idempotency_key: 400,
   bad_parameter: 400,
   bad_json: 400,
+  bad_request: 400,
   body_incomplete: 400,
   not_websocket: 400,
   signature_missing: 401,
