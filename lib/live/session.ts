@@ -14,18 +14,13 @@ import { LOG_CATEGORY } from "../log.ts";
 import type { RelayMode } from "../modes/mode.ts";
 import type { PresenceBoard } from "./presence.ts";
 import type { SocketLimits } from "../limits.ts";
-import type { Envelope } from "../protocol/envelope.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { CLOSE } from "../protocol/close_codes.ts";
-import { decodeSendFrame, encodeEnvelopeFrame, FrameError } from "../protocol/socket_frames.ts";
-import {
-  decodeCanonicalBase64,
-  isSeq,
-  presenceTtl,
-  validateIdempotencyKey,
-  validateRecipient,
-  validateSize,
-} from "../protocol/validate.ts";
+import { decodeSendFrame, FrameError } from "../protocol/socket_frames.ts";
+import { validateIdempotencyKey, validateRecipient, validateSize } from "../protocol/validate.ts";
+import { answerControl } from "./control.ts";
+import { IdleWatch } from "./idle.ts";
+import { createDelivery } from "./delivery.ts";
 import type { VaultKeys } from "../guard/vault_keys.ts";
 import { HandshakeError, newChallenge, type SocketPeer, verifyAuth } from "./handshake.ts";
 import { Outbox } from "./outbox.ts";
@@ -59,14 +54,7 @@ export class DeviceSession {
   #phase: Phase = "challenged";
   #unsubscribe: (() => void) | undefined;
   #authTimer: ReturnType<typeof setTimeout> | undefined;
-  #idleTimer: ReturnType<typeof setTimeout> | undefined;
-  #heardSinceIdleCheck = true;
-  /** The last seq handed to the outbox, for the store pump. */
-  #sentUpTo = 0;
-  #caughtUp = false;
-  #pumping = false;
-  /** An envelope was published while the pump was reading a page. */
-  #published = false;
+  #idle: IdleWatch | undefined;
 
   constructor(
     private readonly socket: WebSocket,
@@ -125,7 +113,7 @@ export class DeviceSession {
     if (this.#phase === "closed") return;
     this.#phase = "closed";
     clearTimeout(this.#authTimer);
-    clearTimeout(this.#idleTimer);
+    this.#idle?.stop();
     this.#outbox.close();
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
@@ -133,7 +121,7 @@ export class DeviceSession {
   }
 
   #receive(data: unknown): void {
-    this.#heardSinceIdleCheck = true;
+    this.#idle?.heard();
     switch (this.#phase) {
       case "challenged":
         this.#phase = "verifying";
@@ -204,7 +192,6 @@ export class DeviceSession {
     });
     if (this.#phase !== "verifying") return;
     this.#phase = "ready";
-    this.#sentUpTo = after ?? page.acked;
     this.#send({
       type: "ready",
       mode: mode.name,
@@ -213,90 +200,25 @@ export class DeviceSession {
       connected: [...hub.devicesConnected(vaultId)],
       presence: presence.list(vaultId).map((entry) => entry.device),
     });
+    const delivery = createDelivery(mode, {
+      outbox: this.#outbox,
+      peer: this.peer,
+      limits: this.parts.limits,
+      after: after ?? page.acked,
+      onStalled: () => this.close(CLOSE.slowReader, "slow reader: too far behind"),
+    });
     this.#unsubscribe = hub.subscribe(vaultId, {
       device: deviceId,
-      deliver: (envelope) => this.#deliver(envelope),
+      deliver: (envelope) => delivery.deliver(envelope),
       settled: () => this.settled(),
       onPresence: (event: PresenceEvent) => this.#send(event as unknown as Json),
     });
-    this.#watchIdle();
-    if (mode.buffering === "enabled") void this.#pump();
+    this.#idle = new IdleWatch(this.parts.limits.idleTimeoutSeconds, {
+      ping: () => this.#send({ type: "ping" }),
+      timeout: () => this.close(CLOSE.idleTimeout, "idle: no answer to ping"),
+    });
+    delivery.start();
     log.debug("Socket authenticated");
-  }
-
-  /** Pings a silent device each idle period; one that stays silent for another is closed. */
-  #watchIdle(): void {
-    const seconds = this.parts.limits.idleTimeoutSeconds;
-    if (seconds === 0) return;
-    let pinged = false;
-    const check = () => {
-      if (this.#heardSinceIdleCheck) {
-        pinged = false;
-      } else if (pinged) {
-        return this.close(CLOSE.idleTimeout, "idle: no answer to ping");
-      } else {
-        pinged = true;
-        this.#send({ type: "ping" });
-      }
-      this.#heardSinceIdleCheck = false;
-      this.#idleTimer = setTimeout(check, seconds * 1000);
-    };
-    this.#heardSinceIdleCheck = false;
-    this.#idleTimer = setTimeout(check, seconds * 1000);
-  }
-
-  #deliver(envelope: Envelope): boolean {
-    if (!this.#outbox.isOpen) return false;
-    if (this.parts.mode.buffering === "disabled") {
-      // Senders wait for readers (settled), so this is only reached by a reader that stalled
-      // while several senders kept going.
-      if (this.#outbox.queuedBytes > 4 * this.parts.limits.highWaterBytes) {
-        this.close(CLOSE.slowReader, "slow reader: too far behind");
-        return false;
-      }
-      return this.#outbox.send(encodeEnvelopeFrame(envelope));
-    }
-    if (this.#caughtUp && !this.#pumping && this.#outbox.hasRoom) {
-      this.#outbox.send(encodeEnvelopeFrame(envelope));
-      this.#sentUpTo = envelope.seq;
-      return true;
-    }
-    this.#caughtUp = false;
-    this.#published = true;
-    void this.#pump();
-    return true;
-  }
-
-  /** Sends stored envelopes after `#sentUpTo`, in seq order, pausing while the reader lags. */
-  async #pump(): Promise<void> {
-    if (this.#pumping) return;
-    this.#pumping = true;
-    try {
-      while (this.#outbox.isOpen) {
-        if (!this.#outbox.hasRoom) {
-          await this.#outbox.whenRoom();
-          continue;
-        }
-        this.#published = false;
-        const page = await this.parts.mode.backlog({
-          vault: this.peer.vaultId,
-          device: this.peer.deviceId,
-          after: this.#sentUpTo,
-          limit: this.parts.limits.pumpPageEnvelopes,
-          maxBytes: this.parts.limits.pumpPageBytes,
-        });
-        if (page.envelopes.length === 0 && !this.#published) {
-          this.#caughtUp = true;
-          return;
-        }
-        for (const envelope of page.envelopes) {
-          if (!this.#outbox.send(encodeEnvelopeFrame(envelope))) return;
-          this.#sentUpTo = envelope.seq;
-        }
-      }
-    } finally {
-      this.#pumping = false;
-    }
   }
 
   async #sendEnvelope(bytes: Uint8Array): Promise<void> {
@@ -328,37 +250,11 @@ export class DeviceSession {
     // A control message may carry an id; its reply echoes it, so clients can pair them.
     const id = Number.isSafeInteger(message?.id) ? message!.id as number : undefined;
     try {
-      const answer = await this.#answer(message);
+      const answer = await answerControl(message, { ...this.parts, peer: this.peer });
       if (answer) this.#send({ ...answer, ...(id === undefined ? {} : { id }) });
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
       this.#send(errorReply(error, id));
     }
-  }
-
-  /** The reply to a control message; `undefined` for a pong, which needs none. */
-  async #answer(message: Json | undefined): Promise<Json | undefined> {
-    const { mode, presence } = this.parts;
-    const { vaultId, deviceId } = this.peer;
-    if (message?.type === "pong") return undefined;
-    this.parts.onControl?.(vaultId);
-    if (message?.type === "ack" && isSeq(message.seq)) {
-      const outcome = await mode.ack(vaultId, deviceId, message.seq);
-      return { type: "acked", acked: outcome.acked, deleted: outcome.deleted };
-    }
-    if (message?.type === "presence" && typeof message.blob === "string") {
-      const ttl = presenceTtl(message.ttl, presence.limits.maxTtlSeconds);
-      const blob = decodeCanonicalBase64(message.blob);
-      if (!blob) throw new ProtocolError("bad_parameter", "blob must be canonical padded base64");
-      await mode.touch(vaultId, deviceId);
-      const entry = presence.publish(vaultId, deviceId, blob, ttl);
-      return { type: "presence_ok", expires_at: entry.expiresAt };
-    }
-    if (message?.type === "ping") return { type: "pong" };
-    throw new ProtocolError(
-      "bad_message",
-      'Expected {"type":"ack","seq":N}, {"type":"presence","blob":"…","ttl":N}, {"type":"ping"} ' +
-        'or {"type":"pong"}',
-    );
   }
 }

@@ -1,0 +1,120 @@
+/**
+ * How envelopes reach one authenticated socket. Stateless: each published envelope is written to
+ * the outbox at once (senders wait for readers, see `Hub.settled`). Store-and-forward: the socket
+ * is pushed to only while it keeps up; otherwise a pump reads pages from the store in seq order
+ * once the reader has room, so a slow reader costs one page of memory, not a queue.
+ *
+ * @module
+ */
+import type { RelayMode } from "../modes/mode.ts";
+import type { SocketLimits } from "../limits.ts";
+import type { Envelope } from "../protocol/envelope.ts";
+import { encodeEnvelopeFrame } from "../protocol/socket_frames.ts";
+import type { SocketPeer } from "./handshake.ts";
+import type { Outbox } from "./outbox.ts";
+
+/** Delivery to one socket. */
+export interface Delivery {
+  /** Hands over a published envelope; false if the socket could not take it. */
+  deliver(envelope: Envelope): boolean;
+  /** Starts pushing what is already waiting (the backlog). */
+  start(): void;
+}
+
+/** What a delivery writes to and reads from. */
+export interface DeliveryParts {
+  readonly outbox: Outbox;
+  readonly peer: SocketPeer;
+  readonly limits: SocketLimits;
+  /** The seq after which the device wants envelopes. */
+  readonly after: number;
+  /** Called when a stateless reader is too far behind to keep. */
+  readonly onStalled: () => void;
+}
+
+/** The delivery for `mode`. */
+export function createDelivery(mode: RelayMode, parts: DeliveryParts): Delivery {
+  return mode.buffering === "enabled" ? new StorePump(mode, parts) : new DirectDelivery(parts);
+}
+
+/** Stateless: write at once; a reader that fell far behind while senders kept going is cut. */
+class DirectDelivery implements Delivery {
+  constructor(private readonly parts: DeliveryParts) {}
+
+  start(): void {}
+
+  deliver(envelope: Envelope): boolean {
+    const { outbox, limits } = this.parts;
+    if (!outbox.isOpen) return false;
+    if (outbox.queuedBytes > 4 * limits.highWaterBytes) {
+      this.parts.onStalled();
+      return false;
+    }
+    return outbox.send(encodeEnvelopeFrame(envelope));
+  }
+}
+
+/** Store-and-forward: live while the reader keeps up, else pages from the store by cursor. */
+class StorePump implements Delivery {
+  /** The last seq handed to the outbox. */
+  #sentUpTo: number;
+  #caughtUp = false;
+  #pumping = false;
+  /** An envelope was published while the pump was reading a page. */
+  #published = false;
+
+  constructor(private readonly mode: RelayMode, private readonly parts: DeliveryParts) {
+    this.#sentUpTo = parts.after;
+  }
+
+  start(): void {
+    void this.#pump();
+  }
+
+  deliver(envelope: Envelope): boolean {
+    const { outbox } = this.parts;
+    if (!outbox.isOpen) return false;
+    if (this.#caughtUp && !this.#pumping && outbox.hasRoom) {
+      outbox.send(encodeEnvelopeFrame(envelope));
+      this.#sentUpTo = envelope.seq;
+      return true;
+    }
+    this.#caughtUp = false;
+    this.#published = true;
+    void this.#pump();
+    return true;
+  }
+
+  /** Sends stored envelopes after `#sentUpTo`, in seq order, pausing while the reader lags. */
+  async #pump(): Promise<void> {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    const { outbox, peer, limits } = this.parts;
+    try {
+      while (outbox.isOpen) {
+        if (!outbox.hasRoom) {
+          await outbox.whenRoom();
+          continue;
+        }
+        this.#published = false;
+        const page = await this.mode.backlog({
+          vault: peer.vaultId,
+          device: peer.deviceId,
+          after: this.#sentUpTo,
+          limit: limits.pumpPageEnvelopes,
+          maxBytes: limits.pumpPageBytes,
+        });
+        if (page.envelopes.length === 0 && !this.#published) {
+          this.#caughtUp = true;
+          return;
+        }
+        for (const envelope of page.envelopes) {
+          if (!outbox.send(encodeEnvelopeFrame(envelope))) return;
+          this.#sentUpTo = envelope.seq;
+        }
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+}

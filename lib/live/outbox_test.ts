@@ -1,0 +1,217 @@
+import assert from "node:assert/strict";
+import { Outbox, type OutboxLimits } from "./outbox.ts";
+import { ManualClock } from "../clock.ts";
+
+const ROOMY: OutboxLimits = { highWaterBytes: 1024 * 1024, slowReaderMs: 1000 };
+/** Any unsent byte is above this mark. */
+const TINY: OutboxLimits = { highWaterBytes: 1, slowReaderMs: 1000 };
+
+/**
+ * A server on 127.0.0.1:0 that upgrades one request and hands over its side of the WebSocket
+ * once open. Disposing closes both the socket and the server.
+ */
+class SocketServer implements AsyncDisposable {
+  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly #opened = Promise.withResolvers<WebSocket>();
+  readonly #closed = Promise.withResolvers<void>();
+
+  constructor() {
+    this.#server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+      const { socket, response } = Deno.upgradeWebSocket(request);
+      socket.onopen = () => this.#opened.resolve(socket);
+      socket.onclose = () => this.#closed.resolve();
+      socket.onerror = () => {};
+      return response;
+    });
+  }
+
+  get port(): number {
+    return this.#server.addr.port;
+  }
+
+  /** The server side of the upgraded socket. */
+  socket(): Promise<WebSocket> {
+    return this.#opened.promise;
+  }
+
+  /** Resolves once the server side of the socket has closed. */
+  socketClosed(): Promise<void> {
+    return this.#closed.promise;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.#server.shutdown();
+  }
+}
+
+/** A browser-like client that reads everything it is sent. */
+async function readingClient(port: number): Promise<WebSocket & AsyncDisposable> {
+  const client = new WebSocket(`ws://127.0.0.1:${port}/`);
+  const closed = new Promise<void>((resolve) => client.addEventListener("close", () => resolve()));
+  await new Promise((resolve, reject) => {
+    client.onopen = resolve;
+    client.onerror = reject;
+  });
+  return Object.assign(client, {
+    async [Symbol.asyncDispose]() {
+      client.close();
+      await closed;
+    },
+  });
+}
+
+/**
+ * A client that completes the WebSocket handshake over raw TCP and then reads nothing until
+ * told to drain, so the server's unsent bytes pile up.
+ */
+async function stalledClient(port: number) {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(
+    new TextEncoder().encode(
+      "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    ),
+  );
+  // Read the 101 answer one byte at a time, so no frame byte is consumed with it.
+  let head = "";
+  const byte = new Uint8Array(1);
+  while (!head.endsWith("\r\n\r\n")) {
+    if (await conn.read(byte) === null) throw new Error("The server closed during the handshake");
+    head += String.fromCharCode(byte[0]!);
+  }
+  assert.match(head, /^HTTP\/1\.1 101/);
+  let draining: Promise<void> | undefined;
+  return {
+    /** Starts reading (and discarding) everything. */
+    drain() {
+      draining ??= (async () => {
+        const buffer = new Uint8Array(64 * 1024);
+        try {
+          while (await conn.read(buffer) !== null) { /* discard */ }
+        } catch { /* closed */ }
+      })();
+    },
+    async [Symbol.asyncDispose]() {
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+      await draining;
+    },
+  };
+}
+
+/** Resolves once `condition` holds, checking every few milliseconds. */
+async function eventually(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** Real milliseconds pass, so the outbox's poll runs a few times. */
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Sends more than the loopback connection can hold, so bytes stay queued on a stalled reader. */
+function flood(outbox: Outbox): void {
+  outbox.send(new Uint8Array(32 * 1024 * 1024));
+}
+
+Deno.test("an outbox below its high-water mark sends frames and has room at once", async () => {
+  await using server = new SocketServer();
+  await using client = await readingClient(server.port);
+  const received = new Promise<string>((resolve) => client.onmessage = (e) => resolve(e.data));
+  const socket = await server.socket();
+  const outbox = new Outbox(socket, { limits: ROOMY, clock: new ManualClock(), onStalled() {} });
+  assert.equal(outbox.isOpen, true);
+  assert.equal(outbox.hasRoom, true);
+  assert.equal(outbox.send("hello"), true);
+  assert.equal(await received, "hello");
+  await outbox.whenRoom();
+  outbox.close();
+});
+
+Deno.test("a closed outbox has no room, sends nothing and releases its waiters", async () => {
+  await using server = new SocketServer();
+  await using client = await stalledClient(server.port);
+  const socket = await server.socket();
+  let stalled = 0;
+  const outbox = new Outbox(socket, {
+    limits: TINY,
+    clock: new ManualClock(),
+    onStalled: () => stalled++,
+  });
+  flood(outbox);
+  assert.equal(outbox.hasRoom, false);
+  const waiting = outbox.whenRoom();
+  outbox.close();
+  await waiting;
+  assert.equal(outbox.isOpen, false);
+  assert.equal(outbox.hasRoom, false);
+  assert.equal(outbox.send("late"), false);
+  assert.equal(stalled, 0);
+  await client[Symbol.asyncDispose]();
+  await server.socketClosed();
+});
+
+Deno.test("an outbox whose reader stays behind past slowReaderMs reports it stalled once", async () => {
+  await using server = new SocketServer();
+  await using client = await stalledClient(server.port);
+  const socket = await server.socket();
+  const clock = new ManualClock();
+  let stalled = 0;
+  const outbox = new Outbox(socket, { limits: TINY, clock, onStalled: () => stalled++ });
+  flood(outbox);
+  let released = false;
+  const waiting = outbox.whenRoom().then(() => released = true);
+  await pause(30);
+  clock.advance(TINY.slowReaderMs);
+  await pause(30);
+  assert.equal(stalled, 0, "not yet: the deadline has only been reached");
+  assert.equal(released, false);
+  clock.advance(1);
+  await waiting;
+  assert.equal(stalled, 1);
+  assert.ok(outbox.queuedBytes > 0, "the reader is still behind");
+  outbox.close();
+  await client[Symbol.asyncDispose]();
+  await server.socketClosed();
+});
+
+Deno.test("an outbox whose reader catches up before the deadline has room again", async () => {
+  await using server = new SocketServer();
+  await using client = await stalledClient(server.port);
+  const socket = await server.socket();
+  const clock = new ManualClock();
+  let stalled = 0;
+  const outbox = new Outbox(socket, { limits: TINY, clock, onStalled: () => stalled++ });
+  flood(outbox);
+  const waiting = outbox.whenRoom();
+  await pause(20);
+  client.drain();
+  await waiting;
+  assert.equal(outbox.hasRoom, true);
+  assert.equal(outbox.queuedBytes, 0);
+  clock.advance(TINY.slowReaderMs + 1);
+  await pause(20);
+  assert.equal(stalled, 0);
+  outbox.close();
+  await client[Symbol.asyncDispose]();
+  await server.socketClosed();
+});
+
+Deno.test("an outbox whose socket was closed by the peer has no room and never waits", async () => {
+  await using server = new SocketServer();
+  const client = await readingClient(server.port);
+  const socket = await server.socket();
+  const outbox = new Outbox(socket, { limits: ROOMY, clock: new ManualClock(), onStalled() {} });
+  await client[Symbol.asyncDispose]();
+  await server.socketClosed();
+  assert.equal(outbox.isOpen, false);
+  assert.equal(outbox.hasRoom, false);
+  assert.equal(outbox.send("late"), false);
+  await outbox.whenRoom();
+  outbox.close();
+});
