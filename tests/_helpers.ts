@@ -14,7 +14,7 @@ export function tempDir(): { path: string } & Disposable {
   return { path, [Symbol.dispose]: () => Deno.removeSync(path, { recursive: true }) };
 }
 
-/** Starts an in-process relay on 127.0.0.1:0 with a database in `dir` and p2p off. */
+/** Starts an in-process relay on 127.0.0.1:0 with a database in `dir` and p2p off (on 127.0.0.1 when on). */
 export function startRelay(
   dir: string,
   overrides: Partial<Config> = {},
@@ -25,6 +25,7 @@ export function startRelay(
       listen: { hostname: "127.0.0.1", port: 0 },
       db: `${dir}/relay.db`,
       p2pPort: 0,
+      p2pListen: "127.0.0.1",
       ...overrides,
     }),
     options,

@@ -13,6 +13,8 @@ Deno.test("the relay process prints its libp2p multiaddr with the peer id at sta
     `${dir.path}/relay.db`,
     "--p2p-port",
     String(port),
+    "--p2p-listen",
+    "127.0.0.1",
   ]);
   await waitFor("the p2p address line", () => relay.lines.some((l) => l.includes("p2p addr")));
   const line = relay.lines.find((l) => l.includes("p2p addr"))!;

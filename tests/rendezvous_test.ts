@@ -33,6 +33,7 @@ async function startRendezvous(
     listen: { hostname: "127.0.0.1", port: 0 },
     db: `${dir}/relay.db`,
     p2pPort: freePort(),
+    p2pListen: "127.0.0.1",
     ...overrides,
   });
   const node = await startP2pNode({ config, database, now: () => clock.now });

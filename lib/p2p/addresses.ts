@@ -1,6 +1,7 @@
 /**
- * Which TCP multiaddrs the libp2p node listens on, derived from the HTTP `--listen` host so a
- * relay bound to loopback keeps libp2p on loopback too.
+ * Which TCP multiaddrs the libp2p node listens on, derived from `--p2p-listen`. It is independent
+ * of the HTTP `--listen`: behind a reverse proxy the HTTP API stays on loopback while libp2p,
+ * which the proxy does not carry, must be reachable from outside.
  *
  * @module
  */

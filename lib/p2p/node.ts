@@ -84,7 +84,8 @@ function parseAnnounce(addresses: readonly string[]): string[] {
 }
 
 /**
- * Creates and starts the node on `config.p2pPort`, with its identity kept in `database`.
+ * Creates and starts the node on `config.p2pListen` and `config.p2pPort` (independent of the HTTP
+ * `--listen`), with its identity kept in `database`.
  *
  * @throws {RangeError} when an announce address is not a multiaddr.
  */
@@ -97,7 +98,7 @@ export async function startP2pNode(options: P2pNodeOptions): Promise<P2pNode> {
     privateKey,
     start: false,
     addresses: {
-      listen: listenMultiaddrs(config.listen.hostname, config.p2pPort),
+      listen: listenMultiaddrs(config.p2pListen, config.p2pPort),
       announce,
     },
     transports: [tcp()],

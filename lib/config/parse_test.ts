@@ -1,14 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  ConfigError,
-  envName,
-  FLAG_KEYS,
-  flagName,
-  FLAGS,
-  flagsMarkdownTable,
-  helpText,
-  parseCommand,
-} from "./mod.ts";
+import { ConfigError, parseCommand } from "./mod.ts";
 
 function configOf(args: string[], env: Record<string, string> = {}) {
   const command = parseCommand(args, env);
@@ -127,16 +118,47 @@ Deno.test("config turns --help and --version into commands", () => {
   assert.equal(parseCommand(["--version"], {}).kind, "version");
 });
 
-Deno.test("config help text and Markdown table list every flag with its variable and default", () => {
-  const help = helpText("9.9.9");
-  const table = flagsMarkdownTable();
-  for (const key of FLAG_KEYS) {
-    for (const text of [help, table]) {
-      assert.ok(text.includes(flagName(key)), `${flagName(key)} listed`);
-      assert.ok(text.includes(envName(key)), `${envName(key)} listed`);
-      assert.ok(text.includes(FLAGS[key].default), `${flagName(key)} default listed`);
-    }
+Deno.test("config binds p2p to every interface by default, independent of --listen", () => {
+  assert.equal(configOf([]).p2pListen, "0.0.0.0");
+  assert.equal(configOf(["--listen", "127.0.0.1:3030"]).p2pListen, "0.0.0.0");
+  assert.equal(configOf(["--p2p-listen", "127.0.0.1"]).p2pListen, "127.0.0.1");
+  assert.equal(configOf(["--p2p-listen", "[::1]"]).p2pListen, "::1");
+  assert.equal(configOf([], { VAULTMESH_RELAY_P2P_LISTEN: "::" }).p2pListen, "::");
+  for (const bad of ["relay.example.org", "0.0.0.0:4001", "256.1.1.1", "1.2.3", ":::", ""]) {
+    assert.match(
+      rejection(["--p2p-listen", bad]),
+      /^Cannot parse --p2p-listen .*: expected an IPv4 or IPv6 address/,
+    );
   }
-  assert.equal(flagName("ttlHours"), "--ttl-hours");
-  assert.equal(envName("p2pPort"), "VAULTMESH_RELAY_P2P_PORT");
+});
+
+Deno.test("config refuses a --db that names a folder, saying which file to name instead", () => {
+  const folder = Deno.makeTempDirSync();
+  try {
+    assert.equal(
+      rejection(["--db", folder]),
+      `Cannot use --db ${
+        JSON.stringify(folder)
+      }: it is a folder; name the database file inside it, e.g. ${folder}/relay.db`,
+    );
+    assert.match(
+      rejection([], { VAULTMESH_RELAY_DB: `${folder}/` }),
+      /^Cannot use VAULTMESH_RELAY_DB /,
+    );
+    assert.equal(configOf(["--db", `${folder}/relay.db`]).db, `${folder}/relay.db`);
+  } finally {
+    Deno.removeSync(folder);
+  }
+});
+
+Deno.test("config asks for the scheme when check is given a bare host name", () => {
+  assert.equal(
+    rejection(["check", "relay.example.org"]),
+    'Cannot check "relay.example.org": the URL lacks its scheme; add https:// (http:// for a ' +
+      "relay without TLS), e.g. vaultmesh-relay check https://relay.example.org",
+  );
+  assert.match(
+    rejection(["check", "localhost:3030"]),
+    /e\.g\. vaultmesh-relay check https:\/\/localhost:3030$/,
+  );
 });

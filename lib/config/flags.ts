@@ -1,0 +1,287 @@
+/**
+ * The flag table: every command-line flag of the relay, defined once.
+ *
+ * {@linkcode FLAGS} drives parsing (`parse.ts`), `--help` and the README table (`help.ts`), the
+ * `VAULTMESH_RELAY_*` environment variables and the download page. Its order is the order of
+ * `--help`, group by group as {@linkcode FLAG_GROUPS} lists them.
+ *
+ * @module
+ */
+import {
+  bindHost,
+  byteSize,
+  choice,
+  filePath,
+  listenAddress,
+  multiaddrList,
+  optionalListenAddress,
+  port,
+  rateLimit,
+  token,
+  trustedProxies,
+  type ValueType,
+  wholeNumber,
+} from "./values.ts";
+
+/** The headings of `--help`, in order: which part of the relay a flag tunes. */
+export const FLAG_GROUPS = [
+  { group: "server", title: "Server" },
+  { group: "storage", title: "Storage" },
+  { group: "p2p", title: "libp2p circuit relay and rendezvous" },
+  { group: "limits", title: "Limits" },
+  { group: "operations", title: "Operations" },
+] as const;
+
+/** One of the groups in {@linkcode FLAG_GROUPS}. */
+export type FlagGroup = typeof FLAG_GROUPS[number]["group"];
+
+/** How one flag is grouped, defaulted, explained and parsed. */
+export interface FlagSpec<T> extends ValueType<T> {
+  /** The `--help` heading it is listed under. */
+  readonly group: FlagGroup;
+  /** The default, as an operator would type it; empty for none. */
+  readonly default: string;
+  /** One phrase for `--help` and the README: lower case, no trailing period. */
+  readonly help: string;
+}
+
+/** Relay operating modes. */
+export const MODES = ["store-and-forward", "stateless"] as const;
+/** One of {@linkcode MODES}. */
+export type Mode = typeof MODES[number];
+
+/** Log levels an operator can choose. */
+export const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
+/** One of {@linkcode LOG_LEVELS}. */
+export type LogLevel = typeof LOG_LEVELS[number];
+
+/** Log output formats. */
+export const LOG_FORMATS = ["text", "json"] as const;
+/** One of {@linkcode LOG_FORMATS}. */
+export type LogFormat = typeof LOG_FORMATS[number];
+
+function flag<T>(spec: FlagSpec<T>): FlagSpec<T> {
+  return spec;
+}
+
+/** The flag table, in `--help` order. Keys are camelCase; the flag is its kebab-case form. */
+export const FLAGS = {
+  listen: flag({
+    group: "server",
+    default: "0.0.0.0:3030",
+    help: "HTTP API listen address",
+    ...listenAddress,
+  }),
+  mode: flag({
+    group: "server",
+    default: "store-and-forward",
+    help: "store-and-forward (persistent) or stateless",
+    ...choice("MODE", MODES),
+  }),
+  trustProxy: flag({
+    group: "server",
+    default: "",
+    help:
+      "comma-separated proxy IPs/CIDRs whose X-Forwarded-For or Forwarded header names the client",
+    ...trustedProxies,
+  }),
+  db: flag({
+    group: "storage",
+    default: "relay.db",
+    help: "SQLite database path for persistent storage (its folder must exist)",
+    ...filePath,
+  }),
+  ttlHours: flag({
+    group: "storage",
+    default: "72",
+    help: "message TTL in hours",
+    ...wholeNumber({ min: 1, max: 8760, unit: "hours" }),
+  }),
+  maxBuffer: flag({
+    group: "storage",
+    default: "10485760",
+    help: "maximum buffered bytes per vault",
+    ...byteSize("10MiB"),
+  }),
+  p2pPort: flag({
+    group: "p2p",
+    default: "4001",
+    help: "libp2p Circuit Relay listen port; 0 disables",
+    ...port(0),
+  }),
+  p2pListen: flag({
+    group: "p2p",
+    default: "0.0.0.0",
+    help:
+      "address the libp2p listener binds, independent of --listen; 0.0.0.0 is every interface (IPv4 and the machine's IPv6 addresses)",
+    ...bindHost,
+  }),
+  p2pAnnounce: flag({
+    group: "p2p",
+    default: "",
+    help: "comma-separated multiaddrs the libp2p relay announces (its public addresses behind NAT)",
+    ...multiaddrList,
+  }),
+  p2pMaxReservations: flag({
+    group: "p2p",
+    default: "128",
+    help: "maximum Circuit Relay reservations held at once",
+    ...wholeNumber({ min: 1, max: 1_000_000 }),
+  }),
+  p2pMaxReservationsPerIp: flag({
+    group: "p2p",
+    default: "4",
+    help: "maximum Circuit Relay reservations from one IP address",
+    ...wholeNumber({ min: 1, max: 1_000_000 }),
+  }),
+  p2pReservationTtl: flag({
+    group: "p2p",
+    default: "3600",
+    help: "how long a Circuit Relay reservation lasts unless refreshed, in seconds",
+    ...wholeNumber({ min: 60, max: 86400, unit: "seconds" }),
+  }),
+  p2pMaxCircuits: flag({
+    group: "p2p",
+    default: "16",
+    help: "maximum relayed circuits open at once to one reserving peer",
+    ...wholeNumber({ min: 1, max: 100_000 }),
+  }),
+  p2pCircuitBytes: flag({
+    group: "p2p",
+    default: "131072",
+    help: "bytes one relayed circuit may carry (both directions) before it is closed",
+    ...byteSize("128KiB"),
+  }),
+  p2pCircuitSeconds: flag({
+    group: "p2p",
+    default: "120",
+    help: "seconds one relayed circuit may stay open",
+    ...wholeNumber({ min: 1, max: 86400, unit: "seconds" }),
+  }),
+  p2pMaxRegistrations: flag({
+    group: "p2p",
+    default: "10000",
+    help: "maximum rendezvous registrations held at once",
+    ...wholeNumber({ min: 1, max: 10_000_000 }),
+  }),
+  p2pMaxRegistrationsPerPeer: flag({
+    group: "p2p",
+    default: "1000",
+    help: "maximum rendezvous registrations of one peer",
+    ...wholeNumber({ min: 1, max: 1_000_000 }),
+  }),
+  maxEnvelope: flag({
+    group: "limits",
+    default: "1MiB",
+    help: "largest envelope accepted, answered with 413 above it",
+    ...byteSize("1MiB"),
+  }),
+  rateLimitIp: flag({
+    group: "limits",
+    default: "20/100",
+    help: "requests per second (and burst) from one client address, before authentication; 0 off",
+    ...rateLimit("20/100"),
+  }),
+  rateLimitVault: flag({
+    group: "limits",
+    default: "50/200",
+    help:
+      "requests per second (and burst) of one vault, counted after its signature verified; 0 off",
+    ...rateLimit("50/200"),
+  }),
+  maxConnections: flag({
+    group: "limits",
+    default: "4096",
+    help: "HTTP requests in flight at once (long polls included); 503 beyond it",
+    ...wholeNumber({ min: 1, max: 1_000_000 }),
+  }),
+  maxConnectionsPerIp: flag({
+    group: "limits",
+    default: "64",
+    help: "HTTP requests in flight at once from one client address; 429 beyond it",
+    ...wholeNumber({ min: 1, max: 1_000_000 }),
+  }),
+  maxSocketsPerVault: flag({
+    group: "limits",
+    default: "32",
+    help: "authenticated sockets open at once for one vault; more are closed with 4029",
+    ...wholeNumber({ min: 1, max: 100_000 }),
+  }),
+  socketIdleTimeout: flag({
+    group: "limits",
+    default: "60",
+    help: "seconds between pings on an idle socket; one unanswered ping closes it (0 disables)",
+    ...wholeNumber({ min: 0, max: 3600, unit: "seconds" }),
+  }),
+  maxHeaderBytes: flag({
+    group: "limits",
+    default: "16KiB",
+    help: "largest total size of a request's header names and values; 431 above it",
+    ...byteSize("16KiB"),
+  }),
+  bodyTimeout: flag({
+    group: "limits",
+    default: "30",
+    help: "seconds a request body may take to arrive; 408 after it",
+    ...wholeNumber({ min: 1, max: 3600, unit: "seconds" }),
+  }),
+  logLevel: flag({
+    group: "operations",
+    default: "info",
+    help: "least severe log level written: debug, info, warning or error",
+    ...choice("LEVEL", LOG_LEVELS),
+  }),
+  logFormat: flag({
+    group: "operations",
+    default: "text",
+    help: "log format: text for people, json for one JSON object per line",
+    ...choice("FORMAT", LOG_FORMATS),
+  }),
+  metricsListen: flag({
+    group: "operations",
+    default: "",
+    help: "listen address of the Prometheus /metrics endpoint; empty keeps metrics off",
+    ...optionalListenAddress,
+  }),
+  metricsToken: flag({
+    group: "operations",
+    default: "",
+    help: "bearer token a scraper must send to /metrics; empty for none",
+    ...token,
+  }),
+} as const;
+
+/** Key of a flag in {@linkcode FLAGS}. */
+export type FlagKey = keyof typeof FLAGS;
+
+/** The relay's configuration: one parsed value per flag. */
+export type Config = {
+  readonly [K in FlagKey]: typeof FLAGS[K] extends FlagSpec<infer T> ? T : never;
+};
+
+/** Every flag key, in table order. */
+export const FLAG_KEYS = Object.keys(FLAGS) as FlagKey[];
+
+/**
+ * The command-line form of a key.
+ *
+ * @example
+ * ```ts
+ * flagName("ttlHours"); // "--ttl-hours"
+ * ```
+ */
+export function flagName(key: FlagKey): string {
+  return "--" + key.replace(/[A-Z]/g, (letter) => "-" + letter.toLowerCase());
+}
+
+/**
+ * The environment variable of a key.
+ *
+ * @example
+ * ```ts
+ * envName("ttlHours"); // "VAULTMESH_RELAY_TTL_HOURS"
+ * ```
+ */
+export function envName(key: FlagKey): string {
+  return "VAULTMESH_RELAY_" + flagName(key).slice(2).replaceAll("-", "_").toUpperCase();
+}
