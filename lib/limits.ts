@@ -49,6 +49,22 @@ export interface SocketLimits {
   readonly pumpPageBytes: number;
   /** Time a stopping relay waits for sockets to finish their closing handshake. */
   readonly closeWaitMs: number;
+  /** Sends on one socket waiting for their receipt. Beyond it: error `too_many_in_flight`. */
+  readonly maxSendsInFlight: number;
+  /**
+   * Body bytes of one socket's sends waiting for their receipt (a single envelope always fits).
+   * Beyond it: error `too_many_in_flight`. PROTOCOL.md tells clients to keep about 2 MiB in flight.
+   */
+  readonly maxSendBytesInFlight: number;
+}
+
+/** Bounds of memory that clients can make the relay hold. */
+export interface MemoryLimits {
+  /**
+   * Request bodies being read and sends waiting for their commit, over HTTP and sockets, in
+   * bytes. Beyond it: 503 / socket error `busy` with `Retry-After: 1`.
+   */
+  readonly requestBytes: number;
 }
 
 /** Bounds of the presence board (kept in memory in both modes). */
@@ -117,6 +133,7 @@ export interface Limits {
   readonly signatures: SignatureLimits;
   readonly admission: AdmissionLimits;
   readonly modes: ModeLimits;
+  readonly memory: MemoryLimits;
 }
 
 /** The relay's bounds for `config`. */
@@ -140,6 +157,8 @@ export function relayLimits(config: Config): Limits {
       pumpPageEnvelopes: 256,
       pumpPageBytes: 1 * MiB,
       closeWaitMs: 2000,
+      maxSendsInFlight: 2048,
+      maxSendBytesInFlight: 4 * MiB,
     },
     presence: { maxBlobBytes: 4 * KiB, maxTtlSeconds: 3600, maxEntries: 100_000 },
     signatures: { noncesPerVault: 20_000, noncesTotal: 500_000, keyCacheEntries: 10_000 },
@@ -162,5 +181,6 @@ export function relayLimits(config: Config): Limits {
       statelessKeys: 100_000,
       statelessKeyLifetimeMs: 10 * 60_000,
     },
+    memory: { requestBytes: 24 * MiB },
   };
 }

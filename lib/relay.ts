@@ -36,6 +36,8 @@ export interface RelayOptions {
   readonly clock?: Clock;
   /** How often expired envelopes are swept. */
   readonly sweepIntervalMs?: number;
+  /** Changes the relay's bounds, e.g. to drive one to its limit in a test. */
+  readonly adjustLimits?: (limits: Limits) => Limits;
 }
 
 function createMode(config: Config, context: ModeContext & { metrics: Metrics }): RelayMode {
@@ -49,8 +51,9 @@ function createMode(config: Config, context: ModeContext & { metrics: Metrics })
 
 /** The limits with the test overrides of `options` applied. */
 function withOverrides(limits: Limits, options: RelayOptions): Limits {
-  if (options.sweepIntervalMs === undefined) return limits;
-  return { ...limits, modes: { ...limits.modes, sweepIntervalMs: options.sweepIntervalMs } };
+  const adjusted = options.adjustLimits?.(limits) ?? limits;
+  if (options.sweepIntervalMs === undefined) return adjusted;
+  return { ...adjusted, modes: { ...adjusted.modes, sweepIntervalMs: options.sweepIntervalMs } };
 }
 
 /** Serves `/metrics` on its own address when `--metrics-listen` is set. */
@@ -175,6 +178,8 @@ export class Relay implements AsyncDisposable {
           keys,
           limits: limits.socket,
           onControl: operations.chargeVault,
+          memory: operations.memory,
+          onLimited: (limit) => metrics.limited(limit),
         },
         sockets,
         clientAddress: ({ request, info }) => clientAddress(request, info, config.trustProxy),

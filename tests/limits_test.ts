@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ManualClock } from "../lib/clock.ts";
 import { parseRateLimit, TokenBuckets } from "../lib/guard/rate_limit.ts";
-import { generateVaultKeys, signRequest, vaultIdOfKeys } from "../lib/client/mod.ts";
+import { generateVaultKeys, RelayError, signRequest, vaultIdOfKeys } from "../lib/client/mod.ts";
 import { bytes, PROTOCOL_3, startRelay, tempDir, vaultDevices } from "./_helpers.ts";
 
 Deno.test("rate limit flags parse RATE/BURST, a bare RATE and 0 for off", () => {
@@ -150,4 +150,73 @@ Deno.test("a body that arrives too slowly gets 408 body_timeout", async () => {
   assert.equal(response.status, 408);
   assert.equal((await response.json()).error, "body_timeout");
   stall?.();
+});
+
+Deno.test("bodies beyond the relay's memory budget get 503 busy, and the budget frees with them", async () => {
+  using dir = tempDir();
+  await using relay = await startRelay(dir.path, {}, {
+    adjustLimits: (limits) => ({ ...limits, memory: { requestBytes: 3000 } }),
+  });
+  const keys = await generateVaultKeys();
+  const vault = await vaultIdOfKeys(keys);
+  const url = new URL(`/v3/vaults/${vault}/envelopes`, relay.url);
+  const headers = new Headers({ ...PROTOCOL_3, "x-vaultmesh-device": "slow" });
+  const full = new Uint8Array(2500);
+  await signRequest({ method: "POST", url, headers, body: full }, {
+    privateKey: keys.privateKey,
+    keyid: vault,
+  });
+  // A body without Content-Length is held as it arrives: 2000 bytes, then nothing.
+  const abort = new AbortController();
+  let finish: (() => void) | undefined;
+  const stalled = fetch(url, {
+    method: "POST",
+    headers,
+    signal: abort.signal,
+    body: new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(full.slice(0, 2000));
+        finish = () => controller.close();
+      },
+    }),
+  }).catch(() => undefined);
+  const [laptop] = await vaultDevices(relay.url, ["laptop"], { keys });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  await assert.rejects(laptop!.send(new Uint8Array(2000)), (error: unknown) => {
+    assert.ok(error instanceof RelayError);
+    assert.equal(error.status, 503);
+    assert.equal(error.code, "busy");
+    return true;
+  });
+  abort.abort();
+  finish?.();
+  await stalled;
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal((await laptop!.send(new Uint8Array(2000))).stored, true, "the budget was freed");
+});
+
+Deno.test("sends beyond a socket's unanswered limit get too_many_in_flight, each send one reply", async () => {
+  using dir = tempDir();
+  await using relay = await startRelay(dir.path, { mode: "stateless" }, {
+    adjustLimits: (limits) => ({
+      ...limits,
+      // Every frame to the reader leaves bytes queued, so each send waits for the reader.
+      socket: { ...limits.socket, maxSendsInFlight: 2, highWaterBytes: 0, slowReaderMs: 60_000 },
+    }),
+  });
+  const [laptop, phone] = await vaultDevices(relay.url, ["laptop", "phone"]);
+  const reader = await phone!.connect();
+  const sender = await laptop!.connect();
+  const results = await Promise.allSettled(
+    Array.from({ length: 40 }, () => sender.send(new Uint8Array(1024))),
+  );
+  const refused = results.filter((result) =>
+    result.status === "rejected" && (result.reason as RelayError).code === "too_many_in_flight"
+  );
+  const delivered = results.filter((result) => result.status === "fulfilled");
+  assert.ok(refused.length > 0, "some sends were refused");
+  assert.ok(delivered.length >= 2, "sends within the limit were delivered");
+  assert.equal(refused.length + delivered.length, 40, "every send got exactly one answer");
+  await sender.close();
+  await reader.close();
 });

@@ -29,7 +29,9 @@ export type LimitName =
   | "vault_rate"
   | "in_flight"
   | "address_in_flight"
-  | "headers";
+  | "headers"
+  | "memory"
+  | "socket_in_flight";
 
 /** Called when a limit turns a request away. */
 export type OnLimited = (limit: LimitName) => void;

@@ -13,6 +13,7 @@ import type { RouterHooks } from "../http/router.ts";
 import type { AuthHooks } from "../http/authenticate.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import { TokenBuckets } from "./rate_limit.ts";
+import { ByteBudget } from "./byte_budget.ts";
 
 /** Hooks and metrics the relay wires into its API and sockets. */
 export interface Operations {
@@ -22,6 +23,8 @@ export interface Operations {
   readonly authHooks: AuthHooks;
   /** Takes one unit of the vault's rate; throws 429 `rate_limited` when it has none left. */
   readonly chargeVault: (vaultId: string) => void;
+  /** Client bytes held in memory, shared by HTTP bodies and socket sends. */
+  readonly memory: ByteBudget;
 }
 
 /** Builds the guard for `config` and `limits`. */
@@ -48,9 +51,11 @@ export function createOperations(
     verified: (caller) => chargeVault(caller.vaultId),
     failed: (code) => metrics.authFailure(code),
   };
+  const memory = new ByteBudget(limits.memory.requestBytes, () => metrics.limited("memory"));
   const routerHooks: RouterHooks = {
     admit: (request, info) => admission.admit(request, info),
+    hold: () => memory.hold(),
     observe: (route, status) => metrics.request(route, status),
   };
-  return { metrics, admission, routerHooks, authHooks, chargeVault };
+  return { metrics, admission, routerHooks, authHooks, chargeVault, memory };
 }

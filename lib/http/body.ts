@@ -5,6 +5,7 @@
  */
 import { ProtocolError } from "../protocol/errors.ts";
 import { validateSize } from "../protocol/validate.ts";
+import type { RequestContext } from "./router.ts";
 
 function tooSlow(timeoutMs: number): ProtocolError {
   return new ProtocolError(
@@ -35,15 +36,21 @@ async function readBefore(
 
 /**
  * Reads the whole body, refusing (413) one that declares or turns out to be larger than
- * `limit` bytes without reading the rest, and (408) one that takes longer than `timeoutMs`.
+ * `limit` bytes without reading the rest, (408) one that takes longer than `timeoutMs`, and
+ * (503 `busy`) one the relay's memory budget cannot hold; its bytes stay held on the request's
+ * budget until the request is answered.
  */
 export async function readBody(
-  request: Request,
-  limit: number,
-  timeoutMs: number,
+  context: RequestContext,
+  options: { limit: number; timeoutMs: number },
 ): Promise<Uint8Array<ArrayBuffer>> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null) validateSize(Number(declared), limit);
+  const { request, hold } = context;
+  const { limit, timeoutMs } = options;
+  const declared = Number(request.headers.get("content-length") ?? NaN);
+  if (declared >= 0) {
+    validateSize(declared, limit);
+    hold.take(declared);
+  }
   if (!request.body) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let length = 0;
@@ -57,6 +64,8 @@ export async function readBody(
     ) {
       length += chunk.value.byteLength;
       validateSize(length, limit);
+      // A body without Content-Length is held as it arrives.
+      if (!(declared >= 0)) hold.take(chunk.value.byteLength);
       chunks.push(chunk.value);
     }
   } catch (error) {

@@ -8,6 +8,10 @@
 import { getLogger } from "@logtape/logtape";
 import { errorResponse, internalErrorResponse } from "./errors.ts";
 import { ProtocolError } from "../protocol/errors.ts";
+import type { BudgetHold } from "../guard/byte_budget.ts";
+
+/** The hold of a router without a budget. */
+const UNBOUNDED: BudgetHold = { take: () => {}, release: () => {} };
 import { PROTOCOL_VERSION } from "../version.ts";
 
 /** The header every client sends and every response carries. */
@@ -19,6 +23,8 @@ export interface RequestContext {
   readonly url: URL;
   readonly params: Readonly<Record<string, string>>;
   readonly info: Deno.ServeHandlerInfo<Deno.NetAddr>;
+  /** The request's hold on the relay's memory budget, released once it is answered. */
+  readonly hold: BudgetHold;
 }
 
 /** A route handler. Throws {@linkcode ProtocolError} for anything but success. */
@@ -115,6 +121,8 @@ function requestUrl(request: Request): URL {
 export interface RouterHooks {
   /** Admits a request (or throws the ProtocolError answering it); returns its release. */
   readonly admit?: (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => () => void;
+  /** A hold on the memory budget for one request; none means unbounded (tests of the router). */
+  readonly hold?: () => BudgetHold;
   /** Sees each answer's route pattern (`unmatched` when none matched) and status. */
   readonly observe?: (route: string, status: number) => void;
 }
@@ -123,6 +131,7 @@ export interface RouterHooks {
 interface Matched {
   route: string;
   release?: (() => void) | undefined;
+  hold: BudgetHold;
 }
 
 /** Method-and-path routing with the relay's cross-cutting HTTP rules. */
@@ -140,13 +149,14 @@ export class Router {
   /** Answers a request. Never throws. */
   async handle(request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Promise<Response> {
     let response: Response;
-    const matched: Matched = { route: "unmatched" };
+    const matched: Matched = { route: "unmatched", hold: this.hooks.hold?.() ?? UNBOUNDED };
     try {
       response = await this.#dispatch(request, info, matched);
     } catch (error) {
       response = error instanceof ProtocolError ? errorResponse(error) : this.#internalError(error);
     } finally {
       matched.release?.();
+      matched.hold.release();
     }
     this.hooks.observe?.(matched.route, response.status);
     return withStandardHeaders(response);
@@ -196,6 +206,12 @@ export class Router {
         { headers: { allow: [...allowed, "OPTIONS"].join(", ") } },
       );
     }
-    return await found.route.handler({ request, url, params: found.params!, info });
+    return await found.route.handler({
+      request,
+      url,
+      params: found.params!,
+      info,
+      hold: matched.hold,
+    });
   }
 }

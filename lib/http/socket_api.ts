@@ -64,11 +64,10 @@ export function addLiveRoutes(router: Router, parts: LiveApiParts): Router {
 
   const publishPresence = async (context: RequestContext) => {
     const caller = await authenticate(context, true);
-    const body = await readBody(
-      context.request,
-      presence.limits.maxBlobBytes,
-      parts.httpLimits.bodyTimeoutMs,
-    );
+    const body = await readBody(context, {
+      limit: presence.limits.maxBlobBytes,
+      timeoutMs: parts.httpLimits.bodyTimeoutMs,
+    });
     await auth.verifyBody(context.request.headers, body);
     const ttl = presenceTtl(context.url.searchParams.get("ttl"), presence.limits.maxTtlSeconds);
     await mode.touch(caller.vaultId, caller.deviceId);

@@ -101,7 +101,10 @@ export function addVaultRoutes(router: Router, parts: VaultApiParts): Router {
     const caller = await authenticate(context, true);
     const to = validateRecipient(context.url.searchParams.get("to"), caller.deviceId);
     const idempotencyKey = validateIdempotencyKey(context.request.headers.get("idempotency-key"));
-    const body = await readBody(context.request, limits.maxEnvelopeBytes, limits.bodyTimeoutMs);
+    const body = await readBody(context, {
+      limit: limits.maxEnvelopeBytes,
+      timeoutMs: limits.bodyTimeoutMs,
+    });
     await auth.verifyBody(context.request.headers, body);
     const outcome = await mode.send({
       vault: caller.vaultId,
@@ -148,7 +151,10 @@ export function addVaultRoutes(router: Router, parts: VaultApiParts): Router {
 
   const ack = async (context: RequestContext) => {
     const caller = await authenticate(context, true);
-    const body = await readBody(context.request, limits.maxAckBytes, limits.bodyTimeoutMs);
+    const body = await readBody(context, {
+      limit: limits.maxAckBytes,
+      timeoutMs: limits.bodyTimeoutMs,
+    });
     await auth.verifyBody(context.request.headers, body);
     const { seq } = readJson(
       body,

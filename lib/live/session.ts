@@ -22,6 +22,8 @@ import { answerControl } from "./control.ts";
 import { IdleWatch } from "./idle.ts";
 import { createDelivery } from "./delivery.ts";
 import type { VaultKeys } from "../guard/vault_keys.ts";
+import type { ByteBudget } from "../guard/byte_budget.ts";
+import type { LimitName } from "../guard/admission.ts";
 import { HandshakeError, newChallenge, type SocketPeer, verifyAuth } from "./handshake.ts";
 import { Outbox } from "./outbox.ts";
 import { errorReply, type Json, parseMessage, receipt } from "./replies.ts";
@@ -38,6 +40,10 @@ export interface SessionParts {
   readonly clock: Clock;
   readonly keys: VaultKeys;
   readonly limits: SocketLimits;
+  /** Client bytes held in memory, shared with HTTP. */
+  readonly memory: ByteBudget;
+  /** Counts a refusal by a limit, for metrics. */
+  readonly onLimited?: (limit: LimitName) => void;
   /** Runs for each control message once authenticated; throws a ProtocolError to refuse it. */
   readonly onControl?: (vaultId: string) => void;
   /** Called once when the socket is done, however it ended. */
@@ -55,6 +61,8 @@ export class DeviceSession {
   #unsubscribe: (() => void) | undefined;
   #authTimer: ReturnType<typeof setTimeout> | undefined;
   #idle: IdleWatch | undefined;
+  #sendsInFlight = 0;
+  #sendBytesInFlight = 0;
 
   constructor(
     private readonly socket: WebSocket,
@@ -229,8 +237,13 @@ export class DeviceSession {
       if (!(error instanceof FrameError)) throw error;
       return this.#send({ type: "error", error: "bad_frame", message: error.message });
     }
+    const hold = this.parts.memory.hold();
+    let counted = false;
     try {
       validateSize(frame.body.byteLength, this.parts.limits.maxEnvelopeBytes, "The envelope");
+      this.#countSend(frame.body.byteLength);
+      counted = true;
+      hold.take(frame.body.byteLength);
       const outcome = await this.parts.mode.send({
         vault: this.peer.vaultId,
         from: this.peer.deviceId,
@@ -242,7 +255,30 @@ export class DeviceSession {
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
       this.#send(errorReply(error, frame.id));
+    } finally {
+      hold.release();
+      if (counted) {
+        this.#sendsInFlight--;
+        this.#sendBytesInFlight -= frame.body.byteLength;
+      }
     }
+  }
+
+  /** Counts a send until its receipt; refuses one beyond the socket's limit of unanswered sends. */
+  #countSend(bytes: number): void {
+    const { maxSendsInFlight: limit, maxSendBytesInFlight: byteLimit } = this.parts.limits;
+    const overBytes = this.#sendsInFlight > 0 && this.#sendBytesInFlight + bytes > byteLimit;
+    if (this.#sendsInFlight >= limit || overBytes) {
+      this.parts.onLimited?.("socket_in_flight");
+      throw new ProtocolError(
+        "too_many_in_flight",
+        `This socket already has ${this.#sendsInFlight} sends (${this.#sendBytesInFlight} ` +
+          `bytes) waiting for their receipt; the limits are ${limit} sends and ${byteLimit} bytes`,
+        { retryAfter: 1, details: { limit, limit_bytes: byteLimit } },
+      );
+    }
+    this.#sendsInFlight++;
+    this.#sendBytesInFlight += bytes;
   }
 
   async #control(text: string): Promise<void> {
