@@ -364,14 +364,3 @@ Deno.test("socket control replies carry the request's id, and errors explain the
   assert.ok(await a.socket.publishPresence(bytes("ok"), 60) > 0);
   await a.socket.close();
 });
-
-Deno.test("a full presence board makes room from other vaults' expired blobs before refusing", async () => {
-  const { PresenceBoard } = await import("../lib/live/presence.ts");
-  const clock = new ManualClock();
-  const board = new PresenceBoard(clock, { maxBlobBytes: 16, maxTtlSeconds: 60, maxEntries: 2 });
-  assert.ok(board.publish("v1", "a", bytes("x"), 10));
-  assert.ok(board.publish("v2", "a", bytes("x"), 60));
-  assert.throws(() => board.publish("v3", "a", bytes("x"), 60), /too many presence blobs/);
-  clock.advance(11_000);
-  assert.ok(board.publish("v3", "a", bytes("x"), 60), "v1's expired blob made room");
-});

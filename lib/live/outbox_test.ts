@@ -91,22 +91,17 @@ async function stalledClient(port: number) {
         } catch { /* closed */ }
       })();
     },
-    async [Symbol.asyncDispose]() {
+    /** Hangs up, so the server's pending writes fail and its socket closes. */
+    async close() {
       try {
         conn.close();
       } catch { /* already closed */ }
       await draining;
     },
+    [Symbol.asyncDispose]() {
+      return this.close();
+    },
   };
-}
-
-/** Resolves once `condition` holds, checking every few milliseconds. */
-async function eventually(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 /** Real milliseconds pass, so the outbox's poll runs a few times. */
@@ -152,7 +147,7 @@ Deno.test("a closed outbox has no room, sends nothing and releases its waiters",
   assert.equal(outbox.hasRoom, false);
   assert.equal(outbox.send("late"), false);
   assert.equal(stalled, 0);
-  await client[Symbol.asyncDispose]();
+  await client.close();
   await server.socketClosed();
 });
 
@@ -176,7 +171,7 @@ Deno.test("an outbox whose reader stays behind past slowReaderMs reports it stal
   assert.equal(stalled, 1);
   assert.ok(outbox.queuedBytes > 0, "the reader is still behind");
   outbox.close();
-  await client[Symbol.asyncDispose]();
+  await client.close();
   await server.socketClosed();
 });
 
@@ -198,7 +193,7 @@ Deno.test("an outbox whose reader catches up before the deadline has room again"
   await pause(20);
   assert.equal(stalled, 0);
   outbox.close();
-  await client[Symbol.asyncDispose]();
+  await client.close();
   await server.socketClosed();
 });
 
