@@ -10,7 +10,7 @@ import { type AppendOutcome, EnvelopeStore, StorageFullError } from "../store/en
 import { GroupCommit } from "../store/group_commit.ts";
 import { LOG_CATEGORY } from "../log.ts";
 import type { ModeContext, RelayMode } from "./mode.ts";
-import type { SendOutcome, SendRequest } from "../protocol/envelope.ts";
+import type { Envelope, SendOutcome, SendRequest } from "../protocol/envelope.ts";
 import { ackBeyondLatest, bufferFull, storageFull } from "./refusals.ts";
 
 const log = getLogger([LOG_CATEGORY, "store-and-forward"]);
@@ -55,15 +55,23 @@ export function createStoreAndForwardMode(
   const store = new EnvelopeStore(context.database, limits);
   const lastTouch = new Map<string, number>();
 
+  /** Publishes a committed envelope to live subscribers; a failing subscriber costs no send. */
+  const publish = (envelope: Envelope): number => {
+    try {
+      return hub.publish(envelope);
+    } catch (error) {
+      log.error("Live delivery failed after commit: {error}", { error });
+      return 0;
+    }
+  };
+
   const commitBatch = (items: readonly SendRequest[]): (SendOutcome | Error)[] => {
     const now = clock.now();
     const outcomes = storing(() => store.appendBatch(items, now));
     return outcomes.map((outcome, i) =>
       sendOutcome(outcome, () => {
-        const item = items[i]!;
-        const seq = (outcome as { seq: number }).seq;
-        const expiresAt = (outcome as { expiresAt: number }).expiresAt;
-        return hub.publish({ ...item, seq, createdAt: now, expiresAt });
+        const { seq, expiresAt } = outcome as { seq: number; expiresAt: number };
+        return publish({ ...items[i]!, seq, createdAt: now, expiresAt });
       })
     );
   };

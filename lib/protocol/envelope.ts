@@ -62,7 +62,10 @@ export interface BacklogPage {
 
 /** An accepted acknowledgement. One beyond the latest seq throws `ack_beyond_latest`. */
 export interface AckOutcome {
-  /** The device's cursor after the acknowledgement (never moves backwards). */
+  /**
+   * Store-and-forward: the device's cursor after the acknowledgement (it never moves backwards).
+   * Stateless keeps no cursor and echoes the acknowledged seq.
+   */
   readonly acked: number;
   /** Envelopes deleted because every device now has them. */
   readonly deleted: number;
