@@ -1,43 +1,44 @@
 /**
  * Builds the release: compiles the relay for every platform with `deno compile` (with exactly the
  * `start` task's permissions), lays out one archive per platform, then writes `SHA256SUMS` and the
- * download page `index.html`.
+ * download page `index.html`. Run `deno task package --help` for what it needs.
  *
- * Usage: deno task package [--platform NAME]... [--out DIR] [--shawl PATH] [--offline]
- *                          [--index-only]
- *
- *   --platform    linux-x64, macos-universal or windows-x64 (repeatable; default all three)
- *   --out         output folder (default dist)
- *   --shawl       shawl.exe to ship in the Windows archive (or SHAWL_EXE); required for Windows
- *   --offline     never try dl.deno.land; only DENORT_BIN or Deno's cache provide a runtime
- *   --index-only  only (re)write SHA256SUMS and index.html for the archives already in --out
- *
- * Any condition that stops the build is reported as one line on stderr, exit status 1.
+ * Every input is checked before anything is compiled. A platform that lacks one is skipped, and
+ * the run says what is missing and where to get it; the others are built. Exit status: 0 when at
+ * least one archive was built and nothing failed, 1 when nothing could be built or a step failed,
+ * 2 for a bad command line.
  *
  * @module
  */
 import { parseArgs } from "node:util";
-import { join, resolve } from "node:path";
+import { basename, join, relative, resolve } from "node:path";
 import manifest from "../deno.json" with { type: "json" };
 import { startTaskPermissions } from "./relay_process.ts";
-import { downloadPageHtml } from "./download_page.ts";
-import { describeFiles, writeChecksums } from "./package/checksums.ts";
-import { denoDir, type DenortSource, findDenort } from "./package/denort.ts";
+import { bundleRelay } from "./package/bundle.ts";
+import { denoDir, denortCachePath, type DenortSource } from "./package/denort.ts";
+import { humanSize } from "./package/download_page.ts";
+import {
+  type MissingInput,
+  planPlatforms,
+  type PlatformPlan,
+  remedies,
+  SHAWL,
+} from "./package/inputs.ts";
 import { layOutArchive } from "./package/layout.ts";
 import { findLipo, lipoCreate, removeCodeSignature } from "./package/macho.ts";
-import {
-  archiveFileName,
-  type PackagedFile,
-  type Platform,
-  platformNamed,
-  PLATFORMS,
-} from "./package/platforms.ts";
+import { type PackagedFile, type Platform, platformNamed, PLATFORMS } from "./package/platforms.ts";
+import { writeIndex } from "./package/release_index.ts";
 
 const REPO_ROOT = resolve(new URL("..", import.meta.url).pathname);
 
-/** A condition that stops the build; its message is the one line printed. */
+/** A step of the build failed; its message is the one line printed. */
 export class PackageError extends Error {
   override name = "PackageError";
+}
+
+/** A bad command line (exit status 2). */
+export class UsageError extends Error {
+  override name = "UsageError";
 }
 
 /** What one packaging run does. */
@@ -49,17 +50,105 @@ export interface PackageOptions {
   readonly indexOnly: boolean;
 }
 
+/** `deno task package --help`. */
+export function packageHelp(denoVersion: string, cache: string): string {
+  const names = PLATFORMS.map((p) => p.name).join(", ");
+  return `Build the release archives of vaultmesh-relay ${manifest.version}, SHA256SUMS and index.html.
+
+Usage: deno task package [--platform NAME]... [--out DIR] [--shawl PATH] [--offline]
+       deno task package --index-only [--out DIR]
+
+Options:
+  --platform NAME  ${names}
+                   (repeatable; default all)
+  --out DIR        output folder (default dist)
+  --shawl PATH     shawl.exe for the Windows archive (or set SHAWL_EXE)
+  --offline        never try dl.deno.land; only DENORT_BIN or Deno's cache provide a runtime
+  --index-only     only rewrite SHA256SUMS and index.html for the archives already in DIR
+  -h, --help       print this help
+
+Inputs (checked before anything is compiled; a platform that lacks one is skipped, with a
+note saying where to get it, and the others are built):
+  denort ${denoVersion}   deno compile's runtime, one per target:
+                 ${PLATFORMS.flatMap((p) => p.targets).join("\n                 ")}
+                 Deno downloads it from https://dl.deno.land/release/v${denoVersion}/denort-<target>.zip;
+                 without internet, put that zip (also among the assets of
+                 https://github.com/denoland/deno/releases/tag/v${denoVersion}) at
+                 ${cache}
+                 or unzip it and set DENORT_BIN=/path/to/denort (used for the target its file
+                 header names). The full deno binary is not a runtime: a binary built on it
+                 opens a REPL. Each binary this machine can run is run with --version and
+                 refused unless the relay answers.
+  shawl.exe      Windows only, shawl ${SHAWL.version}, the service wrapper:
+                 ${SHAWL.url}
+                 (SHA-256 ${SHAWL.sha256});
+                 unzip it, then pass --shawl PATH or set SHAWL_EXE.
+  lipo           macOS only: lipo, llvm-lipo (Debian: apt-get install llvm) or LIPO=/path/to/lipo.
+
+Exit status: 0 when at least one archive was built and nothing failed, 1 when nothing could be
+built or a step failed, 2 for a bad command line.
+`;
+}
+
+/**
+ * Files in Deno's npm cache that `deno compile` 2.9 cannot embed: it parses an extension-less
+ * file as JavaScript, and bintrees' `test/perf/100k` (200 000 lines of numbers) becomes a binary
+ * expression so deep that the compiler overflows its stack and aborts ("thread
+ * 'tokio-runtime-worker' has overflowed its stack"; compare denoland/deno#36746). bintrees comes
+ * with prom-client; its tests are never loaded, so they are left out of the binary.
+ */
+const COMPILE_EXCLUDES: readonly { readonly npmPackage: string; readonly path: string }[] = [
+  { npmPackage: "bintrees", path: "test" },
+];
+
+/**
+ * The `--exclude` paths (real paths) of {@linkcode COMPILE_EXCLUDES} present in the npm cache of
+ * `denoDir`.
+ */
+export function compileExcludes(denoDir: string): string[] {
+  const excludes: string[] = [];
+  for (const { npmPackage, path } of COMPILE_EXCLUDES) {
+    const packageDir = join(denoDir, "npm", "registry.npmjs.org", npmPackage);
+    let versions: Deno.DirEntry[];
+    try {
+      versions = [...Deno.readDirSync(packageDir)];
+    } catch {
+      continue;
+    }
+    for (const version of versions.filter((entry) => entry.isDirectory)) {
+      // deno compile matches the real path: the cache folder may be reached through a link.
+      try {
+        excludes.push(Deno.realPathSync(join(packageDir, version.name, path)));
+      } catch {
+        // That version has no such folder.
+      }
+    }
+  }
+  return excludes.sort();
+}
+
+/** What one `deno compile` run builds. */
+export interface CompileTarget {
+  /** A `deno compile --target` value. */
+  readonly target: string;
+  /** The binary to write. */
+  readonly output: string;
+  /** Paths left out of the binary (see {@linkcode compileExcludes}). */
+  readonly exclude?: readonly string[];
+}
+
 /** The `deno compile` arguments for one target: the relay's permissions, never `-A`. */
-export function compileArgs(target: string, output: string): string[] {
+export function compileArgs(compile: CompileTarget): string[] {
   return [
     "compile",
     ...startTaskPermissions(),
     "--config",
     join(REPO_ROOT, "deno.json"),
+    ...(compile.exclude ?? []).flatMap((path) => ["--exclude", path]),
     "--target",
-    target,
+    compile.target,
     "--output",
-    output,
+    compile.output,
     join(REPO_ROOT, "main.ts"),
   ];
 }
@@ -69,8 +158,11 @@ export function compileFailure(stderr: string): string {
   // deno colours its output unless NO_COLOR is set; strip any colour codes left.
   // deno-lint-ignore no-control-regex
   const lines = stderr.replace(/\x1b\[[0-9;]*m/g, "").split("\n").map((line) => line.trim());
-  const error = lines.find((line) => line.startsWith("error:"))?.slice(6).trim() ??
-    lines.find((line) => line !== "") ?? "no output";
+  const crash = lines.find((line) =>
+    /overflowed its stack|panicked at|fatal runtime error/.test(line)
+  );
+  const error = lines.find((line) => line.startsWith("error:"))?.slice(6).trim() ?? crash ??
+    lines.findLast((line) => line !== "") ?? "no output";
   const causedBy = lines.indexOf("Caused by:");
   const causes = [];
   for (const line of causedBy < 0 ? [] : lines.slice(causedBy + 1)) {
@@ -81,79 +173,80 @@ export function compileFailure(stderr: string): string {
   return cause && !error.includes(cause) ? `${error} (${cause})` : error;
 }
 
-async function compile(target: string, output: string, source: DenortSource): Promise<void> {
-  const env: Record<string, string> = { NO_COLOR: "1" };
+function say(line: string): void {
+  console.error(`package: ${line}`);
+}
+
+async function compile(target: CompileTarget, source: DenortSource): Promise<void> {
+  // DENORT_BIN would be used for every target, so it reaches only the compile it is meant for.
+  const env = Deno.env.toObject();
+  delete env.DENORT_BIN;
   if (source.kind === "env") env.DENORT_BIN = source.path;
   const result = await new Deno.Command(Deno.execPath(), {
-    args: compileArgs(target, output),
-    env,
+    args: compileArgs(target),
+    env: { ...env, NO_COLOR: "1" },
+    clearEnv: true,
     stdin: "null",
     stdout: "null",
     stderr: "piped",
   }).output();
   if (!result.success) {
     const stderr = new TextDecoder().decode(result.stderr);
-    throw new PackageError(`deno compile for ${target} failed: ${compileFailure(stderr)}`);
-  }
-}
-
-/** Checks everything a build needs before it starts; returns the runtime source per target. */
-async function preflight(options: PackageOptions): Promise<Map<string, DenortSource>> {
-  if (options.platforms.some((p) => p.name === "windows-x64")) {
-    if (!options.shawl) {
-      throw new PackageError(
-        "Cannot package windows-x64: no shawl.exe given; pass --shawl PATH or set SHAWL_EXE " +
-          "(the release job downloads it pinned), or leave Windows out with --platform",
-      );
-    }
-    if (!isFile(options.shawl)) {
-      throw new PackageError(
-        `Cannot package windows-x64: --shawl ${JSON.stringify(options.shawl)} is not a file`,
-      );
-    }
-  }
-  if (options.platforms.some((p) => p.targets.length > 1) && !findLipo(Deno.env.toObject())) {
     throw new PackageError(
-      "Cannot package macos-universal: no lipo found; install llvm (llvm-lipo) or set LIPO",
+      `deno compile for ${target.target} failed: ${compileFailure(stderr)}`,
     );
   }
-  const targets = options.platforms.flatMap((platform) => platform.targets);
-  const lookup = {
-    denoVersion: Deno.version.deno,
-    denoDir: await denoDir(Deno.execPath()),
-    denortBin: Deno.env.get("DENORT_BIN"),
-    targetCount: targets.length,
-    offline: options.offline,
-  };
-  const sources = new Map<string, DenortSource>();
-  for (const target of targets) {
-    const source = await findDenort(target, lookup);
-    if (source.kind === "missing") throw new PackageError(source.message);
-    sources.set(target, source);
-  }
-  return sources;
 }
 
-function isFile(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
+/**
+ * Runs a freshly compiled binary of the host's own target with `--version` and checks that the
+ * relay answers, so a binary built on the wrong runtime (such as the full `deno`, whose compiled
+ * files open a REPL) is never archived. Binaries of other targets are run by the release workflow
+ * on their own platform.
+ */
+async function checkRuns(binary: string, target: string): Promise<void> {
+  if (target !== Deno.build.target) {
+    say(`${target} binaries cannot run on this ${Deno.build.target} machine; not run`);
+    return;
   }
+  const output = await new Deno.Command(binary, {
+    args: ["--version"],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(60_000),
+  }).output();
+  const printed = new TextDecoder().decode(output.stdout).trim();
+  const expected = `vaultmesh-relay ${manifest.version}`;
+  if (!output.success || printed !== expected) {
+    throw new PackageError(
+      `The compiled ${target} binary does not run the relay: --version printed ` +
+        `${JSON.stringify(printed.split("\n")[0] ?? "")} (exit ${output.code}), expected ` +
+        `${JSON.stringify(expected)}; was its runtime a real denort ${Deno.version.deno}?`,
+    );
+  }
+  say(`${target} binary runs: ${printed}`);
+}
+
+/** Where a build happens: its options, a scratch folder and Deno's cache folder. */
+interface BuildContext {
+  readonly options: PackageOptions;
+  readonly buildDir: string;
+  readonly denoDir: string;
 }
 
 /** Compiles the platform's targets and returns the path of its one binary. */
-async function buildBinary(
-  platform: Platform,
-  buildDir: string,
-  sources: Map<string, DenortSource>,
-): Promise<string> {
+async function buildBinary(plan: PlatformPlan, context: BuildContext): Promise<string> {
+  const { buildDir } = context;
+  const { platform } = plan;
   const outputs: string[] = [];
   for (const target of platform.targets) {
+    const source = plan.sources.get(target)!;
     const output = join(buildDir, target, platform.binary);
     await Deno.mkdir(join(buildDir, target), { recursive: true });
-    console.error(`package: compiling ${target} (denort from ${sources.get(target)!.kind})`);
-    await compile(target, output, sources.get(target)!);
+    say(`compiling ${target} (denort from ${source.kind === "env" ? "DENORT_BIN" : source.kind})`);
+    await compile({ target, output, exclude: compileExcludes(context.denoDir) }, source);
+    await checkRuns(output, target);
     outputs.push(output);
   }
   if (outputs.length === 1) return outputs[0]!;
@@ -169,7 +262,7 @@ async function buildBinary(
     inputs: outputs,
     output: universal,
   });
-  console.error(`package: ${platform.name} binary holds ${archs.join(" and ")}`);
+  say(`${platform.name} binary holds ${archs.join(" and ")}`);
   if (Deno.build.os === "darwin") {
     for (const arch of archs) {
       const verify = await new Deno.Command("codesign", {
@@ -184,72 +277,173 @@ async function buildBinary(
   return universal;
 }
 
-/** Archives of this version already in `outDir`, in platform order. */
-export function archivesIn(outDir: string, version: string): string[] {
-  return PLATFORMS.map((platform) => join(outDir, archiveFileName(version, platform)))
-    .filter(isFile);
+function describeMissing(missing: MissingInput): string {
+  if (missing.kind === "denort") return `no denort for ${missing.target}`;
+  return missing.kind === "shawl" ? "no shawl.exe" : "no lipo";
 }
 
-/** Writes `SHA256SUMS` and `index.html` for the archives in `outDir`. */
-export async function writeIndex(outDir: string, version: string): Promise<void> {
-  const archives = await describeFiles(archivesIn(outDir, version));
-  if (archives.length === 0) {
-    throw new PackageError(`No vaultmesh-relay-v${version} archives in ${JSON.stringify(outDir)}`);
-  }
-  await writeChecksums(outDir, archives);
-  await Deno.writeTextFile(join(outDir, "index.html"), downloadPageHtml({ version, archives }));
-}
-
-/** Runs a packaging build. */
-export async function packageRelease(options: PackageOptions): Promise<void> {
-  const version = manifest.version;
-  await Deno.mkdir(options.outDir, { recursive: true });
-  if (!options.indexOnly) {
-    const sources = await preflight(options);
-    const buildDir = await Deno.makeTempDir({ dir: options.outDir, prefix: ".build-" });
-    try {
-      for (const platform of options.platforms) {
-        const binary = await buildBinary(platform, buildDir, sources);
-        const extraFiles: PackagedFile[] = platform.name === "windows-x64"
-          ? [{ from: options.shawl!, to: "shawl.exe" }]
-          : [];
-        const mtime = Number(Deno.env.get("SOURCE_DATE_EPOCH") ?? Date.now() / 1000) | 0;
-        const path = await layOutArchive({
-          version,
-          platform,
-          binary,
-          repoRoot: REPO_ROOT,
-          outDir: options.outDir,
-          extraFiles,
-          mtime,
-        });
-        console.error(`package: wrote ${path}`);
-      }
-    } finally {
-      await Deno.remove(buildDir, { recursive: true });
+/** One line per platform, then each missing input once with why and where to get it. */
+function reportPlans(plans: readonly PlatformPlan[], denoDir: string): void {
+  const width = Math.max(...plans.map((plan) => plan.platform.name.length)) + 1;
+  for (const plan of plans) {
+    const name = plan.platform.name.padEnd(width);
+    if (plan.missing.length === 0) {
+      const sources = [...plan.sources.values()].map((s) =>
+        s.kind === "env" ? "DENORT_BIN" : s.kind
+      );
+      say(`${name} ready (denort from ${[...new Set(sources)].join(" and ")})`);
+    } else {
+      say(`${name} skipped: ${plan.missing.map(describeMissing).join("; ")}`);
     }
   }
-  await writeIndex(options.outDir, version);
-  console.error(`package: wrote SHA256SUMS and index.html in ${options.outDir}`);
+  const missing = plans.flatMap((plan) => plan.missing);
+  if (missing.length === 0) return;
+  say("missing inputs and where to get them:");
+  const remedy = remedies(Deno.version.deno, denoDir);
+  const byReason = Map.groupBy(missing.filter((m) => m.kind === "denort"), (m) => m.reason);
+  for (const [reason, group] of byReason) {
+    const targets = group.map((m) => m.kind === "denort" ? m.target : "").join(", ");
+    console.error(`  denort ${Deno.version.deno} for ${targets}: ${reason}`);
+  }
+  for (const line of byReason.size > 0 ? remedy.denort : []) console.error(`    ${line}`);
+  for (const kind of ["shawl", "lipo"] as const) {
+    const first = missing.find((m) => m.kind === kind);
+    if (!first) continue;
+    console.error(`  ${kind === "shawl" ? "shawl.exe" : "lipo"}: ${first.reason}`);
+    for (const line of remedy[kind]) console.error(`    ${line}`);
+  }
 }
 
-function parseOptions(args: string[]): PackageOptions {
-  const { values } = parseArgs({
-    args,
-    options: {
-      platform: { type: "string", multiple: true },
-      out: { type: "string", default: "dist" },
-      shawl: { type: "string" },
-      offline: { type: "boolean", default: false },
-      "index-only": { type: "boolean", default: false },
-    },
-    strict: true,
-    allowPositionals: false,
+async function buildPlatform(plan: PlatformPlan, context: BuildContext): Promise<string> {
+  const { options } = context;
+  const binary = await buildBinary(plan, context);
+  const extraFiles: PackagedFile[] = plan.platform.needs.includes("shawl")
+    ? [{ from: options.shawl!, to: "shawl.exe" }]
+    : [];
+  const mtime = Number(Deno.env.get("SOURCE_DATE_EPOCH") ?? Date.now() / 1000) | 0;
+  return await layOutArchive({
+    version: manifest.version,
+    platform: plan.platform,
+    binary,
+    repoRoot: REPO_ROOT,
+    outDir: options.outDir,
+    extraFiles,
+    mtime,
   });
-  const platforms = (values.platform ?? PLATFORMS.map((p) => p.name)).map((name) => {
+}
+
+function sizeLine(label: string, bytes: number): string {
+  return `  ${label.padEnd(52)} ${humanSize(bytes).padStart(9)}  (${
+    bytes.toLocaleString("en-US")
+  } bytes)`;
+}
+
+/** Prints each archive's size and, for comparison, the size of the relay bundled into one file. */
+async function reportSizes(archives: readonly string[], buildDir: string): Promise<void> {
+  say("sizes:");
+  for (const path of archives) console.error(sizeLine(basename(path), Deno.statSync(path).size));
+  try {
+    const size = await bundleRelay(join(buildDir, "relay.bundle.js"));
+    console.error(sizeLine("main.ts as one JavaScript file (deno bundle)", size));
+  } catch (error) {
+    say(`no bundle size: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Runs a packaging build and returns its exit status.
+ *
+ * @throws {PackageError} when even the release index cannot be written.
+ */
+export async function packageRelease(options: PackageOptions): Promise<number> {
+  const version = manifest.version;
+  await Deno.mkdir(options.outDir, { recursive: true });
+  if (options.indexOnly) {
+    const archives = await writeIndex(options.outDir, version).catch((error: Error) => {
+      throw new PackageError(error.message);
+    });
+    say(`wrote SHA256SUMS and index.html for ${archives.length} archives in ${options.outDir}`);
+    return 0;
+  }
+  say(
+    `vaultmesh-relay ${version} with deno ${Deno.version.deno} on ${Deno.build.target}, into ` +
+      (relative(Deno.cwd(), options.outDir) || "."),
+  );
+  const cacheDir = await denoDir(Deno.execPath());
+  const plans = await planPlatforms(options.platforms, {
+    denoVersion: Deno.version.deno,
+    denoDir: cacheDir,
+    denortBin: Deno.env.get("DENORT_BIN"),
+    offline: options.offline,
+    shawl: options.shawl,
+    lipo: findLipo(Deno.env.toObject()),
+  });
+  reportPlans(plans, cacheDir);
+  const ready = plans.filter((plan) => plan.missing.length === 0);
+  const skipped = plans.filter((plan) => plan.missing.length > 0).map((p) => p.platform.name);
+  if (ready.length === 0) {
+    say("built nothing: every platform lacks an input (listed above; --help explains them)");
+    return 1;
+  }
+  const built: string[] = [];
+  const failed: string[] = [];
+  const buildDir = await Deno.makeTempDir({ dir: options.outDir, prefix: ".build-" });
+  try {
+    for (const plan of ready) {
+      try {
+        const path = await buildPlatform(plan, { options, buildDir, denoDir: cacheDir });
+        say(`wrote ${path}`);
+        built.push(path);
+      } catch (error) {
+        if (!(error instanceof PackageError)) throw error;
+        say(`${plan.platform.name} failed: ${error.message}`);
+        failed.push(plan.platform.name);
+      }
+    }
+    if (built.length > 0) {
+      await writeIndex(options.outDir, version);
+      say(`wrote SHA256SUMS and index.html in ${options.outDir}`);
+      await reportSizes(built, buildDir);
+    }
+  } finally {
+    await Deno.remove(buildDir, { recursive: true });
+  }
+  say(
+    `built ${built.length} of ${plans.length} platforms` +
+      (skipped.length > 0 ? `; skipped ${skipped.join(", ")} (missing inputs above)` : "") +
+      (failed.length > 0 ? `; failed ${failed.join(", ")}` : ""),
+  );
+  return built.length > 0 && failed.length === 0 ? 0 : 1;
+}
+
+/** Parses the command line; `undefined` means `--help`. */
+export function parseOptions(
+  args: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): PackageOptions | undefined {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...args],
+      options: {
+        platform: { type: "string", multiple: true },
+        out: { type: "string", default: "dist" },
+        shawl: { type: "string" },
+        offline: { type: "boolean", default: false },
+        "index-only": { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}; run with --help for the options`);
+  }
+  if (values.help) return undefined;
+  const platforms = [...new Set(values.platform ?? PLATFORMS.map((p) => p.name))].map((name) => {
     const platform = platformNamed(name);
     if (!platform) {
-      throw new PackageError(
+      throw new UsageError(
         `Unknown --platform ${JSON.stringify(name)}: expected ${
           PLATFORMS.map((p) => p.name).join(", ")
         }`,
@@ -260,7 +454,7 @@ function parseOptions(args: string[]): PackageOptions {
   return {
     platforms,
     outDir: resolve(values.out),
-    shawl: values.shawl ?? Deno.env.get("SHAWL_EXE"),
+    shawl: values.shawl ?? env.SHAWL_EXE,
     offline: values.offline,
     indexOnly: values["index-only"],
   };
@@ -268,10 +462,16 @@ function parseOptions(args: string[]): PackageOptions {
 
 if (import.meta.main) {
   try {
-    await packageRelease(parseOptions(Deno.args));
+    const options = parseOptions(Deno.args, Deno.env.toObject());
+    if (!options) {
+      const cache = denortCachePath(await denoDir(Deno.execPath()), Deno.version.deno, "<target>");
+      console.log(packageHelp(Deno.version.deno, cache));
+      Deno.exit(0);
+    }
+    Deno.exit(await packageRelease(options));
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    console.error(`package: ${message.split("\n")[0]}`);
-    Deno.exit(1);
+    say(message.split("\n")[0]!);
+    Deno.exit(error instanceof UsageError ? 2 : 1);
   }
 }

@@ -2,13 +2,18 @@ import assert from "node:assert/strict";
 import { CHROMIUM, NO_CHROMIUM, runChromium } from "./_chromium.ts";
 import { join } from "node:path";
 import { envName, FLAG_KEYS, flagName, FLAGS } from "../lib/config/mod.ts";
-import { downloadPageHtml, escapeHtml, humanSize } from "../scripts/download_page.ts";
+import { downloadPageHtml, escapeHtml, humanSize } from "../scripts/package/download_page.ts";
 import { tempDir } from "./_helpers.ts";
 
 const PAGE = {
   version: "0.1.0",
   archives: [
     { name: "vaultmesh-relay-v0.1.0-linux-x64.tar.gz", size: 41_234_567, sha256: "a".repeat(64) },
+    {
+      name: "vaultmesh-relay-v0.1.0-linux-arm64.tar.gz",
+      size: 40_111_222,
+      sha256: "d".repeat(64),
+    },
     {
       name: "vaultmesh-relay-v0.1.0-macos-universal.tar.gz",
       size: 80_123_456,
@@ -21,6 +26,10 @@ const PAGE = {
 Deno.test("download page names each platform beside its archive", () => {
   const html = downloadPageHtml(PAGE);
   assert.match(html, /<td>Linux x86-64<\/td><td><a href="vaultmesh-relay-v0\.1\.0-linux-x64/);
+  assert.match(
+    html,
+    /<td>Linux ARM64 \(aarch64\)<\/td><td><a href="vaultmesh-relay-v0\.1\.0-linux-arm64\.tar\.gz"/,
+  );
   assert.match(
     html,
     /<td>macOS \(Apple silicon and Intel\)<\/td><td><a href="[^"]+macos-universal/,
@@ -47,6 +56,8 @@ Deno.test("download page has quick start, systemd, Windows service and health-ch
   assert.ok(html.includes("sha256sum -c --ignore-missing SHA256SUMS"));
   assert.ok(html.includes("tar -xzf vaultmesh-relay-v0.1.0-linux-x64.tar.gz"));
   assert.ok(html.includes("systemctl enable --now vaultmesh-relay"));
+  assert.ok(html.includes("systemd/vaultmesh-relay.env /etc/vaultmesh-relay/relay.env"));
+  assert.ok(html.includes("vaultmesh-relay-v0.1.0-linux-arm64.tar.gz"));
   assert.ok(html.includes("install-service.ps1"));
   assert.ok(html.includes("curl -s http://127.0.0.1:3030/health"));
 });

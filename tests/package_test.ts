@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import manifest from "../deno.json" with { type: "json" };
-import { archivesIn, compileArgs, compileFailure, writeIndex } from "../scripts/package.ts";
+import { compileArgs, compileExcludes, compileFailure, parseOptions } from "../scripts/package.ts";
 import { checksumsText, describeFiles } from "../scripts/package/checksums.ts";
+import { archivesIn, writeIndex } from "../scripts/package/release_index.ts";
+import { SHAWL } from "../scripts/package/inputs.ts";
 import { layOutArchive } from "../scripts/package/layout.ts";
 import { archiveFileName, platformNamed, PLATFORMS } from "../scripts/package/platforms.ts";
-import { denoDir, denortCachePath } from "../scripts/package/denort.ts";
+import { denoDir, denortCachePath, executableTarget } from "../scripts/package/denort.ts";
 import { startTaskPermissions } from "../scripts/relay_process.ts";
 import { REPO_ROOT, run, tool, writeFixtureBinary } from "./_package_helpers.ts";
 import { tempDir } from "./_helpers.ts";
@@ -13,7 +15,7 @@ import { tempDir } from "./_helpers.ts";
 const VERSION = manifest.version;
 const SHAWL_FIXTURE = "test fixture standing in for shawl.exe\n";
 
-/** Lays out all three archives around test fixtures in `dir/dist`. */
+/** Lays out every platform's archive around test fixtures in `dir/dist`. */
 async function layOutAll(dir: string): Promise<string> {
   const outDir = join(dir, "dist");
   Deno.mkdirSync(outDir);
@@ -47,24 +49,40 @@ function listFiles(dir: string, prefix = ""): string[] {
 Deno.test("archive names carry the version and the platform", () => {
   assert.deepEqual(PLATFORMS.map((platform) => archiveFileName("1.2.3", platform)), [
     "vaultmesh-relay-v1.2.3-linux-x64.tar.gz",
+    "vaultmesh-relay-v1.2.3-linux-arm64.tar.gz",
     "vaultmesh-relay-v1.2.3-macos-universal.tar.gz",
     "vaultmesh-relay-v1.2.3-windows-x64.zip",
   ]);
 });
 
-Deno.test("linux archive extracts with tar to its own folder with an executable binary, README, LICENSE and the systemd unit", async () => {
+for (const name of ["linux-x64", "linux-arm64"]) {
+  Deno.test(`${name} archive extracts with tar to its own folder with an executable binary, README, LICENSE, the systemd unit and its settings file`, async () => {
+    using dir = tempDir();
+    const outDir = await layOutAll(dir.path);
+    const stem = `vaultmesh-relay-v${VERSION}-${name}`;
+    const extract = await run("tar", { args: ["-xzf", `${stem}.tar.gz`], cwd: outDir });
+    assert.equal(extract.code, 0, extract.stderr);
+    assert.deepEqual(listFiles(join(outDir, stem)), [
+      "LICENSE",
+      "README.md",
+      "systemd/README.md",
+      "systemd/vaultmesh-relay.env",
+      "systemd/vaultmesh-relay.service",
+      "vaultmesh-relay",
+    ]);
+    assert.equal(
+      Deno.readTextFileSync(join(outDir, stem, "systemd/vaultmesh-relay.env")),
+      Deno.readTextFileSync(join(REPO_ROOT, "packaging/systemd/vaultmesh-relay.env")),
+    );
+  });
+}
+
+Deno.test("linux archive's binary is executable and its unit is the repository's", async () => {
   using dir = tempDir();
   const outDir = await layOutAll(dir.path);
   const stem = `vaultmesh-relay-v${VERSION}-linux-x64`;
   const extract = await run("tar", { args: ["-xzf", `${stem}.tar.gz`], cwd: outDir });
   assert.equal(extract.code, 0, extract.stderr);
-  assert.deepEqual(listFiles(join(outDir, stem)), [
-    "LICENSE",
-    "README.md",
-    "systemd/README.md",
-    "systemd/vaultmesh-relay.service",
-    "vaultmesh-relay",
-  ]);
   const binaryMode = Deno.statSync(join(outDir, stem, "vaultmesh-relay")).mode! & 0o777;
   assert.equal(binaryMode, 0o755);
   assert.equal(Deno.statSync(join(outDir, stem, "README.md")).mode! & 0o777, 0o644);
@@ -157,7 +175,7 @@ Deno.test("download page lists every archive with its real size and SHA-256", as
   const html = Deno.readTextFileSync(join(outDir, "index.html"));
   const sums = Deno.readTextFileSync(join(outDir, "SHA256SUMS"));
   const archives = archivesIn(outDir, VERSION);
-  assert.equal(archives.length, 3);
+  assert.equal(archives.length, PLATFORMS.length);
   for (const path of archives) {
     const name = path.split("/").pop()!;
     const size = Deno.statSync(path).size;
@@ -191,8 +209,12 @@ Deno.test("index-only run of the package script rewrites SHA256SUMS and the page
   assert.ok(Deno.statSync(join(outDir, "index.html")).size > 0);
 });
 
-Deno.test("deno compile gets exactly the start task's permissions, the config, the target and the output", () => {
-  const args = compileArgs("x86_64-unknown-linux-gnu", "/tmp/out/vaultmesh-relay");
+Deno.test("deno compile gets exactly the start task's permissions, the config, the excludes, the target and the output", () => {
+  const args = compileArgs({
+    target: "x86_64-unknown-linux-gnu",
+    output: "/tmp/out/vaultmesh-relay",
+    exclude: ["/cache/npm/registry.npmjs.org/bintrees/1.0.2/test"],
+  });
   const permissions = args.filter((arg) => arg.startsWith("--allow-"));
   assert.deepEqual(permissions, startTaskPermissions());
   assert.ok(permissions.length > 0);
@@ -203,54 +225,127 @@ Deno.test("deno compile gets exactly the start task's permissions, the config, t
   ]);
   assert.equal(args[args.indexOf("--output") + 1], "/tmp/out/vaultmesh-relay");
   assert.equal(args[args.indexOf("--config") + 1], join(REPO_ROOT, "deno.json"));
+  assert.equal(
+    args[args.indexOf("--exclude") + 1],
+    "/cache/npm/registry.npmjs.org/bintrees/1.0.2/test",
+  );
   assert.equal(args[0], "compile");
   assert.equal(args.at(-1), join(REPO_ROOT, "main.ts"));
+});
+
+Deno.test("deno compile leaves out the npm test files that crash it (bintrees' test folder)", () => {
+  using dir = tempDir();
+  Deno.mkdirSync(join(dir.path, "npm/registry.npmjs.org/bintrees/1.0.2/test"), { recursive: true });
+  Deno.symlinkSync(dir.path, join(dir.path, "linked"));
+  assert.deepEqual(compileExcludes(join(dir.path, "linked")), [
+    join(Deno.realPathSync(dir.path), "npm/registry.npmjs.org/bintrees/1.0.2/test"),
+  ]);
+  assert.deepEqual(compileExcludes(join(dir.path, "nothing-here")), []);
+  // The relay's own cache holds bintrees (via prom-client) once the graph was loaded.
+  const real = compileExcludes(REAL_DENO_DIR);
+  assert.ok(real.every((path) => path.endsWith("/test")));
 });
 
 function stderrLines(stderr: string): string[] {
   return stderr.split("\n").filter((line) => line.trim() !== "" && !/^(Task|Download) /.test(line));
 }
 
-/** Runs the package script with an empty Deno cache and no DENORT_BIN. */
-async function packageWithoutDenort(dir: string, args: string[]) {
+const REAL_DENO_DIR = await denoDir(Deno.execPath());
+
+/**
+ * Runs the package script with a Deno cache that holds no denort (only the real cache's npm
+ * packages, linked, so compiling needs no downloads), no DENORT_BIN and no SHAWL_EXE.
+ */
+async function packageWithoutDenort(dir: string, args: string[], extraEnv = {}) {
+  Deno.mkdirSync(join(dir, "deno-dir"), { recursive: true });
+  try {
+    Deno.symlinkSync(join(REAL_DENO_DIR, "npm"), join(dir, "deno-dir", "npm"));
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+  }
   const env = Deno.env.toObject();
   delete env.DENORT_BIN;
   delete env.SHAWL_EXE;
   return await run(Deno.execPath(), {
     args: ["run", "-A", join(REPO_ROOT, "scripts/package.ts"), "--out", join(dir, "dist"), ...args],
-    env: { ...env, DENO_DIR: join(dir, "deno-dir"), NO_COLOR: "1" },
+    env: { ...env, DENO_DIR: join(dir, "deno-dir"), NO_COLOR: "1", ...extraEnv },
     clearEnv: true,
   });
 }
 
-Deno.test("package script without any denort stops with one line naming the target, DENORT_BIN and the cache file", async () => {
+Deno.test("package script with no input at hand names each missing input once with where to get it, skips every platform and exits 1", async () => {
   using dir = tempDir();
-  const result = await packageWithoutDenort(dir.path, ["--platform", "linux-x64", "--offline"]);
-  assert.equal(result.code, 1);
-  const lines = stderrLines(result.stderr);
-  assert.equal(lines.length, 1, result.stderr);
-  const cache = denortCachePath(
-    join(dir.path, "deno-dir"),
-    Deno.version.deno,
-    "x86_64-unknown-linux-gnu",
+  const result = await packageWithoutDenort(dir.path, ["--offline"], { LIPO: "" });
+  assert.equal(result.code, 1, result.stderr);
+  const text = result.stderr;
+  const cache = join(dir.path, "deno-dir", "dl", "release", `v${Deno.version.deno}`);
+  for (const platform of PLATFORMS) {
+    assert.match(text, new RegExp(`^package: ${platform.name} +skipped: no denort for `, "m"));
+  }
+  assert.match(text, /^package: windows-x64 +skipped: .*; no shawl\.exe$/m);
+  const allTargets = PLATFORMS.flatMap((p) => p.targets).join(", ");
+  assert.ok(
+    text.includes(
+      `denort ${Deno.version.deno} for ${allTargets}: not in Deno's cache and --offline was given`,
+    ),
+    text,
   );
-  assert.equal(
-    lines[0],
-    `package: Cannot compile for x86_64-unknown-linux-gnu: no denort ${Deno.version.deno} runtime ` +
-      `(--offline was given); set DENORT_BIN=/path/to/denort or put ${cache} in place`,
-  );
+  assert.ok(text.includes(`and put it at ${join(cache, "denort-<target>.zip")},`), text);
+  assert.ok(text.includes("set DENORT_BIN=/path/to/denort"));
+  assert.ok(text.includes(`shawl.exe: no --shawl PATH given and SHAWL_EXE is not set`));
+  assert.ok(text.includes(`download ${SHAWL.url}`) && text.includes(SHAWL.sha256));
+  assert.equal(text.split("get https://dl.deno.land/").length, 2, "the denort remedy is said once");
+  assert.match(stderrLines(text).at(-1)!, /^package: built nothing: /);
   assert.deepEqual([...Deno.readDirSync(join(dir.path, "dist"))], []);
 });
 
-Deno.test("package script refuses to build Windows without shawl.exe in one line", async () => {
+Deno.test("package script says shawl.exe must be a Windows executable when --shawl names another file", async () => {
   using dir = tempDir();
-  const result = await packageWithoutDenort(dir.path, ["--offline"]);
+  const notShawl = join(dir.path, "shawl.exe");
+  Deno.writeTextFileSync(notShawl, "test fixture: not a Windows executable\n");
+  const result = await packageWithoutDenort(dir.path, [
+    "--offline",
+    "--platform",
+    "windows-x64",
+    "--shawl",
+    notShawl,
+  ]);
   assert.equal(result.code, 1);
-  const lines = stderrLines(result.stderr);
-  assert.equal(lines.length, 1, result.stderr);
-  assert.match(
-    lines[0]!,
-    /^package: Cannot package windows-x64: no shawl\.exe given; pass --shawl PATH/,
+  assert.ok(
+    result.stderr.includes(
+      `shawl.exe: ${JSON.stringify(notShawl)} is not an x86-64 Windows executable`,
+    ),
+    result.stderr,
+  );
+});
+
+Deno.test("package script --help lists the options and every input with where to get it, exit 0", async () => {
+  using dir = tempDir();
+  const result = await packageWithoutDenort(dir.path, ["--help"]);
+  assert.equal(result.code, 0, result.stderr);
+  for (const text of ["--platform", "--out", "--shawl", "--offline", "--index-only", "--help"]) {
+    assert.ok(result.stdout.includes(text), `help lacks ${text}`);
+  }
+  for (const target of PLATFORMS.flatMap((p) => p.targets)) {
+    assert.ok(result.stdout.includes(target));
+  }
+  assert.ok(result.stdout.includes("DENORT_BIN") && result.stdout.includes("dl/release/v"));
+  assert.ok(result.stdout.includes(SHAWL.url) && result.stdout.includes("LIPO"));
+  assert.deepEqual(stderrLines(result.stderr), []);
+});
+
+Deno.test("package script answers a bad flag or platform with one line and exit status 2", async () => {
+  using dir = tempDir();
+  for (const args of [["--bogus"], ["--platform", "linux-riscv"]]) {
+    const result = await packageWithoutDenort(dir.path, args);
+    assert.equal(result.code, 2, result.stderr);
+    assert.equal(stderrLines(result.stderr).length, 1, result.stderr);
+  }
+  assert.equal(parseOptions(["-h"], {}), undefined);
+  assert.deepEqual(
+    parseOptions(["--platform", "linux-arm64", "--platform", "linux-arm64"], {})?.platforms
+      .map((p) => p.name),
+    ["linux-arm64"],
   );
 });
 
@@ -265,14 +360,89 @@ Deno.test("package script reports a failing deno compile in one line (corrupt ca
   Deno.writeTextFileSync(cache, "test fixture: not a zip, so deno compile must fail\n");
   const result = await packageWithoutDenort(dir.path, ["--platform", "linux-x64", "--offline"]);
   assert.equal(result.code, 1);
-  const failure = stderrLines(result.stderr).filter((line) =>
-    !line.startsWith("package: compiling")
+  const lines = stderrLines(result.stderr);
+  assert.ok(lines.some((l) => /^package: linux-x64 +ready \(denort from cache\)$/.test(l)));
+  const failure = lines.filter((line) => line.includes("failed"));
+  assert.equal(failure.length, 2, result.stderr);
+  assert.match(
+    failure[0]!,
+    /^package: linux-x64 failed: deno compile for x86_64-unknown-linux-gnu failed: /,
   );
-  assert.equal(failure.length, 1, result.stderr);
-  assert.match(failure[0]!, /^package: deno compile for x86_64-unknown-linux-gnu failed: /);
+  assert.equal(failure[1], "package: built 0 of 1 platforms; failed linux-x64");
   assert.ok(
     !Deno.readDirSync(join(dir.path, "dist")).some((entry) => entry.name.endsWith(".tar.gz")),
   );
+});
+
+Deno.test({
+  name:
+    "package script uses DENORT_BIN only for its own target and refuses a binary that does not run the relay (the full deno as DENORT_BIN)",
+  ignore: Deno.build.target !== "x86_64-unknown-linux-gnu",
+  fn: async () => {
+    using dir = tempDir();
+    const result = await packageWithoutDenort(dir.path, ["--offline"], {
+      DENORT_BIN: Deno.execPath(),
+      SHAWL_EXE: "",
+    });
+    assert.equal(result.code, 1, result.stderr);
+    const text = result.stderr;
+    assert.match(text, /^package: linux-x64 +ready \(denort from DENORT_BIN\)$/m);
+    assert.match(text, /^package: linux-arm64 +skipped: no denort for aarch64-unknown-linux-gnu$/m);
+    assert.ok(
+      text.includes(
+        "DENORT_BIN is a runtime for x86_64-unknown-linux-gnu; not in Deno's cache and --offline was given",
+      ),
+      text,
+    );
+    assert.match(
+      text,
+      /^package: linux-x64 failed: The compiled x86_64-unknown-linux-gnu binary does not run the relay: --version printed "deno 2\.9\.\d+/m,
+    );
+    assert.match(
+      text,
+      /built 0 of 4 platforms; skipped linux-arm64, macos-universal, windows-x64 \(missing inputs above\); failed linux-x64$/m,
+    );
+    assert.deepEqual([...Deno.readDirSync(join(dir.path, "dist"))], []);
+  },
+});
+
+Deno.test("the target of a runtime is read from its ELF, Mach-O or PE header", () => {
+  const running = executableTarget(Deno.readFileSync(Deno.execPath()).subarray(0, 4096));
+  assert.equal(running, Deno.build.target);
+  const machO = new Uint8Array(32);
+  new DataView(machO.buffer).setUint32(0, 0xfeedfacf, true);
+  new DataView(machO.buffer).setUint32(4, 0x0100000c, true);
+  assert.equal(executableTarget(machO), "aarch64-apple-darwin");
+  const pe = new Uint8Array(256);
+  const view = new DataView(pe.buffer);
+  view.setUint16(0, 0x4d5a);
+  view.setUint32(0x3c, 0x80, true);
+  view.setUint32(0x80, 0x50450000);
+  view.setUint16(0x84, 0x8664, true);
+  assert.equal(executableTarget(pe), "x86_64-pc-windows-msvc");
+  assert.equal(executableTarget(new TextEncoder().encode("#!/bin/sh\n")), undefined);
+});
+
+Deno.test("the release workflow packages every platform and runs the linux-arm64 relay on an arm64 runner", () => {
+  const workflow = Deno.readTextFileSync(join(REPO_ROOT, ".github/workflows/release.yml"));
+  for (const platform of PLATFORMS) {
+    assert.ok(
+      workflow.includes(`--platform ${platform.name}`),
+      `release.yml never packages ${platform.name}`,
+    );
+  }
+  assert.match(
+    workflow,
+    /linux-arm64-check:\n\s+needs: linux-windows\n\s+runs-on: ubuntu-24\.04-arm/,
+  );
+  assert.match(workflow, /needs: \[[^\]]*linux-arm64-check[^\]]*\]/);
+  assert.ok(workflow.includes(`test "$(wc -l < SHA256SUMS)" -eq ${PLATFORMS.length}`));
+});
+
+Deno.test("the release workflow downloads the shawl version and checksum the package script names", () => {
+  const workflow = Deno.readTextFileSync(join(REPO_ROOT, ".github/workflows/release.yml"));
+  assert.ok(workflow.includes(`SHAWL_VERSION: "${SHAWL.version}"`));
+  assert.ok(workflow.includes(`SHAWL_SHA256: ${SHAWL.sha256}`));
 });
 
 const hostTarget = "x86_64-unknown-linux-gnu";
@@ -319,6 +489,15 @@ if (!denortAvailable) {
   console.log(`package_test: the compile test is skipped: ${compileSkipReason}`);
 }
 
+Deno.test("a crashed deno compile is summed up as its crash line", () => {
+  const stderr = "Check main.ts\nCompile main.ts to x\n\nthread 'tokio-runtime-worker' (1) has " +
+    "overflowed its stack\nfatal runtime error: stack overflow, aborting\nAborted\n";
+  assert.equal(
+    compileFailure(stderr),
+    "thread 'tokio-runtime-worker' (1) has overflowed its stack",
+  );
+});
+
 Deno.test("a failed deno compile is summed up as its error and its innermost cause", () => {
   const stderr = [
     "Compile main.ts to dist/vaultmesh-relay",
@@ -337,4 +516,45 @@ Deno.test("a failed deno compile is summed up as its error and its innermost cau
     "Writing deno compile executable to temporary file 'dist/x.tmp' " +
       "(failed to lookup address information: Name or service not known)",
   );
+});
+
+/** The local import graph of `entry` as `deno info --json` reports it (static and dynamic). */
+async function localImports(entry: string): Promise<Map<string, string[]>> {
+  const info = await run(Deno.execPath(), { args: ["info", "--json", entry], cwd: REPO_ROOT });
+  assert.equal(info.code, 0, info.stderr);
+  const graph = new Map<string, string[]>();
+  const modules = JSON.parse(info.stdout).modules as {
+    specifier: string;
+    dependencies?: { code?: { specifier: string }; type?: { specifier: string } }[];
+  }[];
+  for (const module of modules.filter((m) => m.specifier.startsWith("file:"))) {
+    graph.set(
+      module.specifier,
+      (module.dependencies ?? []).map((d) => d.code?.specifier ?? d.type?.specifier ?? "")
+        .filter((specifier) => specifier.startsWith("file:") && specifier.endsWith(".ts")),
+    );
+  }
+  return graph;
+}
+
+Deno.test("no module of scripts/ imports, directly or not, a module that imports it back", async () => {
+  const cycles: string[] = [];
+  for (const entry of ["scripts/package.ts", "scripts/package/bundle.ts"]) {
+    const graph = await localImports(entry);
+    const done = new Set<string>();
+    const visit = (module: string, path: string[]) => {
+      if (path.includes(module)) {
+        const cycle = path.slice(path.indexOf(module)).concat(module);
+        if (cycle.some((m) => m.includes("/scripts/"))) {
+          cycles.push(cycle.map((m) => m.slice(m.indexOf("/scripts/") + 1)).join(" -> "));
+        }
+        return;
+      }
+      if (done.has(module)) return;
+      for (const next of graph.get(module) ?? []) visit(next, [...path, module]);
+      done.add(module);
+    };
+    for (const module of graph.keys()) visit(module, []);
+  }
+  assert.deepEqual(cycles, []);
 });

@@ -10,7 +10,8 @@ param(
     [string]$InstallDir = (Join-Path $env:ProgramFiles 'VaultMesh Relay'),
     [string]$DataDir = (Join-Path $env:ProgramData 'VaultMesh Relay'),
     [string]$Listen = '127.0.0.1:3030',
-    [string[]]$ExtraArgs = @()
+    # More settings as VAULTMESH_RELAY_*=value strings, e.g. @('VAULTMESH_RELAY_TTL_HOURS=168').
+    [string[]]$Environment = @()
 )
 $ErrorActionPreference = 'Stop'
 
@@ -42,12 +43,28 @@ if ($LASTEXITCODE -ne 0) { throw "icacls failed to restrict $DataDir" }
 $logDir = Join-Path $DataDir 'logs'
 New-Item -ItemType Directory -Force -Path $logDir | Out-Null
 
+# The relay gets no flags: a flag on the command line wins over the environment, so every setting
+# lives in the service's environment, where an operator can change it later (see SERVICE.md).
+$db = Join-Path $DataDir 'relay.db'
+$settings = [ordered]@{ VAULTMESH_RELAY_LISTEN = $Listen; VAULTMESH_RELAY_DB = $db; NO_COLOR = '1' }
+foreach ($setting in $Environment) {
+    $name, $value = $setting -split '=', 2
+    if ($name -notmatch '^VAULTMESH_RELAY_[A-Z0-9_]+$' -or $null -eq $value) {
+        throw "-Environment takes VAULTMESH_RELAY_NAME=value strings, not '$setting'"
+    }
+    $settings[$name] = $value
+}
+
 # shawl stops the relay with Ctrl-C (its default) and restarts it when it exits with a non-zero
 # status; on Ctrl-C the relay finishes writes, checkpoints the database and exits 0.
-$db = Join-Path $DataDir 'relay.db'
-& $shawl add --name $ServiceName --cwd $DataDir --log-dir $logDir --stop-timeout 30000 `
-    -- $relay --listen $Listen --db $db @ExtraArgs
+& $shawl add --name $ServiceName --cwd $DataDir --log-dir $logDir --stop-timeout 30000 -- $relay
 if ($LASTEXITCODE -ne 0) { throw "shawl add failed with exit code $LASTEXITCODE" }
+
+# The service's environment: the REG_MULTI_SZ value "Environment" of its registry key, which the
+# Service Control Manager gives shawl and shawl passes on to the relay.
+$lines = [string[]]@($settings.GetEnumerator() | ForEach-Object { "$($_.Key)=$($_.Value)" })
+New-ItemProperty -Force -Path "HKLM:\SYSTEM\CurrentControlSet\Services\$ServiceName" `
+    -Name 'Environment' -PropertyType MultiString -Value $lines | Out-Null
 
 & sc.exe config $ServiceName start= auto obj= 'NT AUTHORITY\LocalService' `
     DisplayName= 'VaultMesh Relay' | Out-Null

@@ -2,9 +2,10 @@
  * Where `deno compile` gets the `denort` runtime for a target, checked before compiling so a
  * build without one stops with one clear line instead of a download error deep in the compile.
  *
- * Deno takes, in order: the file named by `DENORT_BIN` (used whatever the target, so only for a
- * run that compiles one target), its cache `$DENO_DIR/dl/release/v<version>/denort-<target>.zip`,
- * or a download from dl.deno.land. Nothing else ever stands in for it.
+ * Deno takes, in order: the file named by `DENORT_BIN` (used whatever the target, so the package
+ * script reads the file's header and passes it only to the compile of the target it was built
+ * for), its cache `$DENO_DIR/dl/release/v<version>/denort-<target>.zip`, or a download from
+ * dl.deno.land. Nothing else ever stands in for it.
  *
  * @module
  */
@@ -40,6 +41,57 @@ export function denortUrl(denoVersion: string, target: string): string {
   return `https://dl.deno.land/release/v${denoVersion}/denort-${target}.zip`;
 }
 
+/** Where a person gets the runtime for `target` by hand. */
+export function denortReleasePage(denoVersion: string): string {
+  return `https://github.com/denoland/deno/releases/tag/v${denoVersion}`;
+}
+
+const ELF_MACHINES: Readonly<Record<number, string>> = {
+  62: "x86_64-unknown-linux-gnu",
+  183: "aarch64-unknown-linux-gnu",
+};
+const MACHO_CPUS: Readonly<Record<number, string>> = {
+  0x01000007: "x86_64-apple-darwin",
+  0x0100000c: "aarch64-apple-darwin",
+};
+const PE_MACHINES: Readonly<Record<number, string>> = {
+  0x8664: "x86_64-pc-windows-msvc",
+  0xaa64: "aarch64-pc-windows-msvc",
+};
+
+/**
+ * The Deno target an executable was built for, read from its ELF, thin Mach-O or PE header, or
+ * `undefined` when the header is none of those.
+ *
+ * @example
+ * ```ts
+ * executableTarget(await Deno.readFile("denort")); // "x86_64-unknown-linux-gnu"
+ * ```
+ */
+export function executableTarget(bytes: Uint8Array): string | undefined {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length >= 20 && view.getUint32(0) === 0x7f454c46) {
+    return ELF_MACHINES[view.getUint16(18, true)];
+  }
+  if (bytes.length >= 8 && view.getUint32(0, true) === 0xfeedfacf) {
+    return MACHO_CPUS[view.getUint32(4, true)];
+  }
+  if (bytes.length >= 64 && view.getUint16(0) === 0x4d5a) {
+    const pe = view.getUint32(0x3c, true);
+    if (pe + 6 <= bytes.length && view.getUint32(pe) === 0x50450000) {
+      return PE_MACHINES[view.getUint16(pe + 4, true)];
+    }
+  }
+  return undefined;
+}
+
+async function fileHead(path: string): Promise<Uint8Array> {
+  using file = await Deno.open(path);
+  const head = new Uint8Array(4096);
+  const read = await file.read(head);
+  return head.subarray(0, read ?? 0);
+}
+
 /** The Deno cache folder the given `deno` uses (honours `DENO_DIR`). */
 export async function denoDir(deno: string): Promise<string> {
   const output = await new Deno.Command(deno, {
@@ -72,40 +124,48 @@ async function reachable(url: string): Promise<boolean> {
   }
 }
 
+/** No runtime for a target: why, and how a person provides one. */
+export interface DenortMissing {
+  readonly kind: "missing";
+  /** Why there is none, e.g. `--offline was given`. */
+  readonly reason: string;
+}
+
 /**
- * Finds the runtime for `target`, or returns the one line that says why there is none and what
- * would provide it.
+ * Finds the runtime for `target`, or says why there is none and what would provide it.
+ * `DENORT_BIN` serves the target its header names; a file whose header names no known target is
+ * used only when the run compiles that one target.
  */
 export async function findDenort(
   target: string,
   lookup: DenortLookup,
-): Promise<DenortSource | { readonly kind: "missing"; readonly message: string }> {
+): Promise<DenortSource | DenortMissing> {
+  const cached = denortCachePath(lookup.denoDir, lookup.denoVersion, target);
+  const url = denortUrl(lookup.denoVersion, target);
+  const reasons: string[] = [];
   if (lookup.denortBin) {
     if (!isFile(lookup.denortBin)) {
       return {
         kind: "missing",
-        message: `Cannot compile for ${target}: DENORT_BIN ${
-          JSON.stringify(lookup.denortBin)
-        } is not a file`,
+        reason: `DENORT_BIN ${JSON.stringify(lookup.denortBin)} is not a file`,
       };
     }
-    if (lookup.targetCount !== 1) {
-      return {
-        kind: "missing",
-        message: `Cannot compile for ${target}: DENORT_BIN names one runtime but this run ` +
-          `compiles ${lookup.targetCount} targets; choose one platform with --platform`,
-      };
+    const builtFor = executableTarget(await fileHead(lookup.denortBin));
+    if (builtFor === target || (builtFor === undefined && lookup.targetCount === 1)) {
+      return { kind: "env", path: lookup.denortBin };
     }
-    return { kind: "env", path: lookup.denortBin };
+    reasons.push(
+      builtFor === undefined
+        ? "DENORT_BIN's file header names no known target, so it is used only when one target is built"
+        : `DENORT_BIN is a runtime for ${builtFor}`,
+    );
   }
-  const cached = denortCachePath(lookup.denoDir, lookup.denoVersion, target);
   if (isFile(cached)) return { kind: "cache", path: cached };
-  const url = denortUrl(lookup.denoVersion, target);
   if (!lookup.offline && await reachable(url)) return { kind: "download", url };
-  const why = lookup.offline ? "--offline was given" : `${url} cannot be reached`;
-  return {
-    kind: "missing",
-    message: `Cannot compile for ${target}: no denort ${lookup.denoVersion} runtime ` +
-      `(${why}); set DENORT_BIN=/path/to/denort or put ${cached} in place`,
-  };
+  reasons.push(
+    lookup.offline
+      ? "not in Deno's cache and --offline was given"
+      : "not in Deno's cache and dl.deno.land cannot be reached",
+  );
+  return { kind: "missing", reason: reasons.join("; ") };
 }

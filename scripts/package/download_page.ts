@@ -3,14 +3,15 @@
  * SHA-256, a quick start, the flags table from `lib/config/`, and the service and health-check
  * sections. One self-contained HTML file: plain CSS, no scripts, no external assets.
  *
- * Usage: deno run -R -W scripts/download_page.ts [DIR]   rewrites DIR/index.html (default dist)
- * from the archives in DIR; `deno task package` does this as its last step.
+ * `deno task package` writes it as its last step (`release_index.ts`); `deno task package
+ * --index-only --out DIR` rewrites it for the archives already in DIR.
  *
  * @module
  */
-import { envName, FLAG_KEYS, flagName, FLAGS } from "../lib/config/mod.ts";
-import type { ReleaseFile } from "./package/checksums.ts";
-import { archiveStem, PLATFORMS } from "./package/platforms.ts";
+import { envName, FLAG_KEYS, flagName, FLAGS } from "../../lib/config/mod.ts";
+import type { ReleaseFile } from "./checksums.ts";
+import { archiveStem, PLATFORMS } from "./platforms.ts";
+import { SYSTEMD_ENV_PATH } from "./systemd_env.ts";
 
 /** What the page describes. */
 export interface DownloadPage {
@@ -104,6 +105,7 @@ pre { background: var(--panel); border: 1px solid var(--line); border-radius: 6p
 export function downloadPageHtml(page: DownloadPage): string {
   const v = page.version;
   const linux = `vaultmesh-relay-v${v}-linux-x64`;
+  const linuxArm = `vaultmesh-relay-v${v}-linux-arm64`;
   const macos = `vaultmesh-relay-v${v}-macos-universal`;
   const windows = `vaultmesh-relay-v${v}-windows-x64`;
   return `<!doctype html>
@@ -137,7 +139,9 @@ tar -xzf ${linux}.tar.gz
 cd ${linux}
 ./vaultmesh-relay --listen 0.0.0.0:3030 --db relay.db`)
   }
-<p class="note">On macOS use <code>${macos}.tar.gz</code>; it runs on Apple silicon and Intel.</p>
+<p class="note">On 64-bit ARM Linux (Raspberry Pi 4 and 5 with a 64-bit OS, Ampere, Graviton) use
+<code>${linuxArm}.tar.gz</code> the same way. On macOS use <code>${macos}.tar.gz</code>; it runs
+on Apple silicon and Intel.</p>
 <h3>Windows (PowerShell)</h3>
 ${
     pre(`(Get-FileHash .\\${windows}.zip -Algorithm SHA256).Hash   # compare with SHA256SUMS
@@ -155,19 +159,23 @@ ${pre("relay.example.org {\n    reverse_proxy 127.0.0.1:3030\n}")}
 ${flagsTable()}
 
 <h2 id="systemd">Run as a systemd service (Linux)</h2>
-<p>The Linux archive holds <code>systemd/vaultmesh-relay.service</code>: a hardened unit that runs
+<p>The Linux archives hold <code>systemd/vaultmesh-relay.service</code>: a hardened unit that runs
 the relay as the dynamic user <code>vaultmesh-relay</code> with its database in
 <code>/var/lib/vaultmesh-relay/relay.db</code>, listening on <code>127.0.0.1:3030</code> behind
-your proxy, restarted on failure.</p>
+your proxy, restarted on failure; and <code>systemd/vaultmesh-relay.env</code>, every setting with
+its default.</p>
 ${
     pre(`sudo install -m 0755 ${linux}/vaultmesh-relay /usr/local/bin/vaultmesh-relay
 sudo install -m 0644 ${linux}/systemd/vaultmesh-relay.service /etc/systemd/system/
+sudo install -D -m 0600 ${linux}/systemd/vaultmesh-relay.env ${SYSTEMD_ENV_PATH}
 sudo systemctl daemon-reload
 sudo systemctl enable --now vaultmesh-relay
 journalctl -u vaultmesh-relay -f`)
   }
-<p class="note">Change flags with <code>sudo systemctl edit vaultmesh-relay</code> and
-<code>Environment=VAULTMESH_RELAY_…</code> lines. See <code>systemd/README.md</code>.</p>
+<p class="note">The unit starts the relay without flags (a flag would win over the environment), so
+change settings in <code>${SYSTEMD_ENV_PATH}</code>: uncomment a
+<code>VAULTMESH_RELAY_…</code> line, change it, then
+<code>sudo systemctl restart vaultmesh-relay</code>. See <code>systemd/README.md</code>.</p>
 
 <h2 id="windows-service">Run as a Windows service</h2>
 <p>The Windows archive holds <code>shawl.exe</code> (a service wrapper) and two scripts. In an
@@ -178,7 +186,8 @@ ${
   }
 <p class="note">The service starts automatically, restarts on failure and keeps its database in
 <code>C:\\ProgramData\\VaultMesh Relay\\relay.db</code>. On stop, shawl sends Ctrl-C and the relay
-shuts down gracefully. See <code>SERVICE.md</code>.</p>
+shuts down gracefully. Its settings are <code>VAULTMESH_RELAY_…</code> variables in the service's
+environment. See <code>SERVICE.md</code>.</p>
 
 <h2 id="health">Health check</h2>
 ${
@@ -191,10 +200,4 @@ ${
 </body>
 </html>
 `;
-}
-
-if (import.meta.main) {
-  const { writeIndex } = await import("./package.ts");
-  const manifest = await import("../deno.json", { with: { type: "json" } });
-  await writeIndex(Deno.args[0] ?? "dist", manifest.default.version);
 }

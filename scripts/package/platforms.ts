@@ -6,7 +6,7 @@
  */
 
 /** A release platform, as it appears in archive names. */
-export type PlatformName = "linux-x64" | "macos-universal" | "windows-x64";
+export type PlatformName = "linux-x64" | "linux-arm64" | "macos-universal" | "windows-x64";
 
 /** A file taken from the repository into an archive. */
 export interface PackagedFile {
@@ -27,11 +27,19 @@ export interface Platform {
   readonly binary: "vaultmesh-relay" | "vaultmesh-relay.exe";
   /** README, LICENSE and the platform's service files. */
   readonly files: readonly PackagedFile[];
+  /** Inputs besides a `denort` per target that the platform needs (see `inputs.ts`). */
+  readonly needs: readonly ("lipo" | "shawl")[];
 }
 
 const COMMON: readonly PackagedFile[] = [
   { from: "README.md", to: "README.md" },
   { from: "LICENSE", to: "LICENSE" },
+];
+
+const SYSTEMD: readonly PackagedFile[] = [
+  { from: "packaging/systemd/vaultmesh-relay.service", to: "systemd/vaultmesh-relay.service" },
+  { from: "packaging/systemd/vaultmesh-relay.env", to: "systemd/vaultmesh-relay.env" },
+  { from: "packaging/systemd/README.md", to: "systemd/README.md" },
 ];
 
 /** Every platform, in the order of the download page. */
@@ -42,11 +50,17 @@ export const PLATFORMS: readonly Platform[] = [
     targets: ["x86_64-unknown-linux-gnu"],
     archive: "tar.gz",
     binary: "vaultmesh-relay",
-    files: [
-      ...COMMON,
-      { from: "packaging/systemd/vaultmesh-relay.service", to: "systemd/vaultmesh-relay.service" },
-      { from: "packaging/systemd/README.md", to: "systemd/README.md" },
-    ],
+    files: [...COMMON, ...SYSTEMD],
+    needs: [],
+  },
+  {
+    name: "linux-arm64",
+    label: "Linux ARM64 (aarch64)",
+    targets: ["aarch64-unknown-linux-gnu"],
+    archive: "tar.gz",
+    binary: "vaultmesh-relay",
+    files: [...COMMON, ...SYSTEMD],
+    needs: [],
   },
   {
     name: "macos-universal",
@@ -55,6 +69,7 @@ export const PLATFORMS: readonly Platform[] = [
     archive: "tar.gz",
     binary: "vaultmesh-relay",
     files: COMMON,
+    needs: ["lipo"],
   },
   {
     name: "windows-x64",
@@ -69,6 +84,7 @@ export const PLATFORMS: readonly Platform[] = [
       { from: "packaging/windows/README.md", to: "SERVICE.md" },
       { from: "packaging/windows/THIRD-PARTY-NOTICES.txt", to: "THIRD-PARTY-NOTICES.txt" },
     ],
+    needs: ["shawl"],
   },
 ];
 
