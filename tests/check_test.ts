@@ -33,6 +33,16 @@ Deno.test("check parses as a subcommand with exactly one http(s) URL", () => {
   }
 });
 
+Deno.test("check without a scheme exits 2 and says to add https://", async () => {
+  const output = await relayCommand(["check", "relay.example.org"]).output();
+  assert.equal(output.code, 2);
+  assert.equal(
+    new TextDecoder().decode(output.stderr),
+    'vaultmesh-relay: Cannot check "relay.example.org": the URL lacks its scheme; add https:// ' +
+      "(http:// for a relay without TLS), e.g. vaultmesh-relay check https://relay.example.org\n",
+  );
+});
+
 Deno.test("check passes every step against a live store-and-forward relay", async () => {
   using dir = tempDir();
   await using relay = await startRelay(dir.path);

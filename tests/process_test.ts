@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { relayCommand, spawnRelay } from "../scripts/relay_process.ts";
-import { tempDir } from "./_helpers.ts";
+import { tempDir, vaultDevices } from "./_helpers.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
 
 async function runToExit(args: string[]) {
   const output = await relayCommand(args).output();
@@ -35,10 +37,30 @@ for (
 Deno.test("the relay process prints --help and --version and exits 0", async () => {
   const help = await runToExit(["--help"]);
   assert.equal(help.code, 0);
-  assert.match(help.stdout, /--p2p-port PORT/);
+  assert.equal(help.stderr, "");
+  assert.match(help.stdout, /^Usage:\n {2}vaultmesh-relay \[flags\] /m);
+  assert.match(help.stdout, /^ {2}vaultmesh-relay check <url> /m);
+  assert.match(help.stdout, /^ {2}--p2p-port PORT /m);
+  for (const heading of ["Server:", "Storage:", "Limits:", "Operations:"]) {
+    assert.ok(help.stdout.includes(`\n${heading}\n`), heading);
+  }
+  const lines = help.stdout.trimEnd().split("\n");
+  assert.ok(lines.every((line) => line.length <= 100), "not a terminal: 100 columns");
   const version = await runToExit(["--version"]);
   assert.equal(version.code, 0);
   assert.match(version.stdout, /^vaultmesh-relay \d+\.\d+\.\d+/);
+});
+
+Deno.test("the relay process refuses a --db that names a folder with status 2 and one line", async () => {
+  using dir = tempDir();
+  const result = await runToExit(["--db", dir.path, "--listen", "127.0.0.1:0"]);
+  assert.equal(result.code, 2);
+  assert.equal(
+    result.stderr,
+    `vaultmesh-relay: Cannot use --db ${
+      JSON.stringify(dir.path)
+    }: it is a folder; name the database file inside it, e.g. ${dir.path}/relay.db\n`,
+  );
 });
 
 Deno.test("the relay process exits 1 with a clear line when the database folder is missing", async () => {
@@ -100,4 +122,201 @@ Deno.test("the relay banner names the address, mode, database and warns about pl
   assert.ok(text.includes(db));
   assert.match(text, /p2p\s+disabled/);
   assert.match(text, /warning\s+plain HTTP on a public address/);
+});
+
+function walSize(db: string): number {
+  try {
+    return Deno.statSync(`${db}-wal`).size;
+  } catch {
+    return 0;
+  }
+}
+
+Deno.test("the relay process counts signals within the grace period as one stop request", async () => {
+  using dir = tempDir();
+  await using relay = await spawnRelay([
+    "--listen",
+    "127.0.0.1:0",
+    "--db",
+    `${dir.path}/relay.db`,
+    "--p2p-port",
+    "0",
+    "--log-level",
+    "debug",
+  ]);
+  // What one Ctrl-C under `deno task` looks like: the terminal's SIGINT and the forwarded one.
+  relay.child.kill("SIGINT");
+  relay.child.kill("SIGINT");
+  relay.child.kill("SIGTERM");
+  const status = await relay.stop("SIGINT");
+  assert.equal(status.code, 0, relay.lines.join("\n"));
+  assert.ok(relay.lines.some((line) => line.includes("Stopped cleanly")));
+  assert.equal(relay.lines.filter((line) => line.includes(": stopping")).length, 1);
+  assert.ok(!relay.lines.some((line) => line.includes("exiting now")), relay.lines.join("\n"));
+});
+
+Deno.test("the relay process exits 1 at once on a second SIGINT after the grace period", async () => {
+  using dir = tempDir();
+  await using relay = await spawnRelay([
+    "--listen",
+    "127.0.0.1:0",
+    "--db",
+    `${dir.path}/relay.db`,
+    "--p2p-port",
+    "0",
+  ]);
+  // A long poll in flight keeps the graceful stop busy, as a slow client would.
+  const [device] = await vaultDevices(relay.url, ["waiting"]);
+  const poll = device!.backlog({ wait: 20 }).catch(() => undefined);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  relay.child.kill("SIGINT");
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+  const status = await relay.stop("SIGINT");
+  await poll;
+  assert.equal(status.code, 1, relay.lines.join("\n"));
+  assert.ok(relay.lines.some((line) => /Received SIGINT again: exiting now/.test(line)));
+});
+
+for (const mode of ["stateless", "store-and-forward"] as const) {
+  Deno.test(`every output line is a JSON record with --log-format json (${mode}, long poll, check)`, async () => {
+    using dir = tempDir();
+    const relay = await spawnRelay([
+      "--listen",
+      "127.0.0.1:0",
+      "--db",
+      `${dir.path}/relay.db`,
+      "--p2p-port",
+      "0",
+      "--mode",
+      mode,
+      "--log-format",
+      "json",
+      "--log-level",
+      "debug",
+    ]);
+    try {
+      const [sender, receiver] = await vaultDevices(relay.url, ["sender", "receiver"]);
+      const waiting = receiver!.backlog({ wait: 5 });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await sender!.send(new TextEncoder().encode("ciphertext"));
+      assert.equal((await waiting).envelopes.length, 1);
+      const check = await relayCommand(["check", relay.url]).output();
+      assert.equal(check.code, 0, new TextDecoder().decode(check.stdout));
+      assert.equal(new TextDecoder().decode(check.stderr), "");
+    } finally {
+      assert.equal((await relay.stop("SIGTERM")).code, 0);
+    }
+    assert.ok(relay.lines.length > 5);
+    for (const line of relay.lines.filter((line) => line !== "")) {
+      let record: Record<string, unknown>;
+      try {
+        record = JSON.parse(line);
+      } catch {
+        assert.fail(`not a JSON record: ${line}`);
+      }
+      assert.equal(typeof record.level, "string", line);
+      assert.equal(typeof record.message, "string", line);
+    }
+  });
+}
+
+/** A relay started the way an operator starts it from source, in its own process group. */
+async function startFromSource(command: string, args: readonly string[]) {
+  const child = new Deno.Command(command, {
+    args: [...args, "--listen", "127.0.0.1:0", "--p2p-port", "0"],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+    detached: true,
+  }).spawn();
+  const lines: string[] = [];
+  const listening = Promise.withResolvers<string>();
+  // Read until EOF: the relay holds the pipe, so EOF means the relay itself has exited.
+  const closed = (async () => {
+    let pending = "";
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+      const parts = (pending + chunk).split("\n");
+      pending = parts.pop()!;
+      for (const line of parts) {
+        lines.push(line);
+        const match = /listening\s+(http:\/\/\S+)/.exec(line);
+        if (match) listening.resolve(match[1]!);
+      }
+    }
+    listening.reject(new Error(`Exited before listening:\n${lines.join("\n")}`));
+  })();
+  const timeout = setTimeout(() => listening.reject(new Error("No banner within 60 s")), 60_000);
+  const url = await listening.promise.finally(() => clearTimeout(timeout));
+  return {
+    url,
+    lines,
+    child,
+    /** Resolves once every process of the chain has closed stderr, within `ms`. */
+    async closed(ms: number): Promise<void> {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`Still running:\n${lines.join("\n")}`)), ms);
+      });
+      try {
+        await Promise.race([closed, late]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    [Symbol.asyncDispose]: async () => {
+      try {
+        Deno.kill(-child.pid, "SIGKILL");
+      } catch {
+        // The whole group has exited.
+      }
+      await closed.catch(() => {});
+      await child.status;
+    },
+  };
+}
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.test({
+    name: `npx deno task start stops cleanly once on ${signal} to its process group`,
+    ignore: Deno.build.os === "windows",
+    fn: async () => {
+      using dir = tempDir();
+      const db = `${dir.path}/relay.db`;
+      await using relay = await startFromSource("npx", [
+        "--yes",
+        "deno@2.9.6",
+        "task",
+        "start",
+        "--db",
+        db,
+      ]);
+      assert.equal((await fetch(`${relay.url}/health`).then((r) => r.json())).status, "ok");
+      // Ctrl-C, or a service manager that signals the whole group: every process gets it.
+      Deno.kill(-relay.child.pid, signal);
+      await relay.closed(15_000);
+      const text = relay.lines.join("\n");
+      assert.equal(relay.lines.filter((line) => line.includes(": stopping")).length, 1, text);
+      assert.ok(text.includes("Stopped cleanly"), text);
+      assert.ok(!text.includes("exiting now"), text);
+      assert.equal(walSize(db), 0, "the write-ahead log was checkpointed");
+    },
+  });
+}
+
+Deno.test({
+  name: "deno task start stops cleanly when the task runner is killed outright",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    using dir = tempDir();
+    const db = `${dir.path}/relay.db`;
+    await using relay = await startFromSource(Deno.execPath(), ["task", "start", "--db", db]);
+    Deno.kill(relay.child.pid, "SIGKILL");
+    await relay.closed(10_000);
+    const text = relay.lines.join("\n");
+    assert.match(text, /The task runner that started the relay \(pid \d+\) exited: stopping/);
+    assert.ok(text.includes("Stopped cleanly"), text);
+    assert.equal(walSize(db), 0, "the write-ahead log was checkpointed");
+  },
 });

@@ -14,7 +14,10 @@ function formatBytes(bytes: number): string {
   return Number.isInteger(mib) ? `${bytes} bytes (${mib} MiB)` : `${bytes} bytes`;
 }
 
-/** The banner's lines: version, where it listens, mode, database, limits, p2p, TLS advice. */
+/**
+ * The banner's lines: version, where it listens, mode, database, the storage bounds (in
+ * store-and-forward mode, where they apply), p2p, and TLS advice for a public address.
+ */
 export function bannerLines(
   options: {
     version: string;
@@ -26,16 +29,21 @@ export function bannerLines(
 ): string[] {
   const { version, config, address } = options;
   const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname;
+  const buffering = config.mode !== "stateless";
+  const p2pHost = config.p2pListen.includes(":") ? `[${config.p2pListen}]` : config.p2pListen;
   const lines = [
     `VaultMesh Relay ${version}`,
     `  listening   http://${host}:${address.port}`,
-    `  mode        ${config.mode} (buffering ${
-      config.mode === "stateless" ? "disabled" : "enabled"
-    })`,
-    `  database    ${config.db}`,
-    `  ttl         ${config.ttlHours} h`,
-    `  max buffer  ${formatBytes(config.maxBuffer)} per vault`,
-    `  p2p         ${config.p2pPort === 0 ? "disabled" : `port ${config.p2pPort}`}`,
+    `  mode        ${config.mode} (buffering ${buffering ? "enabled" : "disabled"})`,
+    `  database    ${config.db}${buffering ? "" : " (relay state only; envelopes stay in memory)"}`,
+    // TTL and the vault buffer only bound stored envelopes; stateless mode stores none.
+    ...(buffering
+      ? [
+        `  ttl         ${config.ttlHours} h`,
+        `  max buffer  ${formatBytes(config.maxBuffer)} per vault`,
+      ]
+      : []),
+    `  p2p         ${config.p2pPort === 0 ? "disabled" : `${p2pHost} port ${config.p2pPort}`}`,
     ...(options.p2pAddresses ?? []).map((addr) => `  p2p addr    ${addr}`),
   ];
   if (!isLoopback(address.hostname)) {

@@ -1,0 +1,22 @@
+import assert from "node:assert/strict";
+import { defaultConfig } from "../config/mod.ts";
+import { bannerLines } from "./banner.ts";
+
+const address = { transport: "tcp", hostname: "127.0.0.1", port: 3030 } as const;
+
+Deno.test("the banner names TTL and vault buffer in store-and-forward mode", () => {
+  const text = bannerLines({ version: "9.9.9", config: defaultConfig(), address }).join("\n");
+  assert.match(text, /ttl\s+72 h/);
+  assert.match(text, /max buffer\s+10485760 bytes \(10 MiB\) per vault/);
+  assert.match(text, /p2p\s+0\.0\.0\.0 port 4001/);
+  assert.doesNotMatch(text, /warning/, "loopback needs no TLS warning");
+});
+
+Deno.test("the banner leaves out TTL and vault buffer in stateless mode, where they do not apply", () => {
+  const config = defaultConfig({ mode: "stateless", p2pPort: 0 });
+  const text = bannerLines({ version: "9.9.9", config, address }).join("\n");
+  assert.match(text, /mode\s+stateless \(buffering disabled\)/);
+  assert.match(text, /database\s+relay\.db \(relay state only; envelopes stay in memory\)/);
+  assert.doesNotMatch(text, /ttl|max buffer/);
+  assert.match(text, /p2p\s+disabled/);
+});
