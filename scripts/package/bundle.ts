@@ -59,7 +59,8 @@ export function bundleImports(source: string): string[] {
   const patterns = [
     /^\s*(?:import|export)\s[^;"'`]*?\bfrom\s*["']([^"']+)["']/gm,
     /^\s*import\s*["']([^"']+)["']/gm,
-    /\bimport\(\s*["']([^"']+)["']\s*\)/g,
+    // Not `{import('x').T}`, a type in a JSDoc comment.
+    /(?<![\w.$`{])import\(\s*["']([^"']+)["']\s*\)/g,
   ];
   for (const pattern of patterns) {
     for (const match of source.matchAll(pattern)) found.add(match[1]!);
