@@ -1,6 +1,7 @@
 /**
- * `deno task bench <scenario> [--seconds N] [--json]`: runs one benchmark scenario on loopback
- * and prints its figures. Every scenario starts what it measures and stops it again.
+ * `deno task bench <scenario> [--seconds N] [--json] [--only NAME,...]`: runs one benchmark
+ * scenario on loopback and prints its figures. Every scenario starts what it measures and stops
+ * it again. `--only` picks rows of scenarios made of several (`abuse`).
  *
  * @module
  */
@@ -12,8 +13,11 @@ import { soak } from "./bench/soak.ts";
 import { p2p } from "./bench/p2p.ts";
 import { forward } from "./bench/forward.ts";
 import { connections } from "./bench/connections.ts";
+import { abuse } from "./bench/abuse.ts";
 
-type Scenario = (options: { seconds: number; json: boolean }) => Promise<unknown>;
+type Scenario = (
+  options: { seconds: number; json: boolean; only?: readonly string[] },
+) => Promise<unknown>;
 
 /** Each scenario with its default `--seconds`. */
 const SCENARIOS: Record<string, { run: Scenario; seconds: number }> = {
@@ -24,6 +28,7 @@ const SCENARIOS: Record<string, { run: Scenario; seconds: number }> = {
   p2p: { run: p2p, seconds: 3 },
   forward: { run: forward, seconds: 3 },
   connections: { run: connections, seconds: 1 },
+  abuse: { run: abuse, seconds: 15 },
 };
 
 if (import.meta.main) {
@@ -32,6 +37,7 @@ if (import.meta.main) {
     options: {
       seconds: { type: "string" },
       json: { type: "boolean", default: false },
+      only: { type: "string" },
     },
     allowPositionals: true,
     strict: true,
@@ -41,11 +47,14 @@ if (import.meta.main) {
   const seconds = values.seconds === undefined ? scenario?.seconds : Number(values.seconds);
   if (!scenario || !(seconds !== undefined && seconds > 0)) {
     console.error(
-      `Usage: deno task bench <${Object.keys(SCENARIOS).join("|")}> [--seconds N] [--json]`,
+      `Usage: deno task bench <${
+        Object.keys(SCENARIOS).join("|")
+      }> [--seconds N] [--json] [--only NAME,...]`,
     );
     Deno.exit(2);
   }
-  await scenario.run({ seconds, json: values.json });
+  const only = values.only?.split(",").map((name) => name.trim()).filter(Boolean);
+  await scenario.run({ seconds, json: values.json, ...(only ? { only } : {}) });
   // After a large relayed transfer (scenario p2p) something of the stopped in-process libp2p
   // peers still holds the event loop open; every scenario has stopped what it started by now.
   Deno.exit(0);

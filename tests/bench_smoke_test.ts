@@ -76,3 +76,12 @@ Deno.test("the connections scenario holds authenticated idle sockets and measure
   assert.ok(Number.isFinite(result.relay.bytesPerSocket));
   assert.ok(Number.isFinite(result.bare));
 });
+
+Deno.test("the abuse scenario runs an attack against a relay child and reports its figures", async () => {
+  const { abuse } = await import("../scripts/bench/abuse.ts");
+  const figures = await abuse({ seconds: 1, json: true, only: ["malformed"], scale: 0.05 });
+  const row = figures.malformed!;
+  assert.equal(typeof row.fiveXX, "number", JSON.stringify(row));
+  assert.equal(typeof row.stackTraceLines, "number");
+  assert.ok(Object.keys(row.statuses as object).length > 0, "requests were answered");
+});
