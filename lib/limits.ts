@@ -103,8 +103,17 @@ export interface AdmissionLimits {
 export interface ModeLimits {
   /** Envelope lifetime (`--ttl-hours`); also how long a device counts as present after it was seen. */
   readonly ttlMs: number;
-  /** Stored body bytes per vault (`--max-buffer`). At it: 507 `buffer_full` with used and limit. */
+  /**
+   * Charged bytes per vault (`--max-buffer`): bodies plus `envelopeOverheadBytes` each. At it:
+   * 507 `buffer_full` with used and limit.
+   */
   readonly maxBufferBytes: number;
+  /** Bytes charged per envelope on top of its body (its row and index entries on disk). */
+  readonly envelopeOverheadBytes: number;
+  /** Envelopes stored per vault. At it: 507 `buffer_full` with envelopes and max_envelopes. */
+  readonly maxEnvelopesPerVault: number;
+  /** Charged bytes in the whole database (`--max-db-size`). At it: 507 `storage_full`. */
+  readonly maxStoredBytes: number;
   /** Sends in one group-commit transaction. */
   readonly commitBatchEnvelopes: number;
   /** Body bytes in one group-commit transaction. */
@@ -136,8 +145,11 @@ export interface Limits {
   readonly memory: MemoryLimits;
 }
 
-/** The relay's bounds for `config`. */
-export function relayLimits(config: Config): Limits {
+/**
+ * The relay's bounds for `config`. `maxDbBytes` is `--max-db-size` resolved at start (`auto`
+ * depends on the free disk space; see `store/disk.ts`).
+ */
+export function relayLimits(config: Config, resolved: { maxDbBytes: number }): Limits {
   return {
     http: {
       maxEnvelopeBytes: config.maxEnvelope,
@@ -171,6 +183,9 @@ export function relayLimits(config: Config): Limits {
     modes: {
       ttlMs: config.ttlHours * 3600_000,
       maxBufferBytes: config.maxBuffer,
+      envelopeOverheadBytes: 512,
+      maxEnvelopesPerVault: 10_000,
+      maxStoredBytes: resolved.maxDbBytes,
       commitBatchEnvelopes: 512,
       commitBatchBytes: 8 * MiB,
       sweepBatch: 500,

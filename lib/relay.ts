@@ -27,6 +27,7 @@ import { loadMetrics } from "./metrics/load.ts";
 import { metricsResponse } from "./metrics/endpoint.ts";
 import { clientAddress } from "./guard/client_address.ts";
 import { type Limits, relayLimits } from "./limits.ts";
+import { resolveMaxDbBytes } from "./store/disk.ts";
 
 const log = getLogger([LOG_CATEGORY, "relay"]);
 
@@ -48,6 +49,9 @@ function createMode(config: Config, context: ModeContext & { metrics: Metrics })
     onExpired: (count) => metrics.expired(count),
   }));
 }
+
+/** SQLite's default page size, which the relay's database keeps. */
+const PAGE_SIZE_BYTES = 4096;
 
 /** The limits with the test overrides of `options` applied. */
 function withOverrides(limits: Limits, options: RelayOptions): Limits {
@@ -148,8 +152,11 @@ export class Relay implements AsyncDisposable {
     parts: { clock: Clock; metrics: Metrics; options: RelayOptions },
   ): Relay {
     const { clock, metrics, options } = parts;
-    const limits = withOverrides(relayLimits(config), options);
     const database = Database.open(config.db);
+    const maxDbBytes = resolveMaxDbBytes(config.maxDbSize, config.db);
+    const limits = withOverrides(relayLimits(config, { maxDbBytes }), options);
+    // A backstop under the store's own accounting: the file itself cannot outgrow the cap.
+    database.setMaxPageCount(Math.max(1, Math.floor(maxDbBytes / PAGE_SIZE_BYTES)));
     let relay: Relay | undefined;
     try {
       const hub = new Hub();

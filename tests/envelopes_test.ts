@@ -131,27 +131,33 @@ Deno.test("expired envelopes are never served, even before the sweeper runs", as
   assert.deepEqual((await phone!.backlog()).envelopes, []);
 });
 
-Deno.test("the expiry sweeper deletes expired envelopes and frees their bytes", async () => {
+Deno.test("the expiry sweeper deletes expired envelopes, frees their bytes and forgets idle vaults", async () => {
   using dir = tempDir();
   const clock = new ManualClock();
   await using relay = await startRelay(dir.path, { ttlHours: 1 }, {
     clock,
     sweepIntervalMs: 3600_000,
   });
-  const [laptop] = await vaultDevices(relay.url, ["laptop"], { clock });
+  const [laptop, phone] = await vaultDevices(relay.url, ["laptop", "phone"], { clock });
   for (let i = 0; i < 3; i++) await laptop!.send(bytes("x".repeat(100)));
-  clock.advance(HOUR + 1);
+  clock.advance(HOUR / 2);
+  await phone!.usage();
+  clock.advance(HOUR / 2 + 1);
   const sweep = (relay.mode as unknown as { sweep(): Promise<number> }).sweep;
   assert.equal(await sweep(), 3);
-  const usage = await laptop!.usage();
+  const usage = await phone!.usage();
   assert.equal(usage.envelopes, 0);
   assert.equal(usage.usedBytes, 0);
-  assert.equal(usage.latestSeq, 3, "seqs do not restart");
+  assert.equal(usage.latestSeq, 3, "seqs do not restart while a device is still recent");
+  clock.advance(HOUR + 1);
+  await sweep();
+  assert.equal((await laptop!.usage()).latestSeq, 0, "a vault idle past the TTL is forgotten");
 });
 
 Deno.test("a full vault answers 507 with used and limit, and keeps what it stored", async () => {
   using dir = tempDir();
-  await using relay = await startRelay(dir.path, { maxBuffer: 1000 });
+  // 600 and 400 bytes of bodies, each charged 512 bytes more.
+  await using relay = await startRelay(dir.path, { maxBuffer: 2024 });
   const [laptop, phone] = await vaultDevices(relay.url, ["laptop", "phone"]);
   await laptop!.send(bytes("a".repeat(600)));
   await laptop!.send(bytes("b".repeat(400)));
@@ -159,8 +165,8 @@ Deno.test("a full vault answers 507 with used and limit, and keeps what it store
     assert.ok(error instanceof RelayError);
     assert.equal(error.status, 507);
     assert.equal(error.code, "buffer_full");
-    assert.equal(error.body.used, 1000);
-    assert.equal(error.body.limit, 1000);
+    assert.equal(error.body.used, 2024);
+    assert.equal(error.body.limit, 2024);
     return true;
   });
   const page = await phone!.backlog();

@@ -73,7 +73,7 @@ Deno.test("metrics count requests, auth failures, envelopes and commits without 
   assert.equal(series('auth_failures_total{reason="signature_missing"}'), 1);
   assert.equal(series("envelopes_stored_total"), 1);
   assert.equal(series('envelopes_delivered_total{path="backlog"}'), 1);
-  assert.equal(series("buffered_bytes"), "ciphertext".length);
+  assert.equal(series("buffered_bytes"), "ciphertext".length + 512, "body plus overhead");
   assert.equal(series("buffered_envelopes"), 1);
   assert.equal(series("vaults_with_data"), 1);
   assert.equal(series("sqlite_commit_batch_size_count"), 1);

@@ -91,7 +91,8 @@ Deno.test("a reconnecting device receives exactly what it missed, in order, with
 
 Deno.test("envelopes sent on a socket are stored under the same rules as HTTP", async () => {
   using dir = tempDir();
-  await using relay = await startRelay(dir.path, { maxBuffer: 10 });
+  // Room for one 10-byte envelope and its 512 bytes of overhead.
+  await using relay = await startRelay(dir.path, { maxBuffer: 522 });
   const [laptop, phone] = await vaultDevices(relay.url, ["laptop", "phone"]);
   const a = await live(laptop!);
   assert.equal((await a.socket.send(bytes("0123456789"), { idempotencyKey: "k1" })).seq, 1);
@@ -99,7 +100,7 @@ Deno.test("envelopes sent on a socket are stored under the same rules as HTTP", 
     (await a.socket.send(bytes("0123456789"), { idempotencyKey: "k1" })).duplicate,
     true,
   );
-  await assert.rejects(a.socket.send(bytes("x")), /buffer holds 10 of 10 bytes/);
+  await assert.rejects(a.socket.send(bytes("x")), /buffer holds 522 of 522 bytes/);
   assert.deepEqual((await phone!.backlog()).envelopes.map((e) => text(e.body)), ["0123456789"]);
   await a.socket.close();
 });

@@ -8,6 +8,7 @@
  * @module
  */
 import {
+  autoByteSize,
   bindHost,
   byteSize,
   choice,
@@ -16,6 +17,7 @@ import {
   multiaddrList,
   optionalListenAddress,
   port,
+  publicUrl,
   rateLimit,
   token,
   trustedProxies,
@@ -78,6 +80,13 @@ export const FLAGS = {
     help: "store-and-forward (persistent) or stateless",
     ...choice("MODE", MODES),
   }),
+  publicUrl: flag({
+    group: "server",
+    default: "",
+    help: "the https:// URL devices use; signatures made for another host are refused " +
+      "(empty: any host is accepted, with a warning at start)",
+    ...publicUrl,
+  }),
   trustProxy: flag({
     group: "server",
     default: "",
@@ -102,6 +111,13 @@ export const FLAGS = {
     default: "10485760",
     help: "maximum buffered bytes per vault",
     ...byteSize("10MiB"),
+  }),
+  maxDbSize: flag({
+    group: "storage",
+    default: "auto",
+    help: "largest size of the database; sends beyond it get 507 storage_full " +
+      "(auto: half the free disk space at start, at most 16 GiB)",
+    ...autoByteSize("4GiB"),
   }),
   p2pPort: flag({
     group: "p2p",

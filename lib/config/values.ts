@@ -291,3 +291,37 @@ export function rateLimit(example: string): ValueType<RateLimit | null> {
     parse: parseRateLimit,
   };
 }
+
+/** A byte count, or `auto` (`null`): the relay picks the value at start. */
+export function autoByteSize(example: string): ValueType<number | null> {
+  return {
+    placeholder: "BYTES|auto",
+    accepted: `auto, or a positive byte count such as ${parseByteSize(example)} or ${example}`,
+    parse: (raw) => raw === "auto" ? null : parseByteSize(raw),
+  };
+}
+
+/**
+ * Parses the public URL devices use (`https://relay.example.org`), or empty for none (`null`).
+ * Only a scheme and a host (with an optional port) are allowed: the relay compares signed
+ * `@authority` values with its host.
+ */
+export function parsePublicUrl(raw: string): URL | null | undefined {
+  if (raw === "") return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return undefined;
+  }
+  const bare = url.pathname === "/" && url.search === "" && url.hash === "" &&
+    url.username === "" && url.password === "";
+  return /^https?:$/.test(url.protocol) && bare ? url : undefined;
+}
+
+/** The public URL of the relay, see {@linkcode parsePublicUrl}. */
+export const publicUrl: ValueType<URL | null> = {
+  placeholder: "URL",
+  accepted: "empty, or an http(s) URL with only a host such as https://relay.example.org",
+  parse: parsePublicUrl,
+};

@@ -16,12 +16,17 @@ export function ackBeyondLatest(seq: number, latest: number): ProtocolError {
 }
 
 /** An envelope that does not fit the vault's quota; nothing was stored or dropped. */
-export function bufferFull(used: number, limit: number): ProtocolError {
+export function bufferFull(
+  full: { used: number; limit: number; envelopes: number; maxEnvelopes: number },
+): ProtocolError {
+  const { used, limit, envelopes, maxEnvelopes } = full;
+  const which = envelopes >= maxEnvelopes
+    ? `holds its limit of ${maxEnvelopes} envelopes`
+    : `holds ${used} of ${limit} bytes and this envelope does not fit`;
   return new ProtocolError(
     "buffer_full",
-    `The vault's buffer holds ${used} of ${limit} bytes and this envelope does not fit; ` +
-      "wait for devices to acknowledge",
-    { details: { used, limit } },
+    `The vault's buffer ${which}; wait for devices to acknowledge`,
+    { details: { used, limit, envelopes, max_envelopes: maxEnvelopes } },
   );
 }
 

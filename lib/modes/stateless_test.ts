@@ -9,6 +9,9 @@ import type { Envelope, SendRequest } from "../protocol/envelope.ts";
 const LIMITS: ModeLimits = {
   ttlMs: 60_000,
   maxBufferBytes: 100,
+  envelopeOverheadBytes: 0,
+  maxEnvelopesPerVault: 1000,
+  maxStoredBytes: 1024 * 1024,
   commitBatchEnvelopes: 512,
   commitBatchBytes: 1024 * 1024,
   sweepBatch: 500,

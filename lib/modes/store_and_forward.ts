@@ -41,7 +41,7 @@ function storing<T>(work: () => T): T {
 
 /** Turns the store's outcome of one append into the mode's, or the refusal it is. */
 function sendOutcome(outcome: AppendOutcome, recipients: () => number): SendOutcome | Error {
-  if (outcome.kind === "full") return bufferFull(outcome.used, outcome.limit);
+  if (outcome.kind === "full") return bufferFull(outcome);
   if (outcome.kind === "duplicate") return outcome;
   return { ...outcome, recipients: recipients() };
 }

@@ -12,6 +12,9 @@ const TTL = 60_000;
 const LIMITS: ModeLimits = {
   ttlMs: TTL,
   maxBufferBytes: 100,
+  envelopeOverheadBytes: 0,
+  maxEnvelopesPerVault: 1000,
+  maxStoredBytes: 1024 * 1024,
   commitBatchEnvelopes: 512,
   commitBatchBytes: 1024 * 1024,
   sweepBatch: 2,
@@ -119,7 +122,7 @@ Deno.test("store-and-forward refuses a send beyond the vault's buffer with buffe
   assert.equal((await fits).kind, "stored");
   const error = await refusal(overflows, "buffer_full");
   assert.equal(error.status, 507);
-  assert.deepEqual(error.details, { used: 8, limit: 10 });
+  assert.deepEqual(error.details, { used: 8, limit: 10, envelopes: 1, max_envelopes: 1000 });
   assert.equal((await small).kind, "stored", "only the envelope that did not fit is refused");
   assert.equal((await relay.mode.usage("v1")).usedBytes, 10);
 });

@@ -9,7 +9,14 @@ const TTL = 60_000;
 /** An envelope store on a fresh in-memory database, closed on dispose. */
 function openStore(limits: Partial<EnvelopeLimits> = {}) {
   const database = Database.open(":memory:");
-  const store = new EnvelopeStore(database, { ttlMs: TTL, maxBufferBytes: 1000, ...limits });
+  const store = new EnvelopeStore(database, {
+    ttlMs: TTL,
+    maxBufferBytes: 1000,
+    envelopeOverheadBytes: 0,
+    maxEnvelopesPerVault: 1000,
+    maxStoredBytes: 1024 * 1024,
+    ...limits,
+  });
   return Object.assign(store, {
     database,
     [Symbol.dispose]: () => database.close(),
@@ -117,7 +124,7 @@ Deno.test("envelope store refuses an envelope beyond the vault's quota and keeps
   using store = openStore({ maxBufferBytes: 25 });
   store.appendBatch([send("phone", 10), send("phone", 10)], T);
   assert.deepEqual(store.appendBatch([send("phone", 10), send("phone", 5)], T), [
-    { kind: "full", used: 20, limit: 25 },
+    { kind: "full", used: 20, limit: 25, envelopes: 2, maxEnvelopes: 1000 },
     { kind: "stored", seq: 3, expiresAt: T + TTL },
   ]);
   assert.deepEqual(seqs(store, "laptop"), [1, 2, 3]);
@@ -299,4 +306,54 @@ Deno.test("envelope store refuses a batch as a whole when the disk is full", () 
   assert.deepEqual(seqs(store, "laptop"), [1], "nothing of the failed batch was stored");
   assert.equal(store.latestSeq("v1"), 1);
   assert.deepEqual(store.totals(), { envelopes: 1, bytes: 5, vaultsWithData: 1 });
+});
+
+Deno.test("envelope store charges each envelope an overhead, so empty envelopes fill a quota too", () => {
+  using store = openStore({ maxBufferBytes: 1000, envelopeOverheadBytes: 100 });
+  const outcomes = store.appendBatch(Array.from({ length: 11 }, () => send("a", 0)), T);
+  assert.equal(outcomes.filter((outcome) => outcome.kind === "stored").length, 10);
+  assert.equal(outcomes[10]!.kind, "full");
+  assert.equal(store.usage("v1", T).usedBytes, 1000);
+});
+
+Deno.test("envelope store refuses an envelope beyond the vault's envelope count", () => {
+  using store = openStore({ maxEnvelopesPerVault: 3 });
+  const outcomes = store.appendBatch(Array.from({ length: 4 }, () => send("a", 1)), T);
+  assert.deepEqual(outcomes.map((outcome) => outcome.kind), ["stored", "stored", "stored", "full"]);
+  assert.deepEqual(outcomes[3], {
+    kind: "full",
+    used: 3,
+    limit: 1000,
+    envelopes: 3,
+    maxEnvelopes: 3,
+  });
+});
+
+Deno.test("envelope store refuses writes beyond the database cap across vaults, and frees on ack", () => {
+  using store = openStore({ maxStoredBytes: 250, envelopeOverheadBytes: 50 });
+  store.appendBatch([send("a", 50, { vault: "v1" }), send("a", 50, { vault: "v2" })], T);
+  assert.throws(() => store.appendBatch([send("a", 50, { vault: "v3" })], T), StorageFullError);
+  assert.equal(store.usage("v3", T).envelopes, 0, "nothing of the failed batch was kept");
+  store.touchDevice("v1", "b", T);
+  assert.equal(store.ack("v1", "b", 1, T).kind, "acked");
+  assert.equal(store.appendBatch([send("a", 50, { vault: "v3" })], T)[0]!.kind, "stored");
+});
+
+Deno.test("envelope store forgets a vault with no envelopes and no devices left after the TTL", () => {
+  using store = openStore();
+  store.appendBatch([send("a", 5)], T);
+  assert.equal(store.sweepExpired(T + TTL + 1, 100), 1);
+  assert.equal(store.latestSeq("v1"), 0, "the vault's row is gone with its devices");
+});
+
+Deno.test("an ack deletes broadcasts only once every other recent device has them", () => {
+  using store = openStore();
+  store.appendBatch([send("a", 1), send("a", 1), send("b", 1)], T);
+  for (const device of ["b", "c"]) store.touchDevice("v1", device, T);
+  assert.equal(store.ack("v1", "b", 3, T).kind, "acked");
+  assert.equal(store.usage("v1", T).envelopes, 3, "c has not acknowledged yet");
+  const acked = store.ack("v1", "c", 2, T);
+  assert.deepEqual(acked, { kind: "acked", acked: 2, deleted: 2 }, "a's two; b's needs a");
+  assert.deepEqual(store.ack("v1", "a", 3, T), { kind: "acked", acked: 3, deleted: 0 });
+  assert.deepEqual(store.ack("v1", "c", 3, T), { kind: "acked", acked: 3, deleted: 1 });
 });

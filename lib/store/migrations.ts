@@ -61,4 +61,12 @@ export const MIGRATIONS: readonly string[] = [
    ) STRICT;
    CREATE INDEX rendezvous_registration_expiry ON rendezvous_registration (expires_at);
    CREATE INDEX rendezvous_registration_peer ON rendezvous_registration (peer_id);`,
+  // 4: acknowledgements delete by range (lib/store/acknowledgements.ts), each envelope is
+  // charged 512 bytes of overhead on top of its body (ModeLimits.envelopeOverheadBytes), and the
+  // sweep finds empty vaults without a scan.
+  `CREATE INDEX envelopes_broadcast ON envelopes (vault, sender, seq) WHERE recipient IS NULL;
+   CREATE INDEX envelopes_addressed ON envelopes (vault, recipient, seq)
+     WHERE recipient IS NOT NULL;
+   CREATE INDEX vaults_empty ON vaults (vault) WHERE envelope_count = 0;
+   UPDATE vaults SET used_bytes = used_bytes + 512 * envelope_count;`,
 ];
