@@ -103,7 +103,13 @@ async function main(args: string[]): Promise<void> {
   watchLauncher({ env, onGone: stop });
   const p2pAddresses = relay.p2p?.multiaddrs() ?? [];
   for (
-    const line of bannerLines({ version: VERSION, config, address: relay.address, p2pAddresses })
+    const line of bannerLines({
+      version: VERSION,
+      config,
+      address: relay.address,
+      p2pAddresses,
+      maxDbBytes: relay.limits.modes.maxStoredBytes,
+    })
   ) {
     log.info(line);
   }

@@ -28,6 +28,7 @@ import { metricsResponse } from "./metrics/endpoint.ts";
 import { clientAddress } from "./guard/client_address.ts";
 import { type Limits, relayLimits } from "./limits.ts";
 import { resolveMaxDbBytes } from "./store/disk.ts";
+import { authorityOf } from "./protocol/signature_base.ts";
 
 const log = getLogger([LOG_CATEGORY, "relay"]);
 
@@ -168,12 +169,14 @@ export class Relay implements AsyncDisposable {
         total: limits.signatures.noncesTotal,
       });
       const presence = new PresenceBoard(clock, limits.presence);
+      const publicAuthority = config.publicUrl ? authorityOf(config.publicUrl.host) : null;
       const sockets = new SocketRegistry<DeviceSession>((count) => metrics.setSocketsOpen(count));
       const api = createApi({
         mode,
         hub,
         presence,
-        auth: new Authenticator(clock, nonces, keys),
+        auth: new Authenticator(clock, nonces, keys, publicAuthority),
+        publicAuthority,
         authHooks: operations.authHooks,
         routerHooks: operations.routerHooks,
         httpLimits: limits.http,

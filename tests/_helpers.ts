@@ -58,3 +58,31 @@ export function bytes(text: string): Uint8Array<ArrayBuffer> {
 export function text(data: Uint8Array): string {
   return new TextDecoder().decode(data);
 }
+
+/** Sends raw bytes on a fresh connection; resolves with the status and the body of the answer. */
+export async function rawRequest(
+  url: string,
+  request: string,
+): Promise<{ status: number; body: string }> {
+  const { hostname, port } = new URL(url);
+  const conn = await Deno.connect({ hostname, port: Number(port) });
+  try {
+    await conn.write(new TextEncoder().encode(request));
+    let text = "";
+    const buffer = new Uint8Array(16 * 1024);
+    const complete = () => {
+      const [head, body] = text.split("\r\n\r\n", 2);
+      const length = /content-length: (\d+)/i.exec(head ?? "")?.[1];
+      return body !== undefined && length !== undefined && body.length >= Number(length);
+    };
+    while (!complete()) {
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      text += new TextDecoder().decode(buffer.subarray(0, n));
+    }
+    const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]);
+    return { status, body: text.split("\r\n\r\n")[1] ?? "" };
+  } finally {
+    conn.close();
+  }
+}

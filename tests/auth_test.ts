@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { generateVaultKeys, signRequest, vaultIdOfKeys } from "../lib/client/mod.ts";
 import type { Relay } from "../lib/relay.ts";
 import { contentDigest } from "../lib/protocol/signature_base.ts";
-import { bytes, startRelay, tempDir } from "./_helpers.ts";
+import { bytes, rawRequest, startRelay, tempDir } from "./_helpers.ts";
 
 interface Attempt {
   method?: string;
@@ -200,3 +200,38 @@ Deno.test("auth refuses a malformed vault id and device label with 400", () =>
     assert.equal(device.status, 400);
     assert.equal(device.error, "bad_device");
   }));
+
+Deno.test("with --public-url, a signature made for another host is refused: 421 wrong_authority", async () => {
+  using dir = tempDir();
+  await using relay = await startRelay(dir.path, {
+    publicUrl: new URL("https://relay-a.example"),
+  });
+  const keys = await generateVaultKeys();
+  const vault = await vaultIdOfKeys(keys);
+  // fetch cannot set Host, so the signed request is written by hand as a proxy would pass it.
+  const signedFor = async (host: string) => {
+    const url = new URL(`https://${host}/v3/vaults/${vault}`);
+    const headers = new Headers({ "x-vaultmesh-protocol": "3", "x-vaultmesh-device": "laptop" });
+    await signRequest({ method: "GET", url, headers }, {
+      privateKey: keys.privateKey,
+      keyid: vault,
+    });
+    const lines = [...headers].map(([name, value]) => `${name}: ${value}`);
+    return await rawRequest(
+      relay.url,
+      `GET /v3/vaults/${vault} HTTP/1.1\r\nhost: ${host}\r\n${lines.join("\r\n")}\r\n\r\n`,
+    );
+  };
+  const other = await signedFor("relay-b.example");
+  assert.equal(other.status, 421);
+  assert.equal(JSON.parse(other.body).error, "wrong_authority");
+  assert.equal(JSON.parse(other.body).expected, "relay-a.example");
+  assert.equal((await signedFor("relay-a.example")).status, 200);
+  const socket = await rawRequest(
+    relay.url,
+    `GET /v3/vaults/${vault}/socket?device=laptop HTTP/1.1\r\nhost: relay-b.example\r\n` +
+      "x-vaultmesh-protocol: 3\r\nupgrade: websocket\r\nconnection: Upgrade\r\n" +
+      "sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n",
+  );
+  assert.equal(socket.status, 421, "a socket for another host is refused before the upgrade");
+});

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { PROTOCOL_3, startRelay, tempDir } from "./_helpers.ts";
+import { PROTOCOL_3, rawRequest, startRelay, tempDir } from "./_helpers.ts";
 
 Deno.test("health answers the documented shape in store-and-forward mode", async () => {
   using dir = tempDir();
@@ -63,31 +63,6 @@ Deno.test("CORS preflight is answered for the API", async () => {
   assert.equal(response.headers.get("access-control-allow-origin"), "*");
   assert.match(response.headers.get("access-control-allow-headers")!, /signature-input/);
 });
-
-/** Sends raw bytes on a fresh connection; resolves with the status and the body of the answer. */
-async function rawRequest(url: string, request: string): Promise<{ status: number; body: string }> {
-  const { hostname, port } = new URL(url);
-  const conn = await Deno.connect({ hostname, port: Number(port) });
-  try {
-    await conn.write(new TextEncoder().encode(request));
-    let text = "";
-    const buffer = new Uint8Array(16 * 1024);
-    const complete = () => {
-      const [head, body] = text.split("\r\n\r\n", 2);
-      const length = /content-length: (\d+)/i.exec(head ?? "")?.[1];
-      return body !== undefined && length !== undefined && body.length >= Number(length);
-    };
-    while (!complete()) {
-      const n = await conn.read(buffer);
-      if (n === null) break;
-      text += new TextDecoder().decode(buffer.subarray(0, n));
-    }
-    const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]);
-    return { status, body: text.split("\r\n\r\n")[1] ?? "" };
-  } finally {
-    conn.close();
-  }
-}
 
 Deno.test("malformed Host headers and half-made upgrades get a 400 JSON error, never a 500", async () => {
   using dir = tempDir();

@@ -25,6 +25,8 @@ export function bannerLines(
     address: Deno.NetAddr;
     /** Full libp2p multiaddrs (with `/p2p/<peer id>`) when p2p runs. */
     p2pAddresses?: readonly string[];
+    /** The database cap in effect (`--max-db-size`, resolved when `auto`). */
+    maxDbBytes?: number;
   },
 ): string[] {
   const { version, config, address } = options;
@@ -41,11 +43,20 @@ export function bannerLines(
       ? [
         `  ttl         ${config.ttlHours} h`,
         `  max buffer  ${formatBytes(config.maxBuffer)} per vault`,
+        ...(options.maxDbBytes === undefined ? [] : [
+          `  max db      ${formatBytes(options.maxDbBytes)}${config.maxDbSize ? "" : " (auto)"}`,
+        ]),
       ]
       : []),
-    `  p2p         ${config.p2pPort === 0 ? "disabled" : `${p2pHost} port ${config.p2pPort}`}`,
+    `  p2p         ${config.p2pPort === 0 ? "disabled" : `port ${config.p2pPort} on ${p2pHost}`}`,
     ...(options.p2pAddresses ?? []).map((addr) => `  p2p addr    ${addr}`),
   ];
+  lines.push(
+    config.publicUrl
+      ? `  public url  ${config.publicUrl.origin} (signatures for other hosts are refused)`
+      : "  warning     --public-url is not set: signatures made for any host are accepted; " +
+        "set it to the https:// URL devices use",
+  );
   if (!isLoopback(address.hostname)) {
     lines.push(
       "  warning     plain HTTP on a public address: put TLS in front with a reverse proxy " +

@@ -8,11 +8,12 @@
 import { type InnerList, parseDictionary, serializeInnerList } from "structured-headers";
 import type { Clock } from "../clock.ts";
 import { ProtocolError } from "../protocol/errors.ts";
-import { validateDevice, validateVaultId } from "../protocol/validate.ts";
+import { validateAuthority, validateDevice, validateVaultId } from "../protocol/validate.ts";
 import type { NonceCache } from "../guard/nonce_cache.ts";
 import type { VaultKeys } from "../guard/vault_keys.ts";
 import {
   ComponentError,
+  componentValue,
   contentDigest,
   REQUIRED_COMPONENTS,
   sha256FromContentDigest,
@@ -158,6 +159,8 @@ export class Authenticator {
     private readonly clock: Clock,
     readonly nonces: NonceCache,
     private readonly keys: VaultKeys,
+    /** The relay's public `@authority` (`--public-url`); `null` accepts any. */
+    private readonly authority: string | null = null,
   ) {}
 
   /**
@@ -194,6 +197,7 @@ export class Authenticator {
       );
     }
     checkTime(params.created, params.expires, this.clock.now());
+    validateAuthority(componentValue(message, "@authority"), this.authority);
     const deviceId = validateDevice(message.headers.get(DEVICE_HEADER), "X-VaultMesh-Device");
     let base: string;
     try {

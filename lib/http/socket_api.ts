@@ -7,7 +7,12 @@ import { authenticateRequest, type AuthParts } from "./authenticate.ts";
 import { authorityOf } from "../protocol/signature_base.ts";
 import { SOCKET_SUBPROTOCOL } from "../protocol/socket_frames.ts";
 import { ProtocolError } from "../protocol/errors.ts";
-import { presenceTtl, validateDevice, validateVaultId } from "../protocol/validate.ts";
+import {
+  presenceTtl,
+  validateAuthority,
+  validateDevice,
+  validateVaultId,
+} from "../protocol/validate.ts";
 import { jsonResponse } from "./errors.ts";
 import { readBody } from "./body.ts";
 import { DeviceSession, type SessionParts } from "../live/session.ts";
@@ -20,6 +25,8 @@ export interface LiveApiParts extends AuthParts {
   readonly session: Omit<SessionParts, "onClosed">;
   readonly sockets: SocketRegistry<DeviceSession>;
   readonly httpLimits: HttpLimits;
+  /** The relay's public `@authority` (`--public-url`); `null` accepts any. */
+  readonly publicAuthority: string | null;
   /** The caller's address as the relay sees it (honouring a trusted proxy). */
   readonly clientAddress: (context: RequestContext) => { hostname: string; port: number };
 }
@@ -43,6 +50,7 @@ function upgrade(context: RequestContext, parts: LiveApiParts): Response {
   const offered = (headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim());
   // Read before upgrading: the request's headers are gone afterwards.
   const authority = authorityOf(headers.get("host") ?? context.url.host);
+  validateAuthority(authority, parts.publicAuthority);
   const { socket, response } = Deno.upgradeWebSocket(
     context.request,
     offered.includes(SOCKET_SUBPROTOCOL) ? { protocol: SOCKET_SUBPROTOCOL } : {},

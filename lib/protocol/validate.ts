@@ -147,3 +147,18 @@ export function decodeCanonicalBase64(text: unknown): Uint8Array<ArrayBuffer> | 
     return undefined;
   }
 }
+
+/**
+ * Checks that a request was made for this relay: its `@authority` (the Host it was sent to, which
+ * the signature covers) must be the relay's public authority when one is configured.
+ *
+ * @throws {ProtocolError} `wrong_authority` naming both.
+ */
+export function validateAuthority(authority: string, expected: string | null): void {
+  if (expected === null || authority === expected) return;
+  throw new ProtocolError(
+    "wrong_authority",
+    `This relay is ${expected}; the request was made for ${JSON.stringify(authority)}`,
+    { details: { expected } },
+  );
+}
