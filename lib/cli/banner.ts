@@ -54,8 +54,8 @@ export function bannerLines(
   lines.push(
     config.publicUrl
       ? `  public url  ${config.publicUrl.origin} (signatures for other hosts are refused)`
-      : "  warning     --public-url is not set: signatures made for any host are accepted; " +
-        "set it to the https:// URL devices use",
+      : "  public url  not set: signatures made for any host are accepted (set --public-url " +
+        "to the https:// URL devices use)",
   );
   if (!isLoopback(address.hostname)) {
     lines.push(

@@ -84,7 +84,12 @@ export class PrometheusMetrics implements Metrics {
 
   constructor(sources: MetricsSources) {
     const r = this.registry;
-    gauge(r, "buffered_bytes", "Bytes charged for buffered envelopes: bodies plus a fixed overhead each", () => sources.totals()?.bytes);
+    gauge(
+      r,
+      "buffered_bytes",
+      "Bytes charged for buffered envelopes: bodies plus a fixed overhead each",
+      () => sources.totals()?.bytes,
+    );
     gauge(r, "buffered_envelopes", "Envelopes buffered", () => sources.totals()?.envelopes);
     gauge(
       r,
