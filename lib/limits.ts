@@ -81,6 +81,8 @@ export interface PresenceLimits {
 export interface SignatureLimits {
   /** Nonces remembered for one vault (its sustained rate is this / 121 s). At it: 429 `replay_cache_full`. */
   readonly noncesPerVault: number;
+  /** Nonces remembered for one client address (IPv4 or IPv6 /64). At it: 429 `replay_cache_full`. */
+  readonly noncesPerAddress: number;
   /** Nonces remembered in all. At it: 429 `replay_cache_full`. */
   readonly noncesTotal: number;
   /** Imported vault keys cached (least recently used are dropped; costs only time). */
@@ -134,6 +136,15 @@ export interface ModeLimits {
   readonly statelessKeyLifetimeMs: number;
 }
 
+/** Bounds of watching the database file under the running relay. */
+export interface StorageLimits {
+  /**
+   * How often the database file is checked for being deleted, replaced or made read-only (a write
+   * also checks before it starts). At a fault: `/health` 503, 503 `storage_unavailable`.
+   */
+  readonly checkIntervalMs: number;
+}
+
 /** Every bound of the relay. */
 export interface Limits {
   readonly http: HttpLimits;
@@ -143,6 +154,7 @@ export interface Limits {
   readonly admission: AdmissionLimits;
   readonly modes: ModeLimits;
   readonly memory: MemoryLimits;
+  readonly storage: StorageLimits;
 }
 
 /**
@@ -173,7 +185,12 @@ export function relayLimits(config: Config, resolved: { maxDbBytes: number }): L
       maxSendBytesInFlight: 4 * MiB,
     },
     presence: { maxBlobBytes: 4 * KiB, maxTtlSeconds: 3600, maxEntries: 100_000 },
-    signatures: { noncesPerVault: 20_000, noncesTotal: 500_000, keyCacheEntries: 10_000 },
+    signatures: {
+      noncesPerVault: 20_000,
+      noncesPerAddress: 50_000,
+      noncesTotal: 500_000,
+      keyCacheEntries: 10_000,
+    },
     admission: {
       maxInFlight: config.maxConnections,
       maxInFlightPerAddress: config.maxConnectionsPerIp,
@@ -197,5 +214,6 @@ export function relayLimits(config: Config, resolved: { maxDbBytes: number }): L
       statelessKeyLifetimeMs: 10 * 60_000,
     },
     memory: { requestBytes: 24 * MiB },
+    storage: { checkIntervalMs: 1000 },
   };
 }

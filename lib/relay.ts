@@ -25,7 +25,7 @@ import { createOperations, type Operations } from "./guard/operations.ts";
 import type { Metrics } from "./metrics/metrics.ts";
 import { loadMetrics } from "./metrics/load.ts";
 import { metricsResponse } from "./metrics/endpoint.ts";
-import { clientAddress } from "./guard/client_address.ts";
+import { addressKey, clientAddress } from "./guard/client_address.ts";
 import { type Limits, relayLimits } from "./limits.ts";
 import { resolveMaxDbBytes } from "./store/disk.ts";
 import { authorityOf } from "./protocol/signature_base.ts";
@@ -134,7 +134,9 @@ export class Relay implements AsyncDisposable {
     const clock = options.clock ?? systemClock;
     let running: Relay | undefined;
     const metrics = await loadMetrics(Boolean(config.metricsListen), {
-      totals: () => running?.mode.totals(),
+      // A deleted or replaced database answers no reads; the gauges keep their last values.
+      totals: () =>
+        running?.database.fault?.readable === false ? undefined : running?.mode.totals(),
       p2p: () => running?.p2p?.stats(),
       inFlight: () => running?.operations.admission.inFlight ?? 0,
     });
@@ -160,12 +162,14 @@ export class Relay implements AsyncDisposable {
     database.setMaxPageCount(Math.max(1, Math.floor(maxDbBytes / PAGE_SIZE_BYTES)));
     let relay: Relay | undefined;
     try {
+      database.watch(limits.storage.checkIntervalMs);
       const hub = new Hub();
       const operations = createOperations(config, { clock, metrics, limits });
       const mode = createMode(config, { database, clock, hub, limits: limits.modes, metrics });
       const keys = new VaultKeys(limits.signatures.keyCacheEntries);
       const nonces = new NonceCache(clock, {
         perVault: limits.signatures.noncesPerVault,
+        perAddress: limits.signatures.noncesPerAddress,
         total: limits.signatures.noncesTotal,
       });
       const presence = new PresenceBoard(clock, limits.presence);
@@ -193,6 +197,9 @@ export class Relay implements AsyncDisposable {
         },
         sockets,
         clientAddress: ({ request, info }) => clientAddress(request, info, config.trustProxy),
+        addressOf: ({ request, info }) =>
+          addressKey(clientAddress(request, info, config.trustProxy).hostname),
+        storageFault: () => database.fault?.reason,
       });
       const server = Deno.serve({
         hostname: config.listen.hostname,

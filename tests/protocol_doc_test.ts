@@ -45,11 +45,15 @@ Deno.test("the worked request vector verifies with the relay's verifier", async 
   const clock = new ManualClock(input.created * 1000);
   const auth = new Authenticator(
     clock,
-    new NonceCache(clock, { perVault: 100, total: 100 }),
+    new NonceCache(clock, { perVault: 100, perAddress: 100, total: 100 }),
     new VaultKeys(10),
   );
-  const caller = await auth.verify({ method: "POST", url, headers }, vaultId, true);
-  assert.deepEqual(caller, { vaultId, deviceId: input.device });
+  const caller = await auth.verify({ method: "POST", url, headers }, {
+    vaultId,
+    hasBody: true,
+    address: "192.0.2.1",
+  });
+  assert.deepEqual(caller, { vaultId, deviceId: input.device, address: "192.0.2.1" });
   await auth.verifyBody(headers, body);
   // The documented signature is the one the relay accepted.
   assert.ok(doc.includes(`Signature: ${headers.get("signature")}`));

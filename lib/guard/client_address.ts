@@ -167,12 +167,17 @@ export function clientAddress(
   return current;
 }
 
-/** Drops an IPv4-mapped IPv6 prefix so one client has one key, e.g. `::ffff:1.2.3.4` -> `1.2.3.4`. */
+/**
+ * The key per-address limits count under: an IPv4 address (an IPv4-mapped IPv6 address counts as
+ * its IPv4 address, e.g. `::ffff:1.2.3.4` -> `1.2.3.4`), or an IPv6 /64, which one subscriber
+ * usually holds whole (`2001:db8:0:1::/64`).
+ */
 export function addressKey(hostname: string): string {
   const ip = parseIp(hostname);
   if (!ip) return hostname;
   if (ip.family === 4) {
     return [24n, 16n, 8n, 0n].map((shift) => String((ip.bits >> shift) & 0xffn)).join(".");
   }
-  return ip.bits.toString(16);
+  const groups = [112n, 96n, 80n, 64n].map((shift) => ((ip.bits >> shift) & 0xffffn).toString(16));
+  return `${groups.join(":")}::/64`;
 }

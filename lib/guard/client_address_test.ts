@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { clientAddress, isTrusted, parseIp, parseTrustedProxies } from "./client_address.ts";
+import {
+  addressKey,
+  clientAddress,
+  isTrusted,
+  parseIp,
+  parseTrustedProxies,
+} from "./client_address.ts";
 
 function info(hostname: string, port = 50000): Deno.ServeHandlerInfo<Deno.NetAddr> {
   return {
@@ -93,4 +99,12 @@ Deno.test("an unreadable hop stops the walk at the last trusted address", () => 
     trusted,
   );
   assert.equal(got.hostname, "127.0.0.1");
+});
+
+Deno.test("per-address limits count an IPv4 address alone and an IPv6 address by its /64", () => {
+  assert.equal(addressKey("203.0.113.7"), "203.0.113.7");
+  assert.equal(addressKey("::ffff:203.0.113.7"), "203.0.113.7");
+  assert.equal(addressKey("2001:db8:0:1::5"), "2001:db8:0:1::/64");
+  assert.equal(addressKey("2001:db8:0:1:ffff:1:2:3"), addressKey("2001:db8:0:1::9"));
+  assert.notEqual(addressKey("2001:db8:0:2::5"), addressKey("2001:db8:0:1::5"));
 });

@@ -16,8 +16,18 @@ const NONCE_HORIZON_MS = 2 * SIGNATURE_WINDOW_SECONDS * 1000 + 1000;
 export interface NonceCapacity {
   /** Nonces remembered for one vault: its sustained rate is this / 121 s. */
   readonly perVault: number;
+  /** Nonces remembered for requests from one client address (IPv4 address or IPv6 /64). */
+  readonly perAddress: number;
   /** Nonces remembered in all. */
   readonly total: number;
+}
+
+/** A nonce to remember: whose it is and where the request came from. */
+export interface NonceUse {
+  readonly vaultId: string;
+  readonly nonce: string;
+  /** The client's address key (see `addressKey`). */
+  readonly address: string;
 }
 
 function cacheFull(scope: string): ProtocolError {
@@ -30,13 +40,15 @@ function cacheFull(scope: string): ProtocolError {
 
 /**
  * Remembers nonces of accepted signatures until they can no longer be replayed. Bounded per
- * vault, so one vault's traffic cannot crowd out another's, and in total; when full, requests
- * are turned away (429) rather than forgetting a live nonce, which would allow a replay.
+ * vault and per client address, so neither one vault's traffic nor one client generating keys
+ * can crowd out the others, and in total; when full, requests are turned away (429) rather than
+ * forgetting a live nonce, which would allow a replay.
  */
 export class NonceCache {
   readonly #byVault = new Map<string, Set<string>>();
+  readonly #byAddress = new Map<string, number>();
   /** Every remembered nonce in insertion order, which is also expiry order (fixed horizon). */
-  #queue: { readonly expiry: number; readonly vaultId: string; readonly nonce: string }[] = [];
+  #queue: (NonceUse & { readonly expiry: number })[] = [];
   #head = 0;
 
   constructor(
@@ -44,20 +56,29 @@ export class NonceCache {
     readonly capacity: NonceCapacity,
   ) {}
 
-  /** Records `nonce` for `vaultId`; false if it was already seen. */
-  remember(vaultId: string, nonce: string): boolean {
+  /**
+   * Records a nonce for its vault; false if it was already seen.
+   *
+   * @throws {ProtocolError} 429 `replay_cache_full` when the vault, the address or the cache
+   * holds its share.
+   */
+  remember(use: NonceUse): boolean {
     const now = this.clock.now();
     this.#forgetExpired(now);
+    const { vaultId, nonce, address } = use;
     let nonces = this.#byVault.get(vaultId);
     if (nonces?.has(nonce)) return false;
     if ((nonces?.size ?? 0) >= this.capacity.perVault) throw cacheFull("for this vault");
+    const fromAddress = this.#byAddress.get(address) ?? 0;
+    if (fromAddress >= this.capacity.perAddress) throw cacheFull("from this address");
     if (this.size >= this.capacity.total) throw cacheFull("");
     if (!nonces) {
       nonces = new Set();
       this.#byVault.set(vaultId, nonces);
     }
     nonces.add(nonce);
-    this.#queue.push({ expiry: now + NONCE_HORIZON_MS, vaultId, nonce });
+    this.#byAddress.set(address, fromAddress + 1);
+    this.#queue.push({ expiry: now + NONCE_HORIZON_MS, vaultId, nonce, address });
     return true;
   }
 
@@ -68,10 +89,13 @@ export class NonceCache {
 
   #forgetExpired(now: number): void {
     while (this.#head < this.#queue.length && this.#queue[this.#head]!.expiry <= now) {
-      const { vaultId, nonce } = this.#queue[this.#head++]!;
+      const { vaultId, nonce, address } = this.#queue[this.#head++]!;
       const nonces = this.#byVault.get(vaultId);
       nonces?.delete(nonce);
       if (nonces?.size === 0) this.#byVault.delete(vaultId);
+      const left = this.#byAddress.get(address)! - 1;
+      if (left === 0) this.#byAddress.delete(address);
+      else this.#byAddress.set(address, left);
     }
     if (this.#head > 4096 && this.#head * 2 > this.#queue.length) {
       this.#queue = this.#queue.slice(this.#head);

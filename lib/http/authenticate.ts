@@ -20,6 +20,8 @@ export interface AuthHooks {
 export interface AuthParts {
   readonly auth: Authenticator;
   readonly authHooks?: AuthHooks;
+  /** The client's address key (see `guard/client_address.ts`). */
+  readonly addressOf: (context: RequestContext) => string;
 }
 
 /** Verifies the request for the vault in its path and runs the hooks. */
@@ -30,8 +32,7 @@ export async function authenticateRequest(
 ): Promise<Caller> {
   const caller = await parts.auth.verify(
     { method: context.request.method, url: context.url, headers: context.request.headers },
-    context.params.vault ?? "",
-    hasBody,
+    { vaultId: context.params.vault ?? "", hasBody, address: parts.addressOf(context) },
   ).catch((error) => {
     if (error instanceof ProtocolError) parts.authHooks?.failed?.(error.code);
     throw error;

@@ -29,6 +29,18 @@ export const DEVICE_HEADER = "x-vaultmesh-device";
 export interface Caller {
   readonly vaultId: string;
   readonly deviceId: string;
+  /** The client's address key (an IPv4 address or an IPv6 /64), for per-address shares. */
+  readonly address: string;
+}
+
+/** What a request is verified for. */
+export interface VerifyOptions {
+  /** The vault named in the request's path. */
+  readonly vaultId: string;
+  /** Whether the request carries a body, which `content-digest` must then cover. */
+  readonly hasBody: boolean;
+  /** The client's address key. */
+  readonly address: string;
 }
 
 function unauthorized(
@@ -170,7 +182,8 @@ export class Authenticator {
    *
    * @throws {ProtocolError} `bad_vault_id`, `bad_device`, `wrong_vault` or a `signature_*` code.
    */
-  async verify(message: SignedMessage, vaultId: string, hasBody: boolean): Promise<Caller> {
+  async verify(message: SignedMessage, options: VerifyOptions): Promise<Caller> {
+    const { vaultId, hasBody, address } = options;
     const rawKey = validateVaultId(vaultId);
     const input = message.headers.get("signature-input");
     const signatureHeader = message.headers.get("signature");
@@ -216,10 +229,10 @@ export class Authenticator {
         "The signature does not verify with this vault's key for this request",
       );
     }
-    if (!this.nonces.remember(vaultId, params.nonce)) {
+    if (!this.nonces.remember({ vaultId, nonce: params.nonce, address })) {
       throw unauthorized("signature_replayed", "This signature's nonce was already used");
     }
-    return { vaultId, deviceId };
+    return { vaultId, deviceId, address };
   }
 
   /**
