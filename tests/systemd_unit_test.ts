@@ -146,7 +146,8 @@ Deno.test("a relay started as the unit starts it takes the database path and lis
     const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
     const deadline = Date.now() + 30_000;
     let url: string | undefined;
-    while (!url && Date.now() < deadline) {
+    // Until the banner's database line: its lines may arrive in separate reads.
+    while (!(url && log.includes(db)) && Date.now() < deadline) {
       const { value, done } = await reader.read();
       if (done) break;
       log += value;

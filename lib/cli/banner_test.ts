@@ -8,7 +8,7 @@ Deno.test("the banner names TTL and vault buffer in store-and-forward mode", () 
   const text = bannerLines({ version: "9.9.9", config: defaultConfig(), address }).join("\n");
   assert.match(text, /ttl\s+72 h/);
   assert.match(text, /max buffer\s+10485760 bytes \(10 MiB\) per vault/);
-  assert.match(text, /p2p\s+0\.0\.0\.0 port 4001/);
+  assert.match(text, /p2p\s+port 4001 on 0\.0\.0\.0/);
   assert.doesNotMatch(text, /warning/, "loopback needs no TLS warning");
 });
 
