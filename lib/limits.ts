@@ -75,6 +75,10 @@ export interface PresenceLimits {
   readonly maxTtlSeconds: number;
   /** Blobs held in all. At it: 503 / socket error `presence_full`. */
   readonly maxEntries: number;
+  /** Blobs of one vault (one per device). At it: 503 / socket error `presence_full`. */
+  readonly maxPerVault: number;
+  /** Blobs published from one client address. At it: 503 / socket error `presence_full`. */
+  readonly maxPerAddress: number;
 }
 
 /** Bounds of signature verification. */
@@ -184,7 +188,13 @@ export function relayLimits(config: Config, resolved: { maxDbBytes: number }): L
       maxSendsInFlight: 2048,
       maxSendBytesInFlight: 4 * MiB,
     },
-    presence: { maxBlobBytes: 4 * KiB, maxTtlSeconds: 3600, maxEntries: 100_000 },
+    presence: {
+      maxBlobBytes: 4 * KiB,
+      maxTtlSeconds: 3600,
+      maxEntries: 100_000,
+      maxPerVault: 64,
+      maxPerAddress: 1000,
+    },
     signatures: {
       noncesPerVault: 20_000,
       noncesPerAddress: 50_000,

@@ -55,7 +55,8 @@ function upgrade(context: RequestContext, parts: LiveApiParts): Response {
     context.request,
     offered.includes(SOCKET_SUBPROTOCOL) ? { protocol: SOCKET_SUBPROTOCOL } : {},
   );
-  const session = new DeviceSession(socket, { vaultId, vaultKey, deviceId, authority }, {
+  const address = parts.addressOf(context);
+  const session = new DeviceSession(socket, { vaultId, vaultKey, deviceId, authority, address }, {
     ...parts.session,
     onClosed: (closed) => parts.sockets.delete(closed),
   });
@@ -79,7 +80,13 @@ export function addLiveRoutes(router: Router, parts: LiveApiParts): Router {
     await auth.verifyBody(context.request.headers, body);
     const ttl = presenceTtl(context.url.searchParams.get("ttl"), presence.limits.maxTtlSeconds);
     await mode.touch(caller.vaultId, caller.deviceId);
-    const entry = presence.publish(caller.vaultId, caller.deviceId, body, ttl);
+    const entry = presence.publish({
+      vault: caller.vaultId,
+      device: caller.deviceId,
+      blob: body,
+      ttlSeconds: ttl,
+      address: caller.address,
+    });
     return jsonResponse({ expires_at: entry.expiresAt });
   };
 

@@ -42,7 +42,13 @@ export async function answerControl(
     const blob = decodeCanonicalBase64(message.blob);
     if (!blob) throw new ProtocolError("bad_parameter", "blob must be canonical padded base64");
     await mode.touch(vaultId, deviceId);
-    const entry = presence.publish(vaultId, deviceId, blob, ttl);
+    const entry = presence.publish({
+      vault: vaultId,
+      device: deviceId,
+      blob,
+      ttlSeconds: ttl,
+      address: context.peer.address,
+    });
     return { type: "presence_ok", expires_at: entry.expiresAt };
   }
   if (message?.type === "ping") return { type: "pong" };

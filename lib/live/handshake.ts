@@ -18,6 +18,8 @@ export interface SocketPeer {
   readonly vaultKey: Uint8Array<ArrayBuffer>;
   readonly deviceId: string;
   readonly authority: string;
+  /** The client's address key, for per-address shares. */
+  readonly address: string;
 }
 
 /** A fresh random challenge: 32 bytes, unpadded base64url. */

@@ -1,6 +1,8 @@
 /**
  * Presence: each device publishes a small opaque blob (its encrypted direct-connection
- * candidates) with a TTL, and lists the others'. Kept in memory only, in both modes.
+ * candidates) with a TTL, and lists the others'. Kept in memory only, in both modes, bounded in
+ * total, per vault and per client address, so no one party fills it for everyone. Expired blobs
+ * leave through a time-ordered heap, so a refusal costs O(1) and expiry O(log n) per blob.
  *
  * @module
  */
@@ -8,6 +10,7 @@ import type { Clock } from "../clock.ts";
 import type { PresenceLimits } from "../limits.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { validateSize } from "../protocol/validate.ts";
+import { ExpiryHeap } from "./expiry_heap.ts";
 
 /** A device's published presence. */
 export interface PresenceEntry {
@@ -17,9 +20,35 @@ export interface PresenceEntry {
   readonly expiresAt: number;
 }
 
-/** Presence blobs per vault, bounded in count. */
+/** A blob to publish. */
+export interface Publication {
+  readonly vault: string;
+  readonly device: string;
+  readonly blob: Uint8Array;
+  readonly ttlSeconds: number;
+  /** The publisher's address key, charged for the blob while it lives. */
+  readonly address: string;
+}
+
+/** An entry as the board keeps it: where it belongs and who is charged for it. */
+interface Held extends PresenceEntry {
+  readonly vault: string;
+  readonly address: string;
+}
+
+function full(scope: string, limit: number): ProtocolError {
+  return new ProtocolError(
+    "presence_full",
+    `The relay holds its limit of ${limit} presence blobs${scope}; retry later`,
+    { retryAfter: 60, details: { limit } },
+  );
+}
+
+/** Presence blobs per vault. */
 export class PresenceBoard {
-  readonly #vaults = new Map<string, Map<string, PresenceEntry>>();
+  readonly #vaults = new Map<string, Map<string, Held>>();
+  readonly #byAddress = new Map<string, number>();
+  readonly #expiry = new ExpiryHeap<Held>();
   #count = 0;
 
   constructor(
@@ -27,64 +56,92 @@ export class PresenceBoard {
     readonly limits: PresenceLimits,
   ) {}
 
+  /** Blobs held. */
+  get size(): number {
+    return this.#count;
+  }
+
   /**
    * Publishes (or replaces) a device's blob for `ttlSeconds`.
    *
    * @throws {ProtocolError} `too_large` for a blob above the limit, `presence_full` when the
-   * board holds its limit of blobs.
+   * board, the vault or the publisher's address holds its limit of blobs.
    */
-  publish(
-    vault: string,
-    device: string,
-    blob: Uint8Array,
-    ttlSeconds: number,
-  ): PresenceEntry {
+  publish(publication: Publication): PresenceEntry {
+    const { vault, device, blob, ttlSeconds, address } = publication;
     validateSize(blob.byteLength, this.limits.maxBlobBytes, "The presence blob");
-    this.#sweep(vault);
-    let devices = this.#vaults.get(vault);
-    if (!devices?.has(device) && this.#count >= this.limits.maxEntries) {
-      // Expired blobs of idle vaults still count until swept; sweep them all before refusing.
-      for (const other of [...this.#vaults.keys()]) this.#sweep(other);
-      devices = this.#vaults.get(vault);
-      if (this.#count >= this.limits.maxEntries) {
-        throw new ProtocolError("presence_full", "The relay holds too many presence blobs", {
-          retryAfter: 60,
-        });
-      }
-    }
-    if (!devices) {
-      devices = new Map();
-      this.#vaults.set(vault, devices);
-    }
     const now = this.clock.now();
-    const entry = { device, blob, publishedAt: now, expiresAt: now + ttlSeconds * 1000 };
-    if (!devices.has(device)) this.#count++;
-    devices.set(device, entry);
-    return entry;
+    this.#expire(now);
+    const devices = this.#vaults.get(vault);
+    const previous = devices?.get(device);
+    if (!previous) this.#checkRoom({ vaultSize: devices?.size ?? 0, address });
+    if (previous) this.#forget(previous);
+    const entry: Held = {
+      vault,
+      device,
+      blob,
+      address,
+      publishedAt: now,
+      expiresAt: now + ttlSeconds * 1000,
+    };
+    this.#hold(entry);
+    return { device, blob, publishedAt: entry.publishedAt, expiresAt: entry.expiresAt };
+  }
+
+  #checkRoom(room: { vaultSize: number; address: string }): void {
+    const { maxEntries, maxPerVault, maxPerAddress } = this.limits;
+    if (room.vaultSize >= maxPerVault) throw full(" for this vault", maxPerVault);
+    if ((this.#byAddress.get(room.address) ?? 0) >= maxPerAddress) {
+      throw full(" from this address", maxPerAddress);
+    }
+    if (this.#count >= maxEntries) throw full("", maxEntries);
   }
 
   /** The live entries of a vault. */
   list(vault: string): PresenceEntry[] {
-    this.#sweep(vault);
-    return [...this.#vaults.get(vault)?.values() ?? []];
+    this.#expire(this.clock.now());
+    return [...this.#vaults.get(vault)?.values() ?? []].map((entry) => ({
+      device: entry.device,
+      blob: entry.blob,
+      publishedAt: entry.publishedAt,
+      expiresAt: entry.expiresAt,
+    }));
   }
 
   /** Forgets a vault's presence (on purge). */
   clear(vault: string): void {
-    this.#count -= this.#vaults.get(vault)?.size ?? 0;
-    this.#vaults.delete(vault);
+    for (const entry of [...this.#vaults.get(vault)?.values() ?? []]) this.#forget(entry);
   }
 
-  #sweep(vault: string): void {
-    const devices = this.#vaults.get(vault);
-    if (!devices) return;
-    const now = this.clock.now();
-    for (const [device, entry] of devices) {
-      if (entry.expiresAt <= now) {
-        devices.delete(device);
-        this.#count--;
-      }
+  #hold(entry: Held): void {
+    let devices = this.#vaults.get(entry.vault);
+    if (!devices) {
+      devices = new Map();
+      this.#vaults.set(entry.vault, devices);
     }
-    if (devices.size === 0) this.#vaults.delete(vault);
+    devices.set(entry.device, entry);
+    this.#byAddress.set(entry.address, (this.#byAddress.get(entry.address) ?? 0) + 1);
+    this.#count++;
+    this.#expiry.push(entry);
+    // Replaced blobs stay in the heap until they expire; compact when they outnumber the live.
+    if (this.#expiry.size > 2 * this.#count + 1024) {
+      this.#expiry.retain((held) => this.#vaults.get(held.vault)?.get(held.device) === held);
+    }
+  }
+
+  /** Removes an entry that is still current; the heap drops its node when it comes up. */
+  #forget(entry: Held): void {
+    const devices = this.#vaults.get(entry.vault);
+    if (devices?.get(entry.device) !== entry) return;
+    devices.delete(entry.device);
+    if (devices.size === 0) this.#vaults.delete(entry.vault);
+    const left = this.#byAddress.get(entry.address)! - 1;
+    if (left === 0) this.#byAddress.delete(entry.address);
+    else this.#byAddress.set(entry.address, left);
+    this.#count--;
+  }
+
+  #expire(now: number): void {
+    for (const entry of this.#expiry.popExpired(now)) this.#forget(entry);
   }
 }

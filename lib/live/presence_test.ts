@@ -4,7 +4,13 @@ import { ManualClock } from "../clock.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { PresenceLimits } from "../limits.ts";
 
-const LIMITS: PresenceLimits = { maxBlobBytes: 16, maxTtlSeconds: 60, maxEntries: 100 };
+const LIMITS: PresenceLimits = {
+  maxBlobBytes: 16,
+  maxTtlSeconds: 60,
+  maxEntries: 100,
+  maxPerVault: 10,
+  maxPerAddress: 10,
+};
 
 function bytes(text: string): Uint8Array {
   return new TextEncoder().encode(text);
@@ -36,14 +42,35 @@ function assertRefused(work: () => unknown, code: string, status: number): Proto
 Deno.test("presence board lists the blobs published in a vault", () => {
   const { clock, board: presence } = board();
   const now = clock.now();
-  assert.deepEqual(presence.publish("v1", "phone", bytes("candidates"), 30), {
-    device: "phone",
-    blob: bytes("candidates"),
-    publishedAt: now,
-    expiresAt: now + 30_000,
+  assert.deepEqual(
+    presence.publish({
+      vault: "v1",
+      device: "phone",
+      blob: bytes("candidates"),
+      ttlSeconds: 30,
+      address: "a1",
+    }),
+    {
+      device: "phone",
+      blob: bytes("candidates"),
+      publishedAt: now,
+      expiresAt: now + 30_000,
+    },
+  );
+  presence.publish({
+    vault: "v1",
+    device: "laptop",
+    blob: bytes("more"),
+    ttlSeconds: 30,
+    address: "a1",
   });
-  presence.publish("v1", "laptop", bytes("more"), 30);
-  presence.publish("v2", "tablet", bytes("elsewhere"), 30);
+  presence.publish({
+    vault: "v2",
+    device: "tablet",
+    blob: bytes("elsewhere"),
+    ttlSeconds: 30,
+    address: "a1",
+  });
   assert.deepEqual(devices(presence, "v1"), ["phone", "laptop"]);
   assert.deepEqual(devices(presence, "v2"), ["tablet"]);
   assert.deepEqual(presence.list("v3"), []);
@@ -51,9 +78,21 @@ Deno.test("presence board lists the blobs published in a vault", () => {
 
 Deno.test("presence board replaces a device's blob with its latest", () => {
   const { clock, board: presence } = board();
-  presence.publish("v1", "phone", bytes("old"), 10);
+  presence.publish({
+    vault: "v1",
+    device: "phone",
+    blob: bytes("old"),
+    ttlSeconds: 10,
+    address: "a1",
+  });
   clock.advance(5_000);
-  presence.publish("v1", "phone", bytes("new"), 10);
+  presence.publish({
+    vault: "v1",
+    device: "phone",
+    blob: bytes("new"),
+    ttlSeconds: 10,
+    address: "a1",
+  });
   const [entry, ...rest] = presence.list("v1");
   assert.deepEqual(rest, []);
   assert.deepEqual(entry?.blob, bytes("new"));
@@ -64,8 +103,20 @@ Deno.test("presence board replaces a device's blob with its latest", () => {
 
 Deno.test("presence board drops a blob once its TTL ends", () => {
   const { clock, board: presence } = board();
-  presence.publish("v1", "phone", bytes("short"), 1);
-  presence.publish("v1", "laptop", bytes("long"), 60);
+  presence.publish({
+    vault: "v1",
+    device: "phone",
+    blob: bytes("short"),
+    ttlSeconds: 1,
+    address: "a1",
+  });
+  presence.publish({
+    vault: "v1",
+    device: "laptop",
+    blob: bytes("long"),
+    ttlSeconds: 60,
+    address: "a1",
+  });
   clock.advance(999);
   assert.deepEqual(devices(presence, "v1"), ["phone", "laptop"]);
   clock.advance(1);
@@ -76,9 +127,22 @@ Deno.test("presence board drops a blob once its TTL ends", () => {
 
 Deno.test("presence board refuses a blob above the size limit as too_large", () => {
   const { board: presence } = board();
-  presence.publish("v1", "phone", new Uint8Array(LIMITS.maxBlobBytes), 10);
+  presence.publish({
+    vault: "v1",
+    device: "phone",
+    blob: new Uint8Array(LIMITS.maxBlobBytes),
+    ttlSeconds: 10,
+    address: "a1",
+  });
   const error = assertRefused(
-    () => presence.publish("v1", "laptop", new Uint8Array(LIMITS.maxBlobBytes + 1), 10),
+    () =>
+      presence.publish({
+        vault: "v1",
+        device: "laptop",
+        blob: new Uint8Array(LIMITS.maxBlobBytes + 1),
+        ttlSeconds: 10,
+        address: "a1",
+      }),
     "too_large",
     413,
   );
@@ -89,49 +153,175 @@ Deno.test("presence board refuses a blob above the size limit as too_large", () 
 
 Deno.test("presence board refuses a new blob when it holds its limit, as presence_full", () => {
   const { board: presence } = board({ maxEntries: 2 });
-  presence.publish("v1", "phone", bytes("a"), 60);
-  presence.publish("v2", "laptop", bytes("b"), 60);
+  presence.publish({
+    vault: "v1",
+    device: "phone",
+    blob: bytes("a"),
+    ttlSeconds: 60,
+    address: "a1",
+  });
+  presence.publish({
+    vault: "v2",
+    device: "laptop",
+    blob: bytes("b"),
+    ttlSeconds: 60,
+    address: "a1",
+  });
   const error = assertRefused(
-    () => presence.publish("v1", "tablet", bytes("c"), 60),
+    () =>
+      presence.publish({
+        vault: "v1",
+        device: "tablet",
+        blob: bytes("c"),
+        ttlSeconds: 60,
+        address: "a1",
+      }),
     "presence_full",
     503,
   );
   assert.equal(error.retryAfter, 60);
-  assert.match(error.message, /too many presence blobs/);
+  assert.match(error.message, /limit of 2 presence blobs/);
 });
 
 Deno.test("presence board does not count a replaced blob twice", () => {
   const { board: presence } = board({ maxEntries: 2 });
-  presence.publish("v1", "phone", bytes("a"), 60);
-  presence.publish("v1", "phone", bytes("b"), 60);
-  presence.publish("v1", "phone", bytes("c"), 60);
-  presence.publish("v1", "laptop", bytes("d"), 60);
-  presence.publish("v1", "laptop", bytes("e"), 60);
+  presence.publish({
+    vault: "v1",
+    device: "phone",
+    blob: bytes("a"),
+    ttlSeconds: 60,
+    address: "a1",
+  });
+  presence.publish({
+    vault: "v1",
+    device: "phone",
+    blob: bytes("b"),
+    ttlSeconds: 60,
+    address: "a1",
+  });
+  presence.publish({
+    vault: "v1",
+    device: "phone",
+    blob: bytes("c"),
+    ttlSeconds: 60,
+    address: "a1",
+  });
+  presence.publish({
+    vault: "v1",
+    device: "laptop",
+    blob: bytes("d"),
+    ttlSeconds: 60,
+    address: "a1",
+  });
+  presence.publish({
+    vault: "v1",
+    device: "laptop",
+    blob: bytes("e"),
+    ttlSeconds: 60,
+    address: "a1",
+  });
   assert.deepEqual(
     devices(presence, "v1"),
     ["phone", "laptop"],
     "a full board still takes updates",
   );
-  assertRefused(() => presence.publish("v1", "tablet", bytes("f"), 60), "presence_full", 503);
+  assertRefused(
+    () =>
+      presence.publish({
+        vault: "v1",
+        device: "tablet",
+        blob: bytes("f"),
+        ttlSeconds: 60,
+        address: "a1",
+      }),
+    "presence_full",
+    503,
+  );
 });
 
 Deno.test("presence board makes room from other vaults' expired blobs before refusing", () => {
   const { clock, board: presence } = board({ maxEntries: 2 });
-  assert.ok(presence.publish("v1", "a", bytes("x"), 10));
-  assert.ok(presence.publish("v2", "a", bytes("x"), 60));
-  assert.throws(() => presence.publish("v3", "a", bytes("x"), 60), /too many presence blobs/);
+  assert.ok(
+    presence.publish({ vault: "v1", device: "a", blob: bytes("x"), ttlSeconds: 10, address: "a1" }),
+  );
+  assert.ok(
+    presence.publish({ vault: "v2", device: "a", blob: bytes("x"), ttlSeconds: 60, address: "a1" }),
+  );
+  assert.throws(
+    () =>
+      presence.publish({
+        vault: "v3",
+        device: "a",
+        blob: bytes("x"),
+        ttlSeconds: 60,
+        address: "a1",
+      }),
+    /limit of 2 presence blobs/,
+  );
   clock.advance(11_000);
-  assert.ok(presence.publish("v3", "a", bytes("x"), 60), "v1's expired blob made room");
+  assert.ok(
+    presence.publish({ vault: "v3", device: "a", blob: bytes("x"), ttlSeconds: 60, address: "a1" }),
+    "v1's expired blob made room",
+  );
 });
 
 Deno.test("presence board clear forgets a vault's blobs and frees their room", () => {
   const { board: presence } = board({ maxEntries: 2 });
-  presence.publish("v1", "phone", bytes("a"), 60);
-  presence.publish("v1", "laptop", bytes("b"), 60);
+  presence.publish({
+    vault: "v1",
+    device: "phone",
+    blob: bytes("a"),
+    ttlSeconds: 60,
+    address: "a1",
+  });
+  presence.publish({
+    vault: "v1",
+    device: "laptop",
+    blob: bytes("b"),
+    ttlSeconds: 60,
+    address: "a1",
+  });
   presence.clear("v1");
   presence.clear("never-published");
   assert.deepEqual(presence.list("v1"), []);
-  presence.publish("v2", "phone", bytes("a"), 60);
-  presence.publish("v2", "laptop", bytes("b"), 60);
+  presence.publish({
+    vault: "v2",
+    device: "phone",
+    blob: bytes("a"),
+    ttlSeconds: 60,
+    address: "a1",
+  });
+  presence.publish({
+    vault: "v2",
+    device: "laptop",
+    blob: bytes("b"),
+    ttlSeconds: 60,
+    address: "a1",
+  });
   assert.deepEqual(devices(presence, "v2"), ["phone", "laptop"]);
+});
+
+Deno.test("presence board bounds each vault and each address, so neither fills it for others", () => {
+  const { board: presence } = board({ maxPerVault: 2, maxPerAddress: 3 });
+  const publish = (vault: string, device: string, address: string) =>
+    presence.publish({ vault, device, blob: bytes("x"), ttlSeconds: 60, address });
+  publish("v1", "a", "flooder");
+  publish("v1", "b", "flooder");
+  assertRefused(() => publish("v1", "c", "honest"), "presence_full", 503);
+  publish("v2", "a", "flooder");
+  const error = assertRefused(() => publish("v3", "a", "flooder"), "presence_full", 503);
+  assert.match(error.message, /from this address/);
+  publish("v3", "a", "honest");
+  assert.equal(presence.size, 4);
+});
+
+Deno.test("presence board keeps its expiry heap small when one device republishes often", () => {
+  const { clock, board: presence } = board();
+  for (let i = 0; i < 5000; i++) {
+    presence.publish({ vault: "v1", device: "a", blob: bytes("x"), ttlSeconds: 60, address: "a1" });
+  }
+  assert.equal(presence.size, 1);
+  clock.advance(60_000);
+  assert.deepEqual(presence.list("v1"), []);
+  assert.equal(presence.size, 0);
 });
