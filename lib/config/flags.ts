@@ -14,6 +14,9 @@ import {
   choice,
   filePath,
   listenAddress,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  MODES,
   multiaddrList,
   optionalListenAddress,
   port,
@@ -23,7 +26,7 @@ import {
   trustedProxies,
   type ValueType,
   wholeNumber,
-} from "./values.ts";
+} from "./value_types.ts";
 
 /** The headings of `--help`, in order: which part of the relay a flag tunes. */
 export const FLAG_GROUPS = [
@@ -46,21 +49,6 @@ export interface FlagSpec<T> extends ValueType<T> {
   /** One phrase for `--help` and the README: lower case, no trailing period. */
   readonly help: string;
 }
-
-/** Relay operating modes. */
-export const MODES = ["store-and-forward", "stateless"] as const;
-/** One of {@linkcode MODES}. */
-export type Mode = typeof MODES[number];
-
-/** Log levels an operator can choose. */
-export const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
-/** One of {@linkcode LOG_LEVELS}. */
-export type LogLevel = typeof LOG_LEVELS[number];
-
-/** Log output formats. */
-export const LOG_FORMATS = ["text", "json"] as const;
-/** One of {@linkcode LOG_FORMATS}. */
-export type LogFormat = typeof LOG_FORMATS[number];
 
 function flag<T>(spec: FlagSpec<T>): FlagSpec<T> {
   return spec;

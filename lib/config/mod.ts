@@ -3,7 +3,8 @@
  *
  * - `flags.ts`: the {@linkcode FLAGS} table (group, default, help, value type) and the
  *   {@linkcode Config} it produces
- * - `values.ts`: value types and parsers (byte sizes, listen addresses, multiaddr lists, …)
+ * - `values.ts`: value parsers (byte sizes, listen addresses, bind hosts, multiaddr lists, …)
+ * - `value_types.ts`: each parser with its `--help` placeholder and what it accepts
  * - `parse.ts`: argv and environment into a {@linkcode Command}; {@linkcode ConfigError}
  * - `help.ts`: the `--help` text and the README's Markdown table
  *
@@ -30,12 +31,6 @@ export {
   flagName,
   FLAGS,
   type FlagSpec,
-  LOG_FORMATS,
-  LOG_LEVELS,
-  type LogFormat,
-  type LogLevel,
-  type Mode,
-  MODES,
 } from "./flags.ts";
 export {
   type ListenAddress,
@@ -43,7 +38,15 @@ export {
   parseByteSize,
   parseListenAddress,
   parseMultiaddrList,
-  type ValueType,
 } from "./values.ts";
+export {
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type LogFormat,
+  type LogLevel,
+  type Mode,
+  MODES,
+  type ValueType,
+} from "./value_types.ts";
 export { type Command, ConfigError, defaultConfig, parseCommand } from "./parse.ts";
 export { DEFAULT_HELP_WIDTH, flagsMarkdownTable, helpText, helpWidth } from "./help.ts";

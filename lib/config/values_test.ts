@@ -1,13 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  byteSize,
-  choice,
-  parseBindHost,
-  parseByteSize,
-  parseListenAddress,
-  parseMultiaddrList,
-  wholeNumber,
-} from "./values.ts";
+import { byteSize, choice, wholeNumber } from "./value_types.ts";
+import { parseBindHost, parseByteSize, parseListenAddress, parseMultiaddrList } from "./values.ts";
 
 Deno.test("byte sizes take B, KiB, MiB and GiB in any case and refuse zero", () => {
   assert.equal(parseByteSize("10485760"), 10485760);
