@@ -184,7 +184,11 @@ export async function slowReaders(
       fixed((accepted * size) / MiB)
     } MiB accepted, ${refused} refused`,
   );
-  row.add("readersCutByRelay", cutByRelay, `readers the relay disconnected: ${cutByRelay}`);
+  row.add(
+    "readersCutByRelay",
+    cutByRelay,
+    `reader connections the relay tore down: ${cutByRelay} of ${readers}`,
+  );
 }
 
 /**
@@ -333,8 +337,10 @@ export async function slowBodies(context: AttackContext, row: Row): Promise<void
     }
     conns.push(conn);
     conn.read().then((first) => {
+      const text = first ? new TextDecoder().decode(first) : "";
+      const code = /"error":"([a-z_]+)"/.exec(text)?.[1];
       const status = first
-        ? /^HTTP\/1\.1 (\d{3})/.exec(new TextDecoder().decode(first))?.[1] ?? "other"
+        ? `${/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? "other"}${code ? ` ${code}` : ""}`
         : "closed";
       answers.set(status, (answers.get(status) ?? 0) + 1);
     }, () => {});

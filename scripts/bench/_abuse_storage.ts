@@ -202,12 +202,14 @@ export async function keyFlood(context: AttackContext, row: Row): Promise<void> 
 }
 
 /**
- * Writes a vault of `envelopes` broadcasts from device-000 and `devices` recent devices that
- * acknowledged nothing into the relay's own schema (created by starting the relay once).
+ * Writes a vault of `envelopes` broadcasts from device-000 and `devices` recent devices into the
+ * relay's own schema (created by starting the relay once). Every device has acknowledged up to
+ * `acked` except the last one, which acknowledged nothing: so nothing can be deleted, and a relay
+ * that checks each envelope against each device walks almost every device for every envelope.
  */
 async function buildLargeVault(
   dir: string,
-  options: { envelopes: number; devices: number; vaultId: string },
+  options: { envelopes: number; devices: number; vaultId: string; acked: number },
 ): Promise<number> {
   {
     await using first = await startTarget({ dir });
@@ -231,10 +233,11 @@ async function buildLargeVault(
       envelope.run(options.vaultId, seq, now, expires);
     }
     const device = db.prepare(
-      "INSERT INTO devices (vault, device, acked, last_seen) VALUES (?, ?, 0, ?)",
+      "INSERT INTO devices (vault, device, acked, last_seen) VALUES (?, ?, ?, ?)",
     );
     for (let d = 0; d < options.devices; d++) {
-      device.run(options.vaultId, `device-${String(d).padStart(3, "0")}`, now);
+      const acked = d === 0 || d === options.devices - 1 ? 0 : options.acked;
+      device.run(options.vaultId, `device-${String(d).padStart(3, "0")}`, acked, now);
     }
     db.exec("COMMIT");
   } finally {
@@ -244,16 +247,23 @@ async function buildLargeVault(
 }
 
 /**
- * One ack on a vault of 200 000 envelopes and 200 devices (built with SQL in the relay's schema),
- * then a flood of socket acks while `/health` is probed.
+ * One ack on a vault of 200 000 envelopes and 200 devices (built with SQL in the relay's schema;
+ * devices 1-198 acknowledged all but the last 10 000, device 199 nothing), then a flood of
+ * socket acks while `/health` is probed. Each ack moves its device's cursor by one.
  */
 export async function largeAck(context: AttackContext, row: Row): Promise<void> {
   const envelopes = Math.ceil(200_000 * context.scale);
   const devices = Math.max(16, Math.ceil(200 * context.scale));
+  const base = envelopes - Math.min(10_000, Math.floor(envelopes / 10));
   await using dir = scratchDir();
   const keys = await generateVaultKeys();
   const vaultId = await vaultIdOfKeys(keys);
-  const buildSeconds = await buildLargeVault(dir.path, { envelopes, devices, vaultId });
+  const buildSeconds = await buildLargeVault(dir.path, {
+    envelopes,
+    devices,
+    vaultId,
+    acked: base,
+  });
   await using target = await startTarget({ dir: dir.path });
   const client = (device: number) =>
     RelayClient.create({
@@ -268,7 +278,7 @@ export async function largeAck(context: AttackContext, row: Row): Promise<void> 
     const device = await client(d);
     const t0 = performance.now();
     const outcome = await within(
-      device.ack(envelopes).then(() => "ok", (e) => (e as RelayError).code ?? String(e)),
+      device.ack(base + 1).then(() => "ok", (e) => (e as RelayError).code ?? String(e)),
       30_000,
       "no answer in 30 s",
     );
@@ -278,11 +288,11 @@ export async function largeAck(context: AttackContext, row: Row): Promise<void> 
   row.add(
     "ackMs",
     percentile(acks, 50),
-    `${envelopes} envelopes x ${devices} devices (built with SQL in ${
-      fixed(buildSeconds)
-    } s): one HTTP ack at the latest seq ${acks.map(ms).join(" / ")} ms (${
-      [...new Set(answers)].join(", ")
-    })`,
+    `${envelopes} envelopes x ${devices} devices (built with SQL in ${fixed(buildSeconds)} s, ${
+      devices - 2
+    } devices at seq ${base}, one at 0): one HTTP ack moving a cursor from ${base} to ${base + 1} ${
+      acks.map(ms).join(" / ")
+    } ms (${[...new Set(answers)].join(", ")})`,
     "≤ 5 ms",
   );
   // A long timeout: an ack that holds the event loop for seconds should show as seconds.
@@ -294,14 +304,16 @@ export async function largeAck(context: AttackContext, row: Row): Promise<void> 
     for (let d = 10; d < 14; d++) {
       sockets.push(await (await client(d)).connect({ after: envelopes }));
     }
+    const cursors = sockets.map(() => base);
     const deadline = Date.now() + context.seconds * 1000;
     const stop = sleep(context.seconds * 1000).then(() => "stop" as const);
-    // Eight acks in flight per socket: a client that pipelines its control messages.
+    // Eight acks in flight per socket, each one seq further: a client that pipelines controls.
     await Promise.all(
-      sockets.flatMap((socket) => Array.from({ length: 8 }, () => socket)).map(async (socket) => {
+      sockets.flatMap((_, i) => Array.from({ length: 8 }, () => i)).map(async (i) => {
         while (Date.now() < deadline && !target.death()) {
           sent++;
-          const acked = socket.ack(envelopes).then(() => void replied++, () => sleep(50));
+          const seq = cursors[i] = Math.min(envelopes, cursors[i]! + 1);
+          const acked = sockets[i]!.ack(seq).then(() => void replied++, () => sleep(50));
           if (await Promise.race([acked, stop]) === "stop") return;
         }
       }),
