@@ -108,7 +108,10 @@ async function runAttack(attack: Attack, context: AttackContext): Promise<Row> {
       await cleanUpEverything();
     }
   } catch (error) {
-    row.note(`attack failed: ${(error as Error).message.split("\n")[0]}`);
+    // First line and, for a relay that would not start, its last words.
+    const lines = (error as Error).message.split("\n").filter((line) => line.trim() !== "");
+    const last = lines.findLast((line) => !/^\s+at\s/.test(line));
+    row.note(`attack failed: ${lines[0]}${last && last !== lines[0] ? ` ${last.trim()}` : ""}`);
     await cleanUpEverything();
   } finally {
     clearTimeout(timer);
