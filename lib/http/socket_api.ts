@@ -51,11 +51,11 @@ function upgrade(context: RequestContext, parts: LiveApiParts): Response {
   // Read before upgrading: the request's headers are gone afterwards.
   const authority = authorityOf(headers.get("host") ?? context.url.host);
   validateAuthority(authority, parts.publicAuthority);
+  const address = parts.addressOf(context);
   const { socket, response } = Deno.upgradeWebSocket(
     context.request,
     offered.includes(SOCKET_SUBPROTOCOL) ? { protocol: SOCKET_SUBPROTOCOL } : {},
   );
-  const address = parts.addressOf(context);
   const session = new DeviceSession(socket, { vaultId, vaultKey, deviceId, authority, address }, {
     ...parts.session,
     onClosed: (closed) => parts.sockets.delete(closed),
