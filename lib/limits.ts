@@ -27,6 +27,13 @@ export interface HttpLimits {
   readonly maxPageEnvelopes: number;
   /** About how many body bytes one backlog page carries; the rest comes with `more: true`. */
   readonly maxPageBytes: number;
+  /** Long polls waiting from one address / for one vault (429 `too_many_in_flight` beyond),
+   * and in all (beyond it the oldest is answered at once with an empty page). */
+  readonly longPolls: {
+    readonly perAddress: number;
+    readonly perVault: number;
+    readonly total: number;
+  };
 }
 
 /** Bounds of one device socket. */
@@ -174,6 +181,12 @@ export function relayLimits(config: Config, resolved: { maxDbBytes: number }): L
       maxWaitSeconds: 30,
       maxPageEnvelopes: 1000,
       maxPageBytes: 4 * MiB,
+      longPolls: {
+        perAddress: 16,
+        perVault: 16,
+        // Half the in-flight cap: waiting requests never hold the slots new ones need.
+        total: Math.max(1, Math.floor(config.maxConnections / 2)),
+      },
     },
     socket: {
       maxEnvelopeBytes: config.maxEnvelope,

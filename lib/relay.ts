@@ -184,6 +184,7 @@ export class Relay implements AsyncDisposable {
         authHooks: operations.authHooks,
         routerHooks: operations.routerHooks,
         httpLimits: limits.http,
+        longPolls: operations.longPolls,
         session: {
           mode,
           hub,

@@ -220,3 +220,21 @@ Deno.test("sends beyond a socket's unanswered limit get too_many_in_flight, each
   await sender.close();
   await reader.close();
 });
+
+Deno.test("long polls from one address cannot hold the in-flight cap: the oldest is answered early", async () => {
+  using dir = tempDir();
+  // In-flight cap 8: long polls may hold 4 slots at most.
+  await using relay = await startRelay(dir.path, { maxConnections: 8, rateLimitIp: null });
+  const [sender, ...pollers] = await vaultDevices(relay.url, ["s", "p1", "p2", "p3", "p4", "p5"]);
+  const started = performance.now();
+  const polls = pollers.map((device) => device.backlog({ wait: 30 }));
+  const first = await polls[0]!;
+  assert.deepEqual(first.envelopes, [], "the oldest poll came back early and empty");
+  assert.ok(performance.now() - started < 25_000);
+  const health = await fetch(`${relay.url}/health`);
+  assert.equal(health.status, 200, "a new request still gets a slot");
+  await health.body?.cancel();
+  await sender!.send(bytes("wake the rest"));
+  const pages = await Promise.all(polls.slice(1));
+  assert.equal(pages.filter((page) => page.envelopes.length === 1).length, 4, "p2-p5 got it");
+});

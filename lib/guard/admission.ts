@@ -31,6 +31,7 @@ export type LimitName =
   | "address_in_flight"
   | "headers"
   | "memory"
+  | "long_polls"
   | "socket_in_flight";
 
 /** Called when a limit turns a request away. */

@@ -14,6 +14,7 @@ import type { AuthHooks } from "../http/authenticate.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import { TokenBuckets } from "./rate_limit.ts";
 import { ByteBudget } from "./byte_budget.ts";
+import { LongPolls } from "./long_polls.ts";
 
 /** Hooks and metrics the relay wires into its API and sockets. */
 export interface Operations {
@@ -25,6 +26,8 @@ export interface Operations {
   readonly chargeVault: (vaultId: string) => void;
   /** Client bytes held in memory, shared by HTTP bodies and socket sends. */
   readonly memory: ByteBudget;
+  /** Long polls waiting now. */
+  readonly longPolls: LongPolls;
 }
 
 /** Builds the guard for `config` and `limits`. */
@@ -57,5 +60,6 @@ export function createOperations(
     hold: () => memory.hold(),
     observe: (route, status) => metrics.request(route, status),
   };
-  return { metrics, admission, routerHooks, authHooks, chargeVault, memory };
+  const longPolls = new LongPolls(limits.http.longPolls, () => metrics.limited("long_polls"));
+  return { metrics, admission, routerHooks, authHooks, chargeVault, memory, longPolls };
 }

@@ -17,6 +17,7 @@ import {
   validateRecipient,
 } from "../protocol/validate.ts";
 import type { HttpLimits } from "../limits.ts";
+import type { LongPolls } from "../guard/long_polls.ts";
 import { jsonResponse } from "./errors.ts";
 import { readBody, readJson } from "./body.ts";
 import type { RequestContext, Router } from "./router.ts";
@@ -29,6 +30,8 @@ export interface VaultApiParts extends AuthParts {
   readonly presence: PresenceBoard;
   readonly hub: Hub;
   readonly httpLimits: HttpLimits;
+  /** Long polls waiting now, bounded per address, per vault and in total. */
+  readonly longPolls: LongPolls;
 }
 
 function queryInteger(url: URL, name: string, range: { min: number; max: number }) {
@@ -63,7 +66,10 @@ function sendResponse(outcome: SendOutcome): Response {
   }
 }
 
-/** Waits until an envelope for the device is published, the time is up or the caller leaves. */
+/**
+ * Waits until an envelope for the device is published, the time is up, the caller leaves or the
+ * long-poll table needs the room.
+ */
 function waitForEnvelope(
   parts: VaultApiParts,
   caller: Caller,
@@ -71,6 +77,11 @@ function waitForEnvelope(
 ): Promise<Envelope[]> {
   const received: Envelope[] = [];
   const { promise, resolve } = Promise.withResolvers<Envelope[]>();
+  const leave = parts.longPolls.enter({
+    address: caller.address,
+    vault: caller.vaultId,
+    wake: () => finish(),
+  });
   const unsubscribe = parts.hub.subscribe(caller.vaultId, {
     device: caller.deviceId,
     deliver(envelope) {
@@ -82,6 +93,7 @@ function waitForEnvelope(
   const timer = setTimeout(finish, options.seconds * 1000);
   options.signal.addEventListener("abort", finish, { once: true });
   function finish() {
+    leave();
     clearTimeout(timer);
     options.signal.removeEventListener("abort", finish);
     unsubscribe();
