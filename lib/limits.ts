@@ -166,6 +166,11 @@ export interface Limits {
   readonly modes: ModeLimits;
   readonly memory: MemoryLimits;
   readonly storage: StorageLimits;
+  /**
+   * Vaults one client address may create (store a first envelope in), as a rate: a new key costs
+   * an attacker nothing, a new vault costs the relay a quota. Beyond it: 429 `rate_limited`.
+   */
+  readonly newVaultsPerAddress: { readonly perSecond: number; readonly burst: number };
 }
 
 /**
@@ -220,6 +225,7 @@ export function relayLimits(config: Config, resolved: { maxDbBytes: number }): L
       maxHeaderBytes: config.maxHeaderBytes,
       rateBuckets: 100_000,
     },
+    newVaultsPerAddress: { perSecond: 1 / 60, burst: 20 },
     modes: {
       ttlMs: config.ttlHours * 3600_000,
       maxBufferBytes: config.maxBuffer,

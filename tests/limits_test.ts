@@ -238,3 +238,23 @@ Deno.test("long polls from one address cannot hold the in-flight cap: the oldest
   const pages = await Promise.all(polls.slice(1));
   assert.equal(pages.filter((page) => page.envelopes.length === 1).length, 4, "p2-p5 got it");
 });
+
+Deno.test("one address creating vaults beyond its budget gets 429; its existing vaults still work", async () => {
+  using dir = tempDir();
+  await using relay = await startRelay(dir.path, {}, {
+    adjustLimits: (limits) => ({ ...limits, newVaultsPerAddress: { perSecond: 0.001, burst: 2 } }),
+  });
+  const vaults = await Promise.all(
+    [1, 2, 3].map(async () => (await vaultDevices(relay.url, ["laptop"]))[0]!),
+  );
+  await vaults[0]!.send(bytes("one"));
+  await vaults[1]!.send(bytes("two"));
+  await assert.rejects(vaults[2]!.send(bytes("three")), (error: unknown) => {
+    assert.ok(error instanceof RelayError);
+    assert.equal(error.status, 429);
+    assert.equal(error.code, "rate_limited");
+    assert.equal(error.body.scope, "new_vaults");
+    return true;
+  });
+  assert.equal((await vaults[0]!.send(bytes("again"))).seq, 2, "an existing vault is not charged");
+});

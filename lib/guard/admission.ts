@@ -32,6 +32,7 @@ export type LimitName =
   | "headers"
   | "memory"
   | "long_polls"
+  | "new_vaults"
   | "socket_in_flight";
 
 /** Called when a limit turns a request away. */

@@ -15,6 +15,7 @@ import type { Metrics } from "../metrics/metrics.ts";
 import { TokenBuckets } from "./rate_limit.ts";
 import { ByteBudget } from "./byte_budget.ts";
 import { LongPolls } from "./long_polls.ts";
+import { ProtocolError } from "../protocol/errors.ts";
 
 /** Hooks and metrics the relay wires into its API and sockets. */
 export interface Operations {
@@ -28,6 +29,8 @@ export interface Operations {
   readonly memory: ByteBudget;
   /** Long polls waiting now. */
   readonly longPolls: LongPolls;
+  /** Charges an address for a new vault; throws 429 `rate_limited` beyond its budget. */
+  readonly chargeNewVault: (address: string) => void;
 }
 
 /** Builds the guard for `config` and `limits`. */
@@ -60,6 +63,30 @@ export function createOperations(
     hold: () => memory.hold(),
     observe: (route, status) => metrics.request(route, status),
   };
+  const newVaults = new TokenBuckets(limits.newVaultsPerAddress, {
+    clock,
+    capacity: limits.admission.rateBuckets,
+  });
+  const chargeNewVault = (address: string) => {
+    const taken = newVaults.take(address);
+    if (taken.allowed) return;
+    metrics.limited("new_vaults");
+    const retryAfter = taken.retryAfterSeconds;
+    throw new ProtocolError(
+      "rate_limited",
+      `This address created too many vaults lately; retry after ${retryAfter} s`,
+      { retryAfter, details: { scope: "new_vaults", retry_after: retryAfter } },
+    );
+  };
   const longPolls = new LongPolls(limits.http.longPolls, () => metrics.limited("long_polls"));
-  return { metrics, admission, routerHooks, authHooks, chargeVault, memory, longPolls };
+  return {
+    metrics,
+    admission,
+    routerHooks,
+    authHooks,
+    chargeVault,
+    memory,
+    longPolls,
+    chargeNewVault,
+  };
 }

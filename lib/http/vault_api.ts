@@ -124,6 +124,7 @@ export function addVaultRoutes(router: Router, parts: VaultApiParts): Router {
       to,
       body,
       idempotencyKey,
+      origin: caller.address,
     });
     return sendResponse(outcome);
   };

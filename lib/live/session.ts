@@ -250,6 +250,7 @@ export class DeviceSession {
         to: validateRecipient(frame.to, this.peer.deviceId),
         body: frame.body.slice(),
         idempotencyKey: validateIdempotencyKey(frame.idempotencyKey),
+        origin: this.peer.address,
       });
       this.#send(receipt(frame.id, outcome));
     } catch (error) {

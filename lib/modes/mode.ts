@@ -55,4 +55,9 @@ export interface ModeContext {
   /** Live delivery to connected devices. */
   readonly hub: Hub;
   readonly limits: ModeLimits;
+  /**
+   * Charges a client address for creating a vault (its first stored envelope); throws the
+   * refusal (429 `rate_limited`) when the address has created too many lately.
+   */
+  readonly chargeNewVault?: (origin: string) => void;
 }

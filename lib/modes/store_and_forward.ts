@@ -109,7 +109,16 @@ export function createStoreAndForwardMode(
   return {
     name: "store-and-forward",
     buffering: "enabled",
-    send: (request) => writes.submit(request),
+    send(request) {
+      try {
+        if (request.origin !== undefined && !store.hasVault(request.vault)) {
+          context.chargeNewVault?.(request.origin);
+        }
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return writes.submit(request);
+    },
     backlog: (query) =>
       run(() => {
         const acked = store.cursorOf(query.vault, query.device);

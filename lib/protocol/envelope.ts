@@ -23,6 +23,8 @@ export interface SendRequest {
   readonly to: string | null;
   readonly body: Uint8Array;
   readonly idempotencyKey?: string | undefined;
+  /** The sender's client address key, for per-address budgets; never stored or delivered. */
+  readonly origin?: string | undefined;
 }
 
 /**

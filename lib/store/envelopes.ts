@@ -226,6 +226,11 @@ export class EnvelopeStore {
     ).run(bytes, rows.length, vault);
   }
 
+  /** Whether the vault has a row: it stored an envelope and was not forgotten since. */
+  hasVault(vault: string): boolean {
+    return this.#vaultRow(vault) !== undefined;
+  }
+
   /** The highest seq ever assigned in the vault (0 if none). */
   latestSeq(vault: string): number {
     return (this.#vaultRow(vault)?.next_seq ?? 1) - 1;
