@@ -64,7 +64,7 @@ const DESCRIPTIONS: Record<string, string> = {
   "partial-frames": "256 unauthenticated sockets announce a 64 MiB frame and send up to 4 MiB",
   "slow-bodies": "4096 signed 1 MiB sends from 64 addresses; bodies trickle, last byte never sent",
   "slowloris": "1000 connections send their request headers one byte a second",
-  "p2p-connections": "one peer opens 1000 libp2p connections from one address",
+  "p2p-connections": "one peer dials 1000 libp2p connections from one address, retrying refusals",
   "p2p-rendezvous": "10 peers register under 1000 namespaces each with ~63 KB records",
   "malformed": "bad Host headers, bare Upgrade, fuzz corpus and raw garbage",
   "key-flood": "one address creates vault after vault, 1 MiB envelopes over sockets and HTTP",
