@@ -9,6 +9,7 @@
  * @module
  */
 import type { Config } from "./config/mod.ts";
+import type { RateLimit } from "./guard/rate_limit.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -167,10 +168,11 @@ export interface Limits {
   readonly memory: MemoryLimits;
   readonly storage: StorageLimits;
   /**
-   * Vaults one client address may create (store a first envelope in), as a rate: a new key costs
-   * an attacker nothing, a new vault costs the relay a quota. Beyond it: 429 `rate_limited`.
+   * Vaults one client address may create (store a first envelope in), as a rate
+   * (`--rate-limit-new-vaults`; `null` for none): a new key costs an attacker nothing, a new
+   * vault costs the relay a quota. Beyond it: 429 `rate_limited` with scope `new_vaults`.
    */
-  readonly newVaultsPerAddress: { readonly perSecond: number; readonly burst: number };
+  readonly newVaultsPerAddress: RateLimit | null;
 }
 
 /**
@@ -225,7 +227,7 @@ export function relayLimits(config: Config, resolved: { maxDbBytes: number }): L
       maxHeaderBytes: config.maxHeaderBytes,
       rateBuckets: 100_000,
     },
-    newVaultsPerAddress: { perSecond: 1 / 60, burst: 20 },
+    newVaultsPerAddress: config.rateLimitNewVaults,
     modes: {
       ttlMs: config.ttlHours * 3600_000,
       maxBufferBytes: config.maxBuffer,

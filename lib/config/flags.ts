@@ -193,6 +193,13 @@ export const FLAGS = {
       "requests per second (and burst) of one vault, counted after its signature verified; 0 off",
     ...rateLimit("50/200"),
   }),
+  rateLimitNewVaults: flag({
+    group: "limits",
+    default: "1/100",
+    help: "vaults one client address may create per second (and burst): a new key is free, " +
+      "a vault's quota is not; 0 off",
+    ...rateLimit("1/100"),
+  }),
   maxConnections: flag({
     group: "limits",
     default: "4096",

@@ -63,13 +63,15 @@ export function createOperations(
     hold: () => memory.hold(),
     observe: (route, status) => metrics.request(route, status),
   };
-  const newVaults = new TokenBuckets(limits.newVaultsPerAddress, {
-    clock,
-    capacity: limits.admission.rateBuckets,
-  });
+  const newVaults = limits.newVaultsPerAddress
+    ? new TokenBuckets(limits.newVaultsPerAddress, {
+      clock,
+      capacity: limits.admission.rateBuckets,
+    })
+    : undefined;
   const chargeNewVault = (address: string) => {
-    const taken = newVaults.take(address);
-    if (taken.allowed) return;
+    const taken = newVaults?.take(address);
+    if (!taken || taken.allowed) return;
     metrics.limited("new_vaults");
     const retryAfter = taken.retryAfterSeconds;
     throw new ProtocolError(

@@ -15,6 +15,8 @@ const UNLIMITED = [
   "0",
   "--rate-limit-vault",
   "0",
+  "--rate-limit-new-vaults",
+  "0",
   "--max-connections-per-ip",
   "1000000",
 ] as const;
