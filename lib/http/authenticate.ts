@@ -25,18 +25,21 @@ export interface AuthParts {
 }
 
 /** Verifies the request for the vault in its path and runs the hooks. */
-export async function authenticateRequest(
+export function authenticateRequest(
   parts: AuthParts,
   context: RequestContext,
   hasBody: boolean,
-): Promise<Caller> {
-  const caller = await parts.auth.verify(
-    { method: context.request.method, url: context.url, headers: context.request.headers },
-    { vaultId: context.params.vault ?? "", hasBody, address: parts.addressOf(context) },
-  ).catch((error) => {
+): Caller {
+  let caller: Caller;
+  try {
+    caller = parts.auth.verify(
+      { method: context.request.method, url: context.url, headers: context.request.headers },
+      { vaultId: context.params.vault ?? "", hasBody, address: parts.addressOf(context) },
+    );
+  } catch (error) {
     if (error instanceof ProtocolError) parts.authHooks?.failed?.(error.code);
     throw error;
-  });
+  }
   parts.authHooks?.verified?.(caller);
   return caller;
 }

@@ -72,12 +72,12 @@ export function addLiveRoutes(router: Router, parts: LiveApiParts): Router {
     authenticateRequest(parts, context, hasBody);
 
   const publishPresence = async (context: RequestContext) => {
-    const caller = await authenticate(context, true);
+    const caller = authenticate(context, true);
     const body = await readBody(context, {
       limit: presence.limits.maxBlobBytes,
       timeoutMs: parts.httpLimits.bodyTimeoutMs,
     });
-    await auth.verifyBody(context.request.headers, body);
+    auth.verifyBody(context.request.headers, body);
     const ttl = presenceTtl(context.url.searchParams.get("ttl"), presence.limits.maxTtlSeconds);
     await mode.touch(caller.vaultId, caller.deviceId);
     const entry = presence.publish({
@@ -90,8 +90,8 @@ export function addLiveRoutes(router: Router, parts: LiveApiParts): Router {
     return jsonResponse({ expires_at: entry.expiresAt });
   };
 
-  const listPresence = async (context: RequestContext) => {
-    const caller = await authenticate(context, false);
+  const listPresence = (context: RequestContext) => {
+    const caller = authenticate(context, false);
     const connected = hub.devicesConnected(caller.vaultId);
     const entries = presence.list(caller.vaultId);
     const devices = entries.map((entry) => ({

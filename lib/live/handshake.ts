@@ -42,16 +42,16 @@ export class HandshakeError extends Error {
 }
 
 /**
- * Verifies an auth message against the challenge. Resolves with the cursor the device asked to
+ * Verifies an auth message against the challenge. Returns the cursor the device asked to
  * start after (`undefined`: its acknowledged cursor).
  *
  * @throws {HandshakeError} when the message is not an auth message, the signature does not
  * verify, or `after` is not a seq.
  */
-export async function verifyAuth(
+export function verifyAuth(
   message: Json | undefined,
   context: { challenge: string; peer: SocketPeer; keys: VaultKeys },
-): Promise<number | undefined> {
+): number | undefined {
   const { peer, challenge } = context;
   const signature = message?.type === "auth" ? decodeCanonicalBase64(message.signature) : undefined;
   const signed = socketAuthMessage({
@@ -62,7 +62,7 @@ export async function verifyAuth(
   });
   if (
     !signature ||
-    !await context.keys.verify(peer.vaultId, peer.vaultKey, { signature, data: signed })
+    !context.keys.verify(peer.vaultId, peer.vaultKey, { signature, data: signed })
   ) {
     throw new HandshakeError(
       new ProtocolError("auth_failed", "Expected an auth message whose signature verifies"),

@@ -166,7 +166,7 @@ export class DeviceSession {
   }
 
   async #authenticate(message: Json | undefined): Promise<void> {
-    const after = await verifyAuth(message, {
+    const after = verifyAuth(message, {
       challenge: this.#challenge,
       peer: this.peer,
       keys: this.parts.keys,
