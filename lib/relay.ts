@@ -139,6 +139,7 @@ export class Relay implements AsyncDisposable {
         running?.database.fault?.readable === false ? undefined : running?.mode.totals(),
       p2p: () => running?.p2p?.stats(),
       inFlight: () => running?.operations.admission.inFlight ?? 0,
+      shardName: config.shardName,
     });
     const relay = running = Relay.#startHttp(config, { clock, metrics, options });
     try {
@@ -155,7 +156,7 @@ export class Relay implements AsyncDisposable {
     parts: { clock: Clock; metrics: Metrics; options: RelayOptions },
   ): Relay {
     const { clock, metrics, options } = parts;
-    const database = Database.open(config.db);
+    const database = Database.open(config.db, { checkpoint: config.checkpoint });
     const maxDbBytes = resolveMaxDbBytes(config.maxDbSize, config.db);
     const limits = withOverrides(relayLimits(config, { maxDbBytes }), options);
     // A backstop under the store's own accounting: the file itself cannot outgrow the cap.
@@ -201,6 +202,7 @@ export class Relay implements AsyncDisposable {
         addressOf: ({ request, info }) =>
           addressKey(clientAddress(request, info, config.trustProxy).hostname),
         storageFault: () => database.fault?.reason,
+        shardName: config.shardName,
       });
       const server = Deno.serve({
         hostname: config.listen.hostname,

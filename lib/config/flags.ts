@@ -11,6 +11,7 @@ import {
   autoByteSize,
   bindHost,
   byteSize,
+  CHECKPOINTERS,
   choice,
   filePath,
   listenAddress,
@@ -22,6 +23,7 @@ import {
   port,
   publicUrl,
   rateLimit,
+  shardName,
   token,
   trustedProxies,
   type ValueType,
@@ -82,6 +84,14 @@ export const FLAGS = {
       "comma-separated proxy IPs/CIDRs whose X-Forwarded-For or Forwarded header names the client",
     ...trustedProxies,
   }),
+  shardName: flag({
+    group: "server",
+    default: "",
+    help: "this relay's name among several behind one --public-url, sent in the " +
+      "X-VaultMesh-Shard header and shown on the status page and in metrics " +
+      "(empty: the host name)",
+    ...shardName,
+  }),
   db: flag({
     group: "storage",
     default: "relay.db",
@@ -106,6 +116,14 @@ export const FLAGS = {
     help: "largest size of the database; sends beyond it get 507 storage_full " +
       "(auto: half the free disk space at start, at most 16 GiB)",
     ...autoByteSize("4GiB"),
+  }),
+  checkpoint: flag({
+    group: "storage",
+    default: "relay",
+    help: "who checkpoints the SQLite write-ahead log: relay (SQLite's automatic checkpoints and " +
+      "a final one at stop) or external (never the relay: Litestream, which must be the only " +
+      "checkpointer, does it)",
+    ...choice("WHO", CHECKPOINTERS),
   }),
   p2pPort: flag({
     group: "p2p",

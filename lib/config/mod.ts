@@ -40,6 +40,8 @@ export {
   parseMultiaddrList,
 } from "./values.ts";
 export {
+  type Checkpointer,
+  CHECKPOINTERS,
   LOG_FORMATS,
   LOG_LEVELS,
   type LogFormat,

@@ -16,6 +16,7 @@ import {
   parseListenAddress,
   parseMultiaddrList,
   parsePublicUrl,
+  parseShardName,
   parseToken,
 } from "./values.ts";
 
@@ -33,6 +34,14 @@ export interface ValueType<T> {
 export const MODES = ["store-and-forward", "stateless"] as const;
 /** One of {@linkcode MODES}. */
 export type Mode = typeof MODES[number];
+
+/**
+ * Who checkpoints the database's write-ahead log: the relay (SQLite's automatic checkpoints and
+ * a final one at stop), or something outside it, such as Litestream, which must be the only one.
+ */
+export const CHECKPOINTERS = ["relay", "external"] as const;
+/** One of {@linkcode CHECKPOINTERS}. */
+export type Checkpointer = typeof CHECKPOINTERS[number];
 
 /** Log levels an operator can choose. */
 export const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
@@ -192,4 +201,20 @@ export const publicUrl: ValueType<URL | null> = {
   placeholder: "URL",
   accepted: "empty, or an http(s) URL with only a host such as https://relay.example.org",
   parse: parsePublicUrl,
+};
+
+/** This machine's host name, or `relay` where the operating system does not tell. */
+function machineName(): string {
+  try {
+    return Deno.hostname();
+  } catch {
+    return "relay";
+  }
+}
+
+/** The name of one relay among several, see {@linkcode parseShardName}; empty: the host name. */
+export const shardName: ValueType<string> = {
+  placeholder: "NAME",
+  accepted: "empty (the host name), or 1 to 253 letters, digits, dots, hyphens or underscores",
+  parse: (raw) => parseShardName(raw === "" ? machineName() : raw),
 };

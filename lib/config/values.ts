@@ -162,3 +162,17 @@ export function parsePublicUrl(raw: string): URL | null | undefined {
     url.username === "" && url.password === "";
   return /^https?:$/.test(url.protocol) && bare ? url : undefined;
 }
+
+/**
+ * Parses a shard name: 1 to 253 letters, digits, dots, hyphens or underscores (any host name
+ * fits), as it goes into a response header, the status page and a metrics label unescaped.
+ *
+ * @example
+ * ```ts
+ * parseShardName("relay-2.eu"); // "relay-2.eu"
+ * parseShardName("relay 2"); // undefined
+ * ```
+ */
+export function parseShardName(raw: string): string | undefined {
+  return /^[A-Za-z0-9._-]{1,253}$/.test(raw) ? raw : undefined;
+}

@@ -12,7 +12,11 @@ import { addLiveRoutes, type LiveApiParts } from "./socket_api.ts";
 import { statusPageResponse } from "./status_page.ts";
 
 /** The parts of the relay the HTTP surface needs. */
-export type ApiParts = VaultApiParts & LiveApiParts & { readonly routerHooks?: RouterHooks };
+export type ApiParts = VaultApiParts & LiveApiParts & {
+  readonly routerHooks?: RouterHooks;
+  /** This relay's name among shards (`--shard-name`), for the shard header and the status page. */
+  readonly shardName?: string;
+};
 
 /** `GET /health`: exactly the shape the product documents. */
 function healthBody(mode: RelayMode) {
@@ -27,12 +31,13 @@ function healthBody(mode: RelayMode) {
 /** Builds the router for the relay's HTTP API. */
 export function createApi(parts: ApiParts): Router {
   const started = performance.now();
-  const router = new Router(parts.routerHooks)
+  const router = new Router(parts.routerHooks, { shardName: parts.shardName })
     .add("GET", "/health", () => jsonResponse(healthBody(parts.mode)))
     .add("GET", "/", () =>
       statusPageResponse({
         mode: parts.mode,
         uptimeSeconds: (performance.now() - started) / 1000,
+        shardName: parts.shardName,
       }));
   return addLiveRoutes(addVaultRoutes(router, parts), parts);
 }

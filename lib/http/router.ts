@@ -8,6 +8,7 @@
 import { getLogger } from "@logtape/logtape";
 import { errorResponse, internalErrorResponse } from "./errors.ts";
 import { ProtocolError } from "../protocol/errors.ts";
+import { BACKLOG_PAGE_HEADERS } from "../protocol/backlog_page.ts";
 import type { BudgetHold } from "../guard/byte_budget.ts";
 
 /** The hold of a router without a budget. */
@@ -16,6 +17,9 @@ import { PROTOCOL_VERSION } from "../version.ts";
 
 /** The header every client sends and every response carries. */
 export const PROTOCOL_HEADER = "x-vaultmesh-protocol";
+
+/** The header naming which relay answered, when several serve one public URL (`--shard-name`). */
+export const SHARD_HEADER = "x-vaultmesh-shard";
 
 /** What a handler gets: the request, its URL, path parameters and connection info. */
 export interface RequestContext {
@@ -58,7 +62,10 @@ function matchSegments(
 
 const CORS_HEADERS: Readonly<Record<string, string>> = {
   "access-control-allow-origin": "*",
-  "access-control-expose-headers": "retry-after, x-vaultmesh-protocol",
+  "access-control-expose-headers": [
+    "retry-after, x-vaultmesh-protocol, x-vaultmesh-shard",
+    ...Object.values(BACKLOG_PAGE_HEADERS),
+  ].join(", "),
 };
 
 const PREFLIGHT_HEADERS: Readonly<Record<string, string>> = {
@@ -92,10 +99,11 @@ function protocolMismatch(request: Request): ProtocolError {
   );
 }
 
-function withStandardHeaders(response: Response): Response {
+function withStandardHeaders(response: Response, shardName: string | undefined): Response {
   // A WebSocket upgrade's headers are immutable; its handshake already carries what it needs.
   if (response.status === 101) return response;
   response.headers.set(PROTOCOL_HEADER, PROTOCOL_VERSION);
+  if (shardName !== undefined) response.headers.set(SHARD_HEADER, shardName);
   response.headers.set("x-content-type-options", "nosniff");
   if (!response.headers.has("cache-control")) response.headers.set("cache-control", "no-store");
   for (const [name, value] of Object.entries(CORS_HEADERS)) response.headers.set(name, value);
@@ -127,6 +135,12 @@ export interface RouterHooks {
   readonly observe?: (route: string, status: number) => void;
 }
 
+/** Settings of a {@linkcode Router} beyond its hooks. */
+export interface RouterOptions {
+  /** This relay's name among shards, sent in `X-VaultMesh-Shard` on every answer; none: omitted. */
+  readonly shardName?: string | undefined;
+}
+
 /** What handling a request found out: its route pattern and the release of its admission. */
 interface Matched {
   route: string;
@@ -138,7 +152,10 @@ interface Matched {
 export class Router {
   readonly #routes: Route[] = [];
 
-  constructor(private readonly hooks: RouterHooks = {}) {}
+  constructor(
+    private readonly hooks: RouterHooks = {},
+    private readonly options: RouterOptions = {},
+  ) {}
 
   /** Adds a route. `path` is a pathname where `:name` segments are parameters: `/v3/vaults/:vault`. */
   add(method: string, path: string, handler: Handler): this {
@@ -159,7 +176,7 @@ export class Router {
       matched.hold.release();
     }
     this.hooks.observe?.(matched.route, response.status);
-    return withStandardHeaders(response);
+    return withStandardHeaders(response, this.options.shardName);
   }
 
   #internalError(error: unknown): Response {

@@ -44,9 +44,23 @@ function assertStandardHeaders(response: Response): void {
   assert.equal(response.headers.get("access-control-allow-origin"), "*");
   assert.equal(
     response.headers.get("access-control-expose-headers"),
-    "retry-after, x-vaultmesh-protocol",
+    "retry-after, x-vaultmesh-protocol, x-vaultmesh-shard, " +
+      "x-vaultmesh-acked, x-vaultmesh-latest-seq, x-vaultmesh-more",
   );
 }
+
+Deno.test("router names the shard in X-VaultMesh-Shard on answers and refusals alike", async () => {
+  const named = new Router({}, { shardName: "relay-2" })
+    .add("GET", "/health", () => jsonResponse({ ok: true }));
+  for (const path of ["/health", "/nowhere", "/v3/vaults/abc/envelopes"]) {
+    const response = await named.handle(request("GET", path), INFO);
+    await response.body?.cancel();
+    assert.equal(response.headers.get("x-vaultmesh-shard"), "relay-2", path);
+  }
+  const unnamed = await router().handle(request("GET", "/health"), INFO);
+  await unnamed.body?.cancel();
+  assert.equal(unnamed.headers.get("x-vaultmesh-shard"), null);
+});
 
 Deno.test("router calls the handler of the matching route with its path parameters", async () => {
   let seen: RequestContext | undefined;

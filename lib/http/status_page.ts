@@ -13,6 +13,11 @@ export interface StatusFacts {
   readonly mode: RelayMode;
   /** Seconds the relay has been running. */
   readonly uptimeSeconds: number;
+  /**
+   * Which relay this is among several behind one URL (`--shard-name`: letters, digits, dots,
+   * hyphens and underscores only, so it needs no escaping); none: the line is left out.
+   */
+  readonly shardName?: string | undefined;
 }
 
 /** `93784` -> `1 day, 2 hours, 3 minutes`. */
@@ -72,7 +77,11 @@ other and pass end-to-end-encrypted sync traffic. It only ever sees ciphertext.<
 <dt>Protocol</dt><dd>${PROTOCOL_NAME}</dd>
 <dt>Mode</dt><dd>${facts.mode.name}</dd>
 <dt>Buffering</dt><dd>${buffering}</dd>
-<dt>Uptime</dt><dd>${formatUptime(facts.uptimeSeconds)}</dd>
+${
+    facts.shardName === undefined
+      ? ""
+      : `<dt>Shard</dt><dd>${facts.shardName}</dd>\n`
+  }<dt>Uptime</dt><dd>${formatUptime(facts.uptimeSeconds)}</dd>
 <dt>Version</dt><dd>${VERSION}</dd>
 </dl>
 <h2>Use this relay in VaultMesh</h2>

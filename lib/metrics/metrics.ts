@@ -17,6 +17,8 @@ export interface MetricsSources {
   p2p(): P2pStats | undefined;
   /** HTTP requests in flight. */
   inFlight(): number;
+  /** This relay's name among shards (`--shard-name`), the label of the shard info metric. */
+  readonly shardName?: string;
 }
 
 /** What the relay records. */

@@ -2,8 +2,9 @@
  * Prometheus metrics of the relay (`npm:prom-client`). Loaded by `lib/metrics/metrics.ts` only when
  * `--metrics-listen` is set: prom-client alone costs about 15 MiB of resident memory.
  *
- * Label values are only route patterns, status codes, error codes and limit names: never a vault
- * id, device id or address, so a scrape reveals nothing about who uses the relay.
+ * Label values are only route patterns, status codes, error codes, limit names and the operator's
+ * shard name: never a vault id, device id or address, so a scrape reveals nothing about who uses
+ * the relay.
  *
  * @module
  */
@@ -112,6 +113,15 @@ export class PrometheusMetrics implements Metrics {
       () => sources.p2p()?.registrations,
     );
     gauge(r, "p2p_connections", "libp2p connections open", () => sources.p2p()?.connections);
+    if (sources.shardName !== undefined) {
+      // The usual info-metric shape: join on it to tell shards apart without a label on every series.
+      new Gauge({
+        name: PREFIX + "shard_info",
+        help: "Which relay this is among several behind one URL (--shard-name); always 1",
+        labelNames: ["shard"] as const,
+        registers: [r],
+      }).set({ shard: sources.shardName }, 1);
+    }
   }
 
   /** Counts an answered request. `route` is the route pattern or `unmatched`. */

@@ -24,6 +24,12 @@ export class DatabaseRefusedError extends Error {
 export interface OpenOptions {
   /** Milliseconds to wait on a locked database before failing. */
   readonly busyTimeoutMs?: number;
+  /**
+   * Who checkpoints the write-ahead log. `external`: the relay never does (no automatic
+   * checkpoints, none at close), because Litestream must be the only checkpointer: a checkpoint
+   * of its own could move pages out of the log before Litestream copied them.
+   */
+  readonly checkpoint?: "relay" | "external";
 }
 
 function checkFolder(path: string): void {
@@ -108,6 +114,7 @@ function applyPragmas(db: DatabaseSync, options: OpenOptions): void {
   db.exec("PRAGMA synchronous = FULL");
   db.exec("PRAGMA secure_delete = ON");
   db.exec("PRAGMA foreign_keys = ON");
+  if (options.checkpoint === "external") db.exec("PRAGMA wal_autocheckpoint = 0");
 }
 
 function migrate(db: DatabaseSync): void {
@@ -132,6 +139,7 @@ function migrate(db: DatabaseSync): void {
  */
 export class Database {
   #closed = false;
+  #checkpointOnClose = true;
 
   private constructor(
     /** The underlying handle. Only modules under `lib/store/` use it. */
@@ -160,7 +168,9 @@ export class Database {
         `Cannot use database "${path}": ${(error as Error).message}`,
       );
     }
-    return new Database(db, path);
+    const database = new Database(db, path);
+    database.#checkpointOnClose = options.checkpoint !== "external";
+    return database;
   }
 
   /** The schema version of the open file. */
@@ -204,7 +214,7 @@ export class Database {
     if (this.#closed) return;
     this.#closed = true;
     try {
-      this.handle.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+      if (this.#checkpointOnClose) this.handle.exec("PRAGMA wal_checkpoint(TRUNCATE)");
     } finally {
       this.handle.close();
     }
