@@ -22,7 +22,7 @@ import type { DeviceSession } from "./live/session.ts";
 import { PresenceBoard } from "./live/presence.ts";
 import type { P2pNode } from "./p2p/node.ts";
 import { createOperations, type Operations } from "./guard/operations.ts";
-import type { Metrics } from "./metrics/metrics.ts";
+import type { Metrics, TableSizes } from "./metrics/metrics.ts";
 import { loadMetrics } from "./metrics/load.ts";
 import { metricsResponse } from "./metrics/endpoint.ts";
 import { addressKey, clientAddress } from "./guard/client_address.ts";
@@ -104,6 +104,8 @@ export class Relay implements AsyncDisposable {
   readonly sockets: SocketRegistry<DeviceSession>;
   /** Limits and metrics around the API. */
   readonly operations: Operations;
+  /** How full the bounded tables are, for metrics. */
+  tableSizes: () => TableSizes | undefined = () => undefined;
   private readonly server: Deno.HttpServer<Deno.NetAddr>;
 
   private constructor(parts: {
@@ -139,6 +141,7 @@ export class Relay implements AsyncDisposable {
         running?.database.fault?.readable === false ? undefined : running?.mode.totals(),
       p2p: () => running?.p2p?.stats(),
       inFlight: () => running?.operations.admission.inFlight ?? 0,
+      tables: () => running?.tableSizes(),
       shardName: config.shardName,
     });
     const relay = running = Relay.#startHttp(config, { clock, metrics, options });
@@ -166,7 +169,14 @@ export class Relay implements AsyncDisposable {
       database.watch(limits.storage.checkIntervalMs);
       const hub = new Hub();
       const operations = createOperations(config, { clock, metrics, limits });
-      const mode = createMode(config, { database, clock, hub, limits: limits.modes, metrics });
+      const mode = createMode(config, {
+        database,
+        clock,
+        hub,
+        limits: limits.modes,
+        metrics,
+        chargeNewVault: operations.chargeNewVault,
+      });
       const keys = new VaultKeys(limits.signatures.keyCacheEntries);
       const nonces = new NonceCache(clock, {
         perVault: limits.signatures.noncesPerVault,
@@ -211,6 +221,12 @@ export class Relay implements AsyncDisposable {
         handler: (request, info) => api.handle(request, info),
       });
       relay = new Relay({ config, limits, database, mode, server, sockets, operations });
+      relay.tableSizes = () => ({
+        presenceBlobs: presence.size,
+        nonces: nonces.size,
+        longPolls: operations.longPolls.size,
+        requestBytes: operations.memory.used,
+      });
       relay.#metricsServer = serveMetrics(config, metrics);
       return relay;
     } catch (error) {

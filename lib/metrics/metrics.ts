@@ -9,6 +9,18 @@ import type { StoreTotals } from "../protocol/envelope.ts";
 import type { P2pStats } from "../p2p/node.ts";
 import type { LimitName } from "../guard/admission.ts";
 
+/** The fill of the bounded tables clients can grow (see lib/limits.ts). */
+export interface TableSizes {
+  /** Presence blobs held. */
+  readonly presenceBlobs: number;
+  /** Nonces in the replay cache. */
+  readonly nonces: number;
+  /** Long polls waiting. */
+  readonly longPolls: number;
+  /** Client bytes held in memory (request bodies, socket sends awaiting commit). */
+  readonly requestBytes: number;
+}
+
 /** Where gauges read their values at scrape time. */
 export interface MetricsSources {
   /** Store totals of the mode, or `undefined` while none is running. */
@@ -17,6 +29,8 @@ export interface MetricsSources {
   p2p(): P2pStats | undefined;
   /** HTTP requests in flight. */
   inFlight(): number;
+  /** How full the relay's bounded tables are, or `undefined` before it runs. */
+  tables(): TableSizes | undefined;
   /** This relay's name among shards (`--shard-name`), the label of the shard info metric. */
   readonly shardName?: string;
 }

@@ -11,7 +11,7 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { RelayMode } from "../modes/mode.ts";
 import type { LimitName } from "../guard/admission.ts";
-import type { Metrics, MetricsSources } from "./metrics.ts";
+import type { Metrics, MetricsSources, TableSizes } from "./metrics.ts";
 
 const PREFIX = "vaultmesh_relay_";
 
@@ -99,6 +99,19 @@ export class PrometheusMetrics implements Metrics {
       () => sources.totals()?.vaultsWithData,
     );
     gauge(r, "http_requests_in_flight", "HTTP requests being answered", sources.inFlight);
+    const table = (name: string, help: string, read: (sizes: TableSizes) => number) =>
+      gauge(r, name, help, () => {
+        const sizes = sources.tables();
+        return sizes && read(sizes);
+      });
+    table("presence_blobs", "Presence blobs held", (sizes) => sizes.presenceBlobs);
+    table("replay_cache_nonces", "Nonces held by the replay cache", (sizes) => sizes.nonces);
+    table("long_polls_waiting", "Long polls waiting", (sizes) => sizes.longPolls);
+    table(
+      "request_bytes_held",
+      "Client bytes held in memory: request bodies and socket sends awaiting commit",
+      (sizes) => sizes.requestBytes,
+    );
     gauge(
       r,
       "p2p_reservations",
