@@ -1,8 +1,11 @@
 /**
  * Worked test vectors of protocol 3, printed for `docs/PROTOCOL.md`: a vault key from a fixed
- * seed, one fully signed HTTP request with its signature base, and one socket challenge answer.
- * Ed25519 is deterministic, so the output never changes; `tests/protocol_doc_test.ts` checks
- * that every block appears verbatim in the document.
+ * seed, a fully signed send and a signed request without a query with their signature bases, the
+ * digest of an empty body, how the query components look for each kind of request target, two
+ * requests the relay refuses (no `alg`; the device header covered but absent), one socket
+ * challenge answer and the binary frames. Ed25519 is deterministic, so the output never changes;
+ * `tests/protocol_doc_test.ts` checks that every block appears verbatim in the document and runs
+ * every request through the relay's verifier.
  *
  *     npx --yes deno@2.9.6 run scripts/protocol_vectors.ts
  *
@@ -14,7 +17,19 @@ import {
   encodeSendFrame,
   socketAuthMessage,
 } from "../lib/protocol/socket_frames.ts";
-import { authorityOf } from "../lib/protocol/signature_base.ts";
+import {
+  BACKLOG_FRAMES_TYPE,
+  backlogPageHeaders,
+  encodeBacklogPage,
+} from "../lib/protocol/backlog_page.ts";
+import {
+  authorityOf,
+  componentValue,
+  contentDigest,
+  REQUIRED_COMPONENTS,
+  signatureBase,
+} from "../lib/protocol/signature_base.ts";
+import { type InnerList, serializeInnerList } from "structured-headers";
 
 /** The fixed inputs of the vectors. */
 export const VECTOR_INPUTS = {
@@ -28,14 +43,112 @@ export const VECTOR_INPUTS = {
   /** 2026-01-01T00:00:00Z. */
   created: 1767225600,
   nonce: "bm9uY2Utbm9uY2Utbm9uY2U",
+  /** The nonce of the request without a query and of the refused requests. */
+  otherNonce: "b3RoZXItbm9uY2Utb3RoZXI",
   /** The challenge the relay would send (base64url of 32 bytes 0xAA). */
   challenge: new Uint8Array(32).fill(0xaa).toBase64({ alphabet: "base64url", omitPadding: true }),
 } as const;
+
+/** A request of the vectors, with the relay's answer the document states for it. */
+export interface RequestVector {
+  readonly method: string;
+  /** The URL as the client builds it (`https://relay.example.org/…`). */
+  readonly url: URL;
+  readonly headers: Headers;
+  readonly body?: Uint8Array<ArrayBuffer>;
+  /** `accepted`, or the status and error code the relay answers. */
+  readonly answer: "accepted" | { readonly status: number; readonly code: string };
+}
 
 /** One titled block of vector text, as it appears in the document's code blocks. */
 export interface VectorBlock {
   readonly title: string;
   readonly text: string;
+  /** The request the block shows, for blocks that show one. */
+  readonly request?: RequestVector;
+}
+
+/** The request as sent: request line, `Host`, the headers (lower-case, sorted), body. */
+function requestText(request: RequestVector): string {
+  const { url, body } = request;
+  return [
+    `${request.method} ${url.pathname}${url.search} HTTP/1.1`,
+    `Host: ${url.host}`,
+    ...[...request.headers].map(([name, value]) => `${name}: ${value}`),
+    ...(body ? [`content-length: ${body.byteLength}`, "", new TextDecoder().decode(body)] : []),
+  ].join("\n");
+}
+
+/**
+ * Signs `request` over `components` with parameters in the given order (`alg` may be left out),
+ * the way a client that gets them wrong would. Returns the signature base.
+ */
+async function signWith(
+  request: { readonly method: string; readonly url: URL; readonly headers: Headers },
+  signing: {
+    readonly privateKey: CryptoKey;
+    readonly components: readonly string[];
+    readonly params: ReadonlyMap<string, string | number>;
+  },
+): Promise<string> {
+  const list: InnerList = [
+    signing.components.map((name) => [name, new Map()]),
+    new Map(signing.params),
+  ];
+  const paramsText = serializeInnerList(list);
+  const base = signatureBase(request, signing.components, paramsText);
+  const signature = new Uint8Array(
+    await crypto.subtle.sign("Ed25519", signing.privateKey, new TextEncoder().encode(base)),
+  );
+  request.headers.set("signature-input", `sig1=${paramsText}`);
+  request.headers.set("signature", `sig1=:${signature.toBase64()}:`);
+  return base;
+}
+
+/**
+ * A binary backlog page of two envelopes (the envelope frame's, and a broadcast): the answer's
+ * headers, then the body in hex, one frame per line after its u32 length.
+ */
+function backlogPageVector(input: typeof VECTOR_INPUTS): string {
+  const created = input.created * 1000;
+  const envelopes = [
+    {
+      seq: 42,
+      from: input.device,
+      to: input.recipient,
+      createdAt: created,
+      body: new TextEncoder().encode(input.body),
+    },
+    {
+      seq: 43,
+      from: "tablet",
+      to: null,
+      createdAt: created + 1,
+      body: new Uint8Array([0x6f, 0x6b]),
+    },
+  ];
+  const page = encodeBacklogPage(envelopes);
+  const headers = {
+    "content-type": BACKLOG_FRAMES_TYPE,
+    ...backlogPageHeaders({ acked: 41, latestSeq: 44, more: true }),
+    "content-length": String(page.byteLength),
+  };
+  const frames = [];
+  for (let at = 0; at < page.byteLength;) {
+    const length = new DataView(page.buffer).getUint32(at);
+    frames.push(
+      `${page.subarray(at, at + 4).toHex()} ${page.subarray(at + 4, at + 4 + length).toHex()}`,
+    );
+    at += 4 + length;
+  }
+  return [
+    `page: seq 42 from laptop to phone, created_at ${created}, body "${input.body}";`,
+    `      seq 43 from tablet to every device, created_at ${created + 1}, body "ok"`,
+    "HTTP/1.1 200 OK",
+    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+    "",
+    ...frames,
+  ].join("\n");
 }
 
 /** Computes the vector blocks. */
@@ -60,14 +173,90 @@ export async function protocolVectors(): Promise<VectorBlock[]> {
   );
   const hex = (bytes: Uint8Array) =>
     [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
-  const request = [
-    `POST ${url.pathname}${url.search} HTTP/1.1`,
-    `Host: ${url.host}`,
-    ...[...headers].map(([name, value]) => `${name}: ${value}`),
-    `content-length: ${body.byteLength}`,
-    "",
-    input.body,
-  ].join("\n");
+  const request = requestText({ method: "POST", url, headers, body, answer: "accepted" });
+
+  // A request without a query: "@query" is "?".
+  const backlogUrl = new URL(`/v3/vaults/${vaultId}/envelopes`, input.relay);
+  const backlog: RequestVector = {
+    method: "GET",
+    url: backlogUrl,
+    headers: new Headers({ "x-vaultmesh-protocol": "3", "x-vaultmesh-device": input.device }),
+    answer: "accepted",
+  };
+  const backlogSigned = await signRequest(backlog, {
+    privateKey: keys.privateKey,
+    keyid: vaultId,
+    created: input.created,
+    nonce: input.otherNonce,
+  });
+
+  // What the relay computes for the query components, for three spellings of one target. It
+  // builds the URL from the connection it receives: behind a TLS proxy that is plain HTTP.
+  const queryLines = [];
+  for (
+    const target of [
+      backlogUrl.pathname,
+      `${backlogUrl.pathname}?`,
+      `${backlogUrl.pathname}?after=16`,
+    ]
+  ) {
+    const seen = {
+      method: "GET",
+      url: new URL(`http://${backlogUrl.host}${target}`),
+      headers: new Headers(),
+    };
+    queryLines.push(
+      `GET ${target} HTTP/1.1`,
+      ...["@path", "@query", "@request-target", "@target-uri"].map((name) =>
+        `  "${name}": ${componentValue(seen, name)}`
+      ),
+    );
+  }
+
+  // Refused: Signature-Input without alg.
+  const noAlg: RequestVector = {
+    method: "GET",
+    url: backlogUrl,
+    headers: new Headers({ "x-vaultmesh-protocol": "3", "x-vaultmesh-device": input.device }),
+    answer: { status: 401, code: "signature_algorithm" },
+  };
+  await signWith(noAlg, {
+    privateKey: keys.privateKey,
+    components: REQUIRED_COMPONENTS,
+    params: new Map<string, string | number>([
+      ["created", input.created],
+      ["keyid", vaultId],
+      ["nonce", input.otherNonce],
+    ]),
+  });
+
+  // Refused: x-vaultmesh-device covered (as it must be) but not sent. No signature base exists
+  // without the header; the relay answers before it would compute one.
+  const noDevice: RequestVector = {
+    method: "GET",
+    url: backlogUrl,
+    headers: new Headers({ "x-vaultmesh-protocol": "3" }),
+    answer: { status: 400, code: "bad_device" },
+  };
+  noDevice.headers.set(
+    "signature-input",
+    `sig1=${
+      serializeInnerList([
+        REQUIRED_COMPONENTS.map((name) => [name, new Map()]),
+        new Map<string, string | number>([
+          ["created", input.created],
+          ["keyid", vaultId],
+          ["alg", "ed25519"],
+          ["nonce", input.otherNonce],
+        ]),
+      ])
+    }`,
+  );
+  noDevice.headers.set("signature", `sig1=:${new Uint8Array(64).toBase64()}:`);
+  const refused = (vector: RequestVector) => {
+    const answer = vector.answer as { status: number; code: string };
+    return `${requestText(vector)}\n\nrelay answers: ${answer.status} ${answer.code}`;
+  };
 
   const authMessage = socketAuthMessage({
     authority: authorityOf(new URL(input.relay).host),
@@ -102,13 +291,30 @@ export async function protocolVectors(): Promise<VectorBlock[]> {
         `vault id:          ${vaultId}`,
       ].join("\n"),
     },
-    { title: "Signed request", text: request },
+    {
+      title: "Signed request",
+      text: request,
+      request: { method: "POST", url, headers, body, answer: "accepted" },
+    },
     { title: "Signature base", text: signed.signatureBase },
     {
       title: "Signature headers",
       text: [`Signature-Input: ${signed.signatureInput}`, `Signature: ${signed.signature}`].join(
         "\n",
       ),
+    },
+    {
+      title: "Empty body digest",
+      text: `Content-Digest of the empty body (0 bytes): ${await contentDigest(new Uint8Array())}`,
+    },
+    { title: "Request without a query", text: requestText(backlog), request: backlog },
+    { title: "Request without a query: signature base", text: backlogSigned.signatureBase },
+    { title: "Query components", text: queryLines.join("\n") },
+    { title: "Refused: no alg", text: refused(noAlg), request: noAlg },
+    {
+      title: "Refused: device header covered but absent",
+      text: refused(noDevice),
+      request: noDevice,
     },
     {
       title: "Socket auth message",
@@ -128,6 +334,7 @@ export async function protocolVectors(): Promise<VectorBlock[]> {
         input.created * 1000
       }, body "${input.body}"):\n${hex(envelopeFrame)}`,
     },
+    { title: "Binary backlog page", text: backlogPageVector(input) },
   ];
 }
 
