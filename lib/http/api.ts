@@ -16,23 +16,30 @@ export type ApiParts = VaultApiParts & LiveApiParts & {
   readonly routerHooks?: RouterHooks;
   /** This relay's name among shards (`--shard-name`), for the shard header and the status page. */
   readonly shardName?: string;
+  /** Why the relay's storage is unusable now (a sentence without paths), or `undefined`. */
+  readonly storageFault?: () => string | undefined;
 };
 
-/** `GET /health`: exactly the shape the product documents. */
-function healthBody(mode: RelayMode) {
-  return {
-    status: "ok",
+/**
+ * `GET /health`: exactly the shape the product documents while healthy; 503 with
+ * `"status": "error"` and a `reason` while the storage is unusable.
+ */
+function healthResponse(mode: RelayMode, fault: string | undefined): Response {
+  const body = {
+    status: fault === undefined ? "ok" : "error",
     protocol: PROTOCOL_NAME,
     mode: mode.name,
     buffering: mode.buffering,
   };
+  if (fault === undefined) return jsonResponse(body);
+  return jsonResponse({ ...body, reason: fault }, { status: 503 });
 }
 
 /** Builds the router for the relay's HTTP API. */
 export function createApi(parts: ApiParts): Router {
   const started = performance.now();
   const router = new Router(parts.routerHooks, { shardName: parts.shardName })
-    .add("GET", "/health", () => jsonResponse(healthBody(parts.mode)))
+    .add("GET", "/health", () => healthResponse(parts.mode, parts.storageFault?.()))
     .add("GET", "/", () =>
       statusPageResponse({
         mode: parts.mode,

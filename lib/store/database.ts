@@ -2,12 +2,21 @@
  * The one SQLite layer: opening the relay's database file, pragmas, schema migrations and the
  * meta table that holds the relay's own state. Everything that runs SQL lives under `lib/store/`.
  *
+ * It also guards the file while the relay runs: one relay per file (a lock on `<db>.lock`), and
+ * a file deleted, replaced or made read-only under the relay refuses storage with 503
+ * `storage_unavailable` instead of acknowledging writes that no restart would find.
+ *
  * @module
  */
-import { DatabaseSync } from "node:sqlite";
+import { constants, DatabaseSync, type StatementSync } from "node:sqlite";
 import { dirname, resolve } from "node:path";
 import { existsSync, statSync } from "node:fs";
+import { getLogger } from "@logtape/logtape";
 import { MIGRATIONS } from "./migrations.ts";
+import { type StorageFault, StorageUnavailableError, StorageWatch } from "./storage_watch.ts";
+import { LOG_CATEGORY } from "../log.ts";
+
+const log = getLogger([LOG_CATEGORY, "store"]);
 
 /** `PRAGMA application_id` of a VaultMesh relay database: "VMR3" in ASCII. */
 export const APPLICATION_ID = 0x564d5233;
@@ -20,7 +29,7 @@ export class DatabaseRefusedError extends Error {
   override name = "DatabaseRefusedError";
 }
 
-/** Options for {@linkcode openDatabase}. */
+/** Options for {@linkcode Database.open}. */
 export interface OpenOptions {
   /** Milliseconds to wait on a locked database before failing. */
   readonly busyTimeoutMs?: number;
@@ -30,6 +39,31 @@ export interface OpenOptions {
    * of its own could move pages out of the log before Litestream copied them.
    */
   readonly checkpoint?: "relay" | "external";
+}
+
+/**
+ * Takes the exclusive lock on `<path>.lock` that marks the database as one relay's, or refuses.
+ * The kernel releases it when the process ends, however it ends (`kill -9` included), so a
+ * leftover lock file never blocks a restart; the file itself is left in place on purpose.
+ */
+function lockFile(path: string): Deno.FsFile | undefined {
+  if (path === ":memory:") return undefined;
+  const lockPath = `${path}.lock`;
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(lockPath, { read: true, write: true, create: true });
+  } catch (error) {
+    throw new DatabaseRefusedError(
+      `Cannot open database "${path}": cannot create its lock file "${lockPath}" ` +
+        `(${(error as Error).message})`,
+    );
+  }
+  if (file.tryLockSync(true)) return file;
+  file.close();
+  throw new DatabaseRefusedError(
+    `Cannot open database "${path}": another relay is using it (it holds the lock on ` +
+      `"${lockPath}"); stop that relay or pass another --db`,
+  );
 }
 
 function checkFolder(path: string): void {
@@ -48,9 +82,34 @@ function checkFolder(path: string): void {
   }
 }
 
-function openFile(path: string): DatabaseSync {
+/** SQLite's result code of a statement its authorizer refused. */
+const SQLITE_AUTH = 23;
+
+/**
+ * The connection: a `DatabaseSync` whose `prepare` reports a statement refused under a storage
+ * fault as that fault. (The authorizer's exception survives `exec` and a statement's step, but
+ * `prepare` turns it into a plain "not authorized".)
+ */
+class Connection extends DatabaseSync {
+  /** The fault in effect; set by the {@linkcode Database} that owns the connection. */
+  fault: () => StorageFault | undefined = () => undefined;
+
+  override prepare(...args: Parameters<DatabaseSync["prepare"]>): StatementSync {
+    try {
+      return super.prepare(...args);
+    } catch (error) {
+      const fault = this.fault();
+      if (fault && (error as { errcode?: number }).errcode === SQLITE_AUTH) {
+        throw new StorageUnavailableError(fault);
+      }
+      throw error;
+    }
+  }
+}
+
+function openFile(path: string): Connection {
   try {
-    return new DatabaseSync(path);
+    return new Connection(path);
   } catch (error) {
     throw new DatabaseRefusedError(
       `Cannot open database "${path}": ${(error as Error).message}`,
@@ -133,20 +192,66 @@ function migrate(db: DatabaseSync): void {
   }
 }
 
+/** SQLite's authorizer codes: node:sqlite has them, Deno's bundled Node types do not list them. */
+const AUTH = constants as unknown as Readonly<
+  Record<
+    | "SQLITE_OK"
+    | "SQLITE_PRAGMA"
+    | "SQLITE_READ"
+    | "SQLITE_SELECT"
+    | "SQLITE_TRANSACTION"
+    | "SQLITE_FUNCTION"
+    | "SQLITE_RECURSIVE",
+    number
+  >
+>;
+
+/** Statements a faulty database still runs when its open file may be read. */
+const READ_ACTIONS: ReadonlySet<number> = new Set([
+  AUTH.SQLITE_SELECT,
+  AUTH.SQLITE_READ,
+  AUTH.SQLITE_FUNCTION,
+  AUTH.SQLITE_RECURSIVE,
+]);
+
+/** An authorizer: the action code and up to four details (names of tables, columns, …). */
+type Authorizer = (action: number, detail: string | null) => number;
+
 /**
- * The relay's open database: the raw handle for the store modules, the meta table, and a clean
- * close that checkpoints the write-ahead log.
+ * Installs `authorizer` (`DatabaseSync.setAuthorizer`, in the runtime but not yet in Deno's
+ * bundled Node types). SQLite expires every prepared statement when it changes.
+ */
+function setAuthorizer(handle: DatabaseSync, authorizer: Authorizer): void {
+  (handle as unknown as { setAuthorizer(callback: Authorizer): void }).setAuthorizer(authorizer);
+}
+
+/**
+ * The relay's open database: the raw handle for the store modules, the meta table, the storage
+ * watch, and a clean close that checkpoints the write-ahead log.
  */
 export class Database {
   #closed = false;
   #checkpointOnClose = true;
+  readonly #lock: Deno.FsFile | undefined;
+  readonly #watch: StorageWatch | undefined;
+  #fault: StorageFault | undefined;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  /** The underlying handle. Only modules under `lib/store/` use it. */
+  readonly handle: DatabaseSync;
 
   private constructor(
-    /** The underlying handle. Only modules under `lib/store/` use it. */
-    readonly handle: DatabaseSync,
+    handle: Connection,
     /** The path it was opened from. */
     readonly path: string,
-  ) {}
+    lock: Deno.FsFile | undefined,
+  ) {
+    this.handle = handle;
+    handle.fault = () => this.#fault;
+    this.#lock = lock;
+    if (path === ":memory:") return;
+    this.#watch = new StorageWatch(path);
+    setAuthorizer(this.handle, this.#authorize);
+  }
 
   /**
    * Opens (creating if needed) the relay database at `path`, applies pragmas and migrations.
@@ -155,7 +260,14 @@ export class Database {
    */
   static open(path: string, options: OpenOptions = {}): Database {
     checkFolder(path);
-    const db = openFile(path);
+    const lock = lockFile(path);
+    let db;
+    try {
+      db = openFile(path);
+    } catch (error) {
+      lock?.close();
+      throw error;
+    }
     try {
       checkOwnership(db, path);
       checkIntegrity(db, path);
@@ -163,15 +275,86 @@ export class Database {
       migrate(db);
     } catch (error) {
       db.close();
+      lock?.close();
       if (error instanceof DatabaseRefusedError) throw error;
       throw new DatabaseRefusedError(
         `Cannot use database "${path}": ${(error as Error).message}`,
       );
     }
-    const database = new Database(db, path);
+    const database = new Database(db, path, lock);
     database.#checkpointOnClose = options.checkpoint !== "external";
     return database;
   }
+
+  /**
+   * The storage fault found by the last check, or `undefined` while the file is healthy. A full
+   * disk is not a fault: writes then get 507 `storage_full` and everything else is served.
+   */
+  get fault(): StorageFault | undefined {
+    return this.#fault;
+  }
+
+  /**
+   * Checks the file every `intervalMs` until {@linkcode close} (writes also check before each
+   * transaction). A fault is logged once when it starts and once when it ends.
+   */
+  watch(intervalMs: number): void {
+    if (!this.#watch || this.#closed || this.#timer !== undefined) return;
+    this.#timer = setInterval(() => this.check(), intervalMs);
+    Deno.unrefTimer(this.#timer);
+  }
+
+  /** Checks the file now and returns the fault in effect, if any. */
+  check(): StorageFault | undefined {
+    // A new authorizer expires every prepared statement, so cached ones are authorized anew.
+    if (this.#recheck()) setAuthorizer(this.handle, this.#authorize);
+    return this.#fault;
+  }
+
+  /** Updates the fault from a check; true when statements prepared before must be re-checked. */
+  #recheck(): boolean {
+    if (!this.#watch || this.#closed || this.#fault?.permanent) return false;
+    const before = this.#fault;
+    const found = this.#watch.check();
+    if (found?.kind === before?.kind && found?.file === before?.file) return false;
+    this.#fault = found;
+    if (found) {
+      const refused = found.readable ? "Writes answer" : "Reads and writes answer";
+      const until = found.permanent ? "until then" : "until that is fixed";
+      log.error(
+        `Storage fault of database {path}: ${found.reason}. ${refused} 503 storage_unavailable ` +
+          until,
+        { path: this.path, file: found.file, fault: found.kind },
+      );
+    } else {
+      log.warn("Storage fault over: database {path} is usable again", { path: this.path });
+    }
+    return found !== undefined;
+  }
+
+  /**
+   * SQLite's authorizer, consulted whenever a statement is prepared: a transaction (how the store
+   * writes) checks the file first, and under a fault writes, and reads of a deleted or replaced
+   * file, are refused with {@linkcode StorageUnavailableError}. While healthy it costs one check
+   * per transaction and nothing per cached statement.
+   */
+  #authorize = (action: number, detail: string | null): number => {
+    if (action === AUTH.SQLITE_TRANSACTION && detail === "BEGIN") {
+      // The authorizer cannot be replaced while SQLite is preparing; right after is soon enough,
+      // as this transaction is refused here.
+      if (this.#recheck()) {
+        queueMicrotask(() => this.#closed || setAuthorizer(this.handle, this.#authorize));
+      }
+      if (this.#fault) throw new StorageUnavailableError(this.#fault);
+      return AUTH.SQLITE_OK;
+    }
+    const fault = this.#fault;
+    if (!fault || action === AUTH.SQLITE_TRANSACTION || action === AUTH.SQLITE_PRAGMA) {
+      return AUTH.SQLITE_OK;
+    }
+    if (fault.readable && READ_ACTIONS.has(action)) return AUTH.SQLITE_OK;
+    throw new StorageUnavailableError(fault);
+  };
 
   /** The schema version of the open file. */
   get schemaVersion(): number {
@@ -209,14 +392,29 @@ export class Database {
     return row.max_page_count;
   }
 
-  /** Checkpoints the write-ahead log into the main file and closes. Safe to call twice. */
+  /**
+   * Stops the watch, checkpoints the write-ahead log into the main file, closes and releases the
+   * lock. A checkpoint that cannot be written (a full disk) is logged, not thrown: the log keeps
+   * every committed write and SQLite applies it at the next open. Safe to call twice.
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#timer);
     try {
-      if (this.#checkpointOnClose) this.handle.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+      // Into a deleted or replaced file a checkpoint would only write what no one will read.
+      if (this.#checkpointOnClose && !this.#fault?.permanent) {
+        this.handle.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+      }
+    } catch (error) {
+      log.warn(
+        "Final checkpoint of database {path} failed: {reason}; the write-ahead log keeps " +
+          "every committed write and is applied at the next start",
+        { path: this.path, reason: (error as Error).message },
+      );
     } finally {
       this.handle.close();
+      this.#lock?.close();
     }
   }
 }

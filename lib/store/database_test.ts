@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { APPLICATION_ID, Database, DatabaseRefusedError, SCHEMA_VERSION } from "./database.ts";
+import { StorageUnavailableError } from "./storage_watch.ts";
 import { MIGRATIONS } from "./migrations.ts";
 import { tempDir } from "../../tests/_helpers.ts";
 
@@ -104,4 +105,153 @@ Deno.test("database says the folder must be created when it is missing", () => {
     /folder ".*missing" does not exist \(create it first/,
   );
   assert.equal([...Deno.readDirSync(dir.path)].length, 0, "nothing was created");
+});
+
+Deno.test("database refuses a file another relay holds, and opens it once that one closed", () => {
+  using dir = tempDir();
+  const path = `${dir.path}/relay.db`;
+  const first = Database.open(path);
+  try {
+    assert.throws(() => Database.open(path), (error: unknown) => {
+      assert.ok(error instanceof DatabaseRefusedError);
+      assert.equal(
+        error.message,
+        `Cannot open database "${path}": another relay is using it (it holds the lock on ` +
+          `"${path}.lock"); stop that relay or pass another --db`,
+      );
+      return true;
+    });
+  } finally {
+    first.close();
+  }
+  Database.open(path).close();
+  assert.ok(Deno.statSync(`${path}.lock`).isFile, "the lock file stays; only its lock goes");
+});
+
+Deno.test("database releases its lock when it refuses a file", () => {
+  using dir = tempDir();
+  const path = `${dir.path}/relay.db`;
+  Deno.writeTextFileSync(path, "not a database ".repeat(100));
+  assert.throws(() => Database.open(path), DatabaseRefusedError);
+  Deno.removeSync(path);
+  Database.open(path).close();
+});
+
+function fillerRow(db: Database, size = 64): void {
+  db.handle.exec("BEGIN IMMEDIATE");
+  db.setMeta(`filler-${crypto.randomUUID()}`, new Uint8Array(size));
+  db.handle.exec("COMMIT");
+}
+
+function assertUnavailable(work: () => unknown, reason: RegExp): void {
+  assert.throws(work, (error: unknown) => {
+    assert.ok(error instanceof StorageUnavailableError, String(error));
+    assert.equal(error.code, "storage_unavailable");
+    assert.equal(error.status, 503);
+    assert.match(error.message, reason);
+    return true;
+  });
+}
+
+Deno.test("database refuses a write transaction into a deleted file before it starts, and reads after", () => {
+  using dir = tempDir();
+  const path = `${dir.path}/relay.db`;
+  const db = Database.open(path);
+  try {
+    db.setMeta("kept", new Uint8Array([1]));
+    fillerRow(db);
+    assert.equal(db.check(), undefined);
+    Deno.removeSync(path);
+    // No timer runs here: the transaction itself checks first.
+    assertUnavailable(() => fillerRow(db), /database file was deleted while the relay was running/);
+    assert.equal(db.handle.isTransaction, false, "nothing was begun");
+    assert.equal(db.fault?.kind, "deleted");
+    assert.equal(db.fault?.readable, false);
+    // Statements prepared before the fault are checked anew: reads and plain writes are refused.
+    assertUnavailable(() => db.getMeta("kept"), /deleted/);
+    assertUnavailable(() => db.setMeta("kept", new Uint8Array([2])), /deleted/);
+    // A deleted file stays a fault even if something appears at the path again.
+    Deno.writeFileSync(path, new Uint8Array());
+    assert.equal(db.check()?.kind, "deleted");
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("database notices a replaced file on its check and refuses reads and writes", () => {
+  using dir = tempDir();
+  const path = `${dir.path}/relay.db`;
+  const db = Database.open(path);
+  try {
+    db.setMeta("kept", new Uint8Array([1]));
+    Deno.copyFileSync(path, `${path}.copy`);
+    Deno.renameSync(`${path}.copy`, path);
+    assert.equal(db.check()?.kind, "replaced");
+    assert.equal(
+      db.fault?.reason,
+      "the database file was replaced while the relay was running; restart the relay",
+    );
+    assertUnavailable(() => db.getMeta("kept"), /replaced/);
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("database refuses writes but serves reads while its file is read-only, and recovers", () => {
+  using dir = tempDir();
+  const path = `${dir.path}/relay.db`;
+  const db = Database.open(path);
+  try {
+    db.setMeta("kept", new Uint8Array([1]));
+    Deno.chmodSync(path, 0o444);
+    assert.equal(db.check()?.kind, "read_only");
+    assert.equal(db.fault?.reason, "the database file is read-only");
+    assertUnavailable(() => fillerRow(db), /read-only/);
+    assertUnavailable(() => db.setMeta("kept", new Uint8Array([2])), /read-only/);
+    assert.deepEqual(db.getMeta("kept"), new Uint8Array([1]), "reads are served");
+    Deno.chmodSync(path, 0o644);
+    assert.equal(db.check(), undefined);
+    db.setMeta("kept", new Uint8Array([3]));
+    fillerRow(db);
+    assert.deepEqual(db.getMeta("kept"), new Uint8Array([3]));
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("database watches its write-ahead log too", () => {
+  using dir = tempDir();
+  const path = `${dir.path}/relay.db`;
+  const db = Database.open(path);
+  try {
+    fillerRow(db);
+    Deno.removeSync(`${path}-wal`);
+    assertUnavailable(() => fillerRow(db), /write-ahead log was deleted/);
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("database checks on its timer until it closes", async () => {
+  using dir = tempDir();
+  const path = `${dir.path}/relay.db`;
+  const db = Database.open(path);
+  try {
+    db.watch(20);
+    Deno.chmodSync(path, 0o400);
+    const deadline = Date.now() + 5000;
+    while (!db.fault && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(db.fault?.kind, "read_only");
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("an in-memory database takes no lock and has no watch", () => {
+  const first = Database.open(":memory:");
+  const second = Database.open(":memory:");
+  first.watch(10);
+  assert.equal(first.check(), undefined);
+  first.close();
+  second.close();
 });
