@@ -128,6 +128,8 @@ export interface ModeLimits {
   readonly maxEnvelopesPerVault: number;
   /** Charged bytes in the whole database (`--max-db-size`). At it: 507 `storage_full`. */
   readonly maxStoredBytes: number;
+  /** Envelopes one acknowledgement deletes at most, so it stays short; later ones delete the rest. */
+  readonly ackDeleteRows: number;
   /** Sends in one group-commit transaction. */
   readonly commitBatchEnvelopes: number;
   /** Body bytes in one group-commit transaction. */
@@ -234,6 +236,7 @@ export function relayLimits(config: Config, resolved: { maxDbBytes: number }): L
       envelopeOverheadBytes: 512,
       maxEnvelopesPerVault: 10_000,
       maxStoredBytes: resolved.maxDbBytes,
+      ackDeleteRows: 2000,
       commitBatchEnvelopes: 512,
       commitBatchBytes: 8 * MiB,
       sweepBatch: 500,

@@ -15,6 +15,7 @@ const LIMITS: ModeLimits = {
   envelopeOverheadBytes: 0,
   maxEnvelopesPerVault: 1000,
   maxStoredBytes: 1024 * 1024,
+  ackDeleteRows: 1000,
   commitBatchEnvelopes: 512,
   commitBatchBytes: 1024 * 1024,
   sweepBatch: 2,

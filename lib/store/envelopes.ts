@@ -46,6 +46,8 @@ export interface EnvelopeLimits {
   readonly maxEnvelopesPerVault: number;
   /** Charged bytes in the whole database; beyond it appends fail with StorageFullError. */
   readonly maxStoredBytes: number;
+  /** Rows one acknowledgement deletes at most; later ones delete the rest. */
+  readonly ackDeleteRows: number;
 }
 
 /** The vault's row: its counters. */
@@ -197,6 +199,7 @@ export class EnvelopeStore {
         device,
         acked,
         seenSince: now - this.limits.ttlMs,
+        maxRows: this.limits.ackDeleteRows,
       });
       this.#release(vault, freed);
       return { kind: "acked", acked, deleted: freed.length };

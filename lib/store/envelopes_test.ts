@@ -15,6 +15,7 @@ function openStore(limits: Partial<EnvelopeLimits> = {}) {
     envelopeOverheadBytes: 0,
     maxEnvelopesPerVault: 1000,
     maxStoredBytes: 1024 * 1024,
+    ackDeleteRows: 1000,
     ...limits,
   });
   return Object.assign(store, {
@@ -356,4 +357,13 @@ Deno.test("an ack deletes broadcasts only once every other recent device has the
   assert.deepEqual(acked, { kind: "acked", acked: 2, deleted: 2 }, "a's two; b's needs a");
   assert.deepEqual(store.ack("v1", "a", 3, T), { kind: "acked", acked: 3, deleted: 0 });
   assert.deepEqual(store.ack("v1", "c", 3, T), { kind: "acked", acked: 3, deleted: 1 });
+});
+
+Deno.test("one ack deletes at most its row budget; the next ack deletes the rest", () => {
+  using store = openStore({ ackDeleteRows: 3 });
+  store.appendBatch(Array.from({ length: 5 }, () => send("a", 1)), T);
+  store.touchDevice("v1", "b", T);
+  assert.deepEqual(store.ack("v1", "b", 5, T), { kind: "acked", acked: 5, deleted: 3 });
+  assert.deepEqual(store.ack("v1", "b", 5, T), { kind: "acked", acked: 5, deleted: 2 });
+  assert.equal(store.usage("v1", T).envelopes, 0);
 });
