@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { generateVaultKeys, RelayClient, RelayError, type RelaySocket } from "../lib/client/mod.ts";
 import { defaultConfig, parseCommand } from "../lib/config/mod.ts";
 import { type RelayProcess, spawnRelay } from "../scripts/relay_process.ts";
+import type { Relay } from "../lib/relay.ts";
 import { startRelay, tempDir } from "./_helpers.ts";
 
 const PACKAGED = new URL("../packaging/proxy/", import.meta.url).pathname;
@@ -95,22 +96,31 @@ async function untilAnswers(url: string): Promise<void> {
   assert.fail(`The proxy never answered at ${url}: ${(last as Error).message}`);
 }
 
-/** Replaces the example relay addresses with the test relays' ports. */
-function withRelays(text: string, relays: readonly RelayProcess[]): string {
+/** Replaces the example relay addresses with the test relays' (`host:port`). */
+function withRelays(text: string, relays: readonly string[]): string {
   return EXAMPLE_ADDRESSES.reduce(
-    (config, example, i) => config.replaceAll(example, new URL(relays[i]!.url).host),
+    (config, example, i) => config.replaceAll(example, relays[i]!),
     text,
   );
 }
+
+/** Where a proxy sends traffic: three relays' `host:port`, and an edit of its ring, if any. */
+interface ProxySetup {
+  readonly relays: readonly string[];
+  readonly edit?: (config: string) => string;
+}
+
+/** Starts a proxy for a setup, with its files in `dir`. */
+type StartProxy = (dir: string, setup: ProxySetup) => Promise<Proxy>;
 
 /**
  * `packaging/proxy/nginx-shards.conf` on loopback: the TLS server becomes plain HTTP on a free
  * port (TLS through the packaged nginx is what proxy_test.ts covers), the rest is as shipped.
  */
-function nginxSite(relays: readonly RelayProcess[], port: number): string {
+function nginxSite(setup: ProxySetup, port: number): string {
   const shipped = Deno.readTextFileSync(`${PACKAGED}nginx-shards.conf`);
   assert.match(shipped, /hash \$vaultmesh_vault consistent;/);
-  return withRelays(shipped, relays)
+  const site = withRelays(shipped, setup.relays)
     .replace(/server \{\s*listen 80;[^}]*\}/, "")
     .replaceAll("listen [::]:443 ssl;", "")
     .replaceAll("listen 443 ssl;", `listen 127.0.0.1:${port};`)
@@ -119,11 +129,12 @@ function nginxSite(relays: readonly RelayProcess[], port: number): string {
       "/etc/nginx/vaultmesh_relay_headers.conf",
       `${PACKAGED}vaultmesh_relay_headers.conf`,
     );
+  return setup.edit?.(site) ?? site;
 }
 
-async function startNginx(dir: string, relays: readonly RelayProcess[]): Promise<Proxy> {
+const startNginx: StartProxy = async (dir, setup) => {
   const port = freePort();
-  await Deno.writeTextFile(`${dir}/site.conf`, nginxSite(relays, port));
+  await Deno.writeTextFile(`${dir}/site.conf`, nginxSite(setup, port));
   await Deno.writeTextFile(
     `${dir}/nginx.conf`,
     [
@@ -157,26 +168,27 @@ async function startNginx(dir: string, relays: readonly RelayProcess[]): Promise
       await child.status;
     },
   };
-}
+};
 
 /**
  * `packaging/proxy/haproxy-shards.cfg` on loopback: the TLS bind becomes plain HTTP on a free port
  * (and so the redirect to HTTPS goes), the rest is as shipped.
  */
-function haproxyConfig(relays: readonly RelayProcess[], port: number): string {
+function haproxyConfig(setup: ProxySetup, port: number): string {
   const shipped = Deno.readTextFileSync(`${PACKAGED}haproxy-shards.cfg`);
   assert.match(shipped, /balance uri depth 3\s+hash-type consistent/);
-  return withRelays(shipped, relays)
+  const config = withRelays(shipped, setup.relays)
     .replace(/^\s*bind :80\s*$/m, "")
     .replace(/^\s*bind :443 ssl .*$/m, `    bind 127.0.0.1:${port}`)
     .replace(/^\s*http-request redirect scheme https .*$/m, "")
     .replace("maxconn 20000", "maxconn 4096");
+  return setup.edit?.(config) ?? config;
 }
 
-async function startHaproxy(dir: string, relays: readonly RelayProcess[]): Promise<Proxy> {
+const startHaproxy: StartProxy = async (dir, setup) => {
   const port = freePort();
   const config = `${dir}/haproxy.cfg`;
-  await Deno.writeTextFile(config, haproxyConfig(relays, port));
+  await Deno.writeTextFile(config, haproxyConfig(setup, port));
   const check = await output(HAPROXY!, ["-c", "-q", "-f", config]);
   assert.ok(check.success, `haproxy -c: ${decoded(check.stdout)}${decoded(check.stderr)}`);
   const child = new Deno.Command(HAPROXY!, {
@@ -193,7 +205,7 @@ async function startHaproxy(dir: string, relays: readonly RelayProcess[]): Promi
       await child.status;
     },
   };
-}
+};
 
 /** Three relay processes, each with its own database and shard name, trusting the local proxy. */
 async function startShards(dir: string): Promise<RelayProcess[]> {
@@ -269,14 +281,14 @@ async function latestSeqOnEachRelay(
 }
 
 /** The whole scenario against one proxy. */
-async function shardScenario(start: (dir: string, relays: RelayProcess[]) => Promise<Proxy>) {
+async function shardScenario(start: StartProxy) {
   using dir = tempDir();
   await Deno.chmod(dir.path, 0o755);
   const relays = await startShards(dir.path);
   let proxy: Proxy | undefined;
   let vaults: Vault[] = [];
   try {
-    proxy = await start(dir.path, relays);
+    proxy = await start(dir.path, { relays: relays.map((relay) => new URL(relay.url).host) });
     const base = proxy.url;
     const started = performance.now();
 
@@ -385,6 +397,126 @@ Deno.test({
     "interrupts only its own vaults" + (HAPROXY ? "" : NO_HAPROXY),
   ignore: HAPROXY === undefined,
   fn: () => shardScenario(startHaproxy),
+});
+
+/** How to add a fourth relay to, or take the second off, a proxy's ring, in its own syntax. */
+interface RingEdits {
+  readonly start: StartProxy;
+  add(config: string, relays: readonly string[]): string;
+  remove(config: string, relays: readonly string[]): string;
+}
+
+/** Replaces exactly one occurrence of `line` in `config`. */
+function replaceLine(config: string, line: string, replacement: string): string {
+  assert.equal(config.split(line).length, 2, `expected one line "${line.trim()}"`);
+  return config.replace(line, replacement);
+}
+
+const NGINX_RING: RingEdits = {
+  start: startNginx,
+  add: (config, relays) =>
+    replaceLine(
+      config,
+      `    server ${relays[2]} max_fails=0;\n`,
+      `    server ${relays[2]} max_fails=0;\n    server ${relays[3]} max_fails=0;\n`,
+    ),
+  remove: (config, relays) => replaceLine(config, `    server ${relays[1]} max_fails=0;\n`, ""),
+};
+
+const HAPROXY_RING: RingEdits = {
+  start: startHaproxy,
+  add: (config, relays) =>
+    replaceLine(
+      config,
+      `    server relay-3 ${relays[2]} id 3\n`,
+      `    server relay-3 ${relays[2]} id 3\n    server relay-4 ${relays[3]} id 4\n`,
+    ),
+  remove: (config, relays) => replaceLine(config, `    server relay-2 ${relays[1]} id 2\n`, ""),
+};
+
+/** A random, well-formed vault id: unpadded base64url of 32 bytes. */
+function randomVaultId(): string {
+  return crypto.getRandomValues(new Uint8Array(32)).toBase64({
+    alphabet: "base64url",
+    omitPadding: true,
+  });
+}
+
+/** Which relay the proxy sends each vault to: the X-VaultMesh-Shard of an unsigned request. */
+async function shardOf(url: string, vaults: readonly string[]): Promise<string[]> {
+  return await pooled(vaults, CONCURRENCY, async (vault) => {
+    const response = await fetch(`${url}/v3/vaults/${vault}/envelopes`, {
+      headers: { "x-vaultmesh-protocol": "3" },
+    });
+    await response.body?.cancel();
+    assert.equal(response.status, 401);
+    return response.headers.get("x-vaultmesh-shard")!;
+  });
+}
+
+/** Adding a relay moves about 1/4 of the vaults, all to it; removing one moves only its own. */
+async function ringScenario(ring: RingEdits): Promise<void> {
+  using dir = tempDir();
+  await Deno.chmod(dir.path, 0o755);
+  const names = [...SHARDS, "relay-4"];
+  const relays: Relay[] = [];
+  try {
+    for (const shardName of names) {
+      // All requests come from 127.0.0.1: the per-address rate limit is not what is tested here.
+      relays.push(
+        await startRelay(dir.path, {
+          shardName,
+          db: `${dir.path}/${shardName}.db`,
+          rateLimitIp: null,
+        }),
+      );
+    }
+    const addresses = relays.map((relay) => new URL(relay.url).host);
+    const vaults = Array.from({ length: 1000 }, randomVaultId);
+    const routed = async (edit?: (config: string) => string) => {
+      const proxy = await ring.start(
+        dir.path,
+        edit ? { relays: addresses, edit } : { relays: addresses },
+      );
+      try {
+        return await shardOf(proxy.url, vaults);
+      } finally {
+        await proxy.stop();
+      }
+    };
+    const before = await routed();
+    assert.ok(!before.includes("relay-4"));
+    const added = await routed((config) => ring.add(config, addresses));
+    const moved = vaults.filter((_, i) => added[i] !== before[i]);
+    assert.ok(moved.every((vault) => added[vaults.indexOf(vault)] === "relay-4"));
+    const removed = await routed((config) => ring.remove(config, addresses));
+    const movedOff = vaults.filter((_, i) => removed[i] !== before[i]);
+    assert.ok(movedOff.every((vault) => before[vaults.indexOf(vault)] === "relay-2"));
+    assert.ok(removed.every((shard) => shard !== "relay-2"));
+    const share = (count: number) => `${(100 * count / vaults.length).toFixed(1)} %`;
+    console.log(
+      `  adding a 4th relay moved ${share(moved.length)} of ${vaults.length} vaults (all to it); ` +
+        `removing relay-2 moved ${share(movedOff.length)} (only its own)`,
+    );
+    assert.ok(moved.length > vaults.length * 0.15 && moved.length < vaults.length * 0.35);
+  } finally {
+    for (const relay of relays) await relay.stop();
+  }
+}
+
+Deno.test({
+  name: "adding a relay to nginx-shards.conf moves about a quarter of the vaults, all to it, and " +
+    "removing one moves only its own" + (NGINX ? "" : NO_NGINX),
+  ignore: NGINX === undefined,
+  fn: () => ringScenario(NGINX_RING),
+});
+
+Deno.test({
+  name:
+    "adding a relay to haproxy-shards.cfg moves about a quarter of the vaults, all to it, and " +
+    "removing one moves only its own" + (HAPROXY ? "" : NO_HAPROXY),
+  ignore: HAPROXY === undefined,
+  fn: () => ringScenario(HAPROXY_RING),
 });
 
 Deno.test("a relay names its shard in a header on every answer, on its status page and in metrics", async () => {
