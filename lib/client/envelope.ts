@@ -12,9 +12,12 @@ export interface ReceivedEnvelope {
   readonly from: string;
   /** The one recipient device, or `null` for every other device of the vault. */
   readonly to: string | null;
-  /** Seconds since the epoch when the relay accepted it. */
+  /** Milliseconds since the epoch when the relay accepted it. */
   readonly createdAt: number;
-  /** Seconds since the epoch when the relay drops it; 0 on a socket, which does not say. */
+  /**
+   * Milliseconds since the epoch when the relay drops it; 0 from a socket or a binary backlog
+   * page, which do not say.
+   */
   readonly expiresAt: number;
   /** The ciphertext. */
   readonly body: Uint8Array;

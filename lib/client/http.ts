@@ -9,6 +9,11 @@ import { RelayError } from "./errors.ts";
 import { vaultIdOfKeys } from "./keys.ts";
 import { signRequest } from "./sign.ts";
 import { connectSocket, type RelaySocket, type SocketHandlers } from "./socket.ts";
+import {
+  BACKLOG_FRAMES_TYPE,
+  decodeBacklogPage,
+  readBacklogPageHeaders,
+} from "../protocol/backlog_page.ts";
 
 /** The answer to a send. */
 export interface SendResult {
@@ -22,9 +27,15 @@ export interface SendResult {
   readonly recipients: number;
 }
 
+/**
+ * How a backlog page travels: `frames`, the socket's binary envelope frames (bodies as raw bytes,
+ * no `expiresAt`), or `json` (bodies in base64, with `expiresAt`).
+ */
+export type BacklogFormat = "frames" | "json";
+
 /** A page of backlog. */
 export interface BacklogResult {
-  /** Envelopes for this device, in seq order. */
+  /** Envelopes for this device, in seq order. `expiresAt` is 0 in a `frames` page. */
   readonly envelopes: ReceivedEnvelope[];
   /** This device's acknowledged cursor. */
   readonly acked: number;
@@ -172,14 +183,31 @@ export class RelayClient {
 
   /**
    * Envelopes for this device after `after` (default: its acknowledged cursor). With `wait`
-   * (seconds), the relay holds the request until something arrives.
+   * (seconds), the relay holds the request until something arrives. Pages come as binary frames
+   * unless `format` is `json`, which also carries each envelope's `expiresAt` (0 in frames); a
+   * relay that answers JSON to a request for frames is read as JSON.
+   *
+   * @throws {RelayError} for an error answer of the relay.
+   * @throws {FrameError} when a binary page or its headers cannot be decoded.
    */
   async backlog(
-    options: { after?: number; limit?: number; wait?: number } = {},
+    options: { after?: number; limit?: number; wait?: number; format?: BacklogFormat } = {},
   ): Promise<BacklogResult> {
-    const result = await this.#json(
-      await this.request("GET", "/envelopes", { query: options }),
-    );
+    const { format = "frames", ...query } = options;
+    const accept = format === "frames" ? BACKLOG_FRAMES_TYPE : "application/json";
+    const response = await this.request("GET", "/envelopes", { query, headers: { accept } });
+    const type = response.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase();
+    if (response.ok && type === BACKLOG_FRAMES_TYPE) {
+      const info = readBacklogPageHeaders(response.headers);
+      const frames = decodeBacklogPage(new Uint8Array(await response.arrayBuffer()));
+      return {
+        envelopes: frames.map((frame) => ({ ...frame, expiresAt: 0 })),
+        acked: info.acked,
+        latestSeq: info.latestSeq,
+        more: info.more,
+      };
+    }
+    const result = await this.#json(response);
     const envelopes = (result.envelopes as Record<string, unknown>[]).map((raw) => ({
       seq: raw.seq as number,
       from: raw.from as string,

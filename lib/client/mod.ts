@@ -23,6 +23,7 @@
  */
 export type { ReceivedEnvelope } from "./envelope.ts";
 export { RelayError } from "./errors.ts";
+export { FrameError } from "../protocol/socket_frames.ts";
 export { generateVaultKeys, vaultIdOfKeys, vaultKeysFromSeed } from "./keys.ts";
 export {
   type SignedParts,
@@ -31,6 +32,7 @@ export {
   type UnsignedRequest,
 } from "./sign.ts";
 export {
+  type BacklogFormat,
   type BacklogResult,
   type ClientOptions,
   RelayClient,

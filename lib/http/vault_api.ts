@@ -1,7 +1,8 @@
 /**
  * The signed vault endpoints of protocol 3: send, backlog (with long poll), ack, usage and
  * purge. Handlers authenticate, check the protocol's rules (`protocol/validate.ts`), call the
- * mode and render its outcome; refusals travel as thrown `ProtocolError`s.
+ * mode and render its outcome (a backlog page as JSON or as binary frames, by `Accept`:
+ * `backlog_response.ts`); refusals travel as thrown `ProtocolError`s.
  *
  * @module
  */
@@ -19,6 +20,7 @@ import {
 import type { HttpLimits } from "../limits.ts";
 import type { LongPolls } from "../guard/long_polls.ts";
 import { jsonResponse } from "./errors.ts";
+import { backlogResponse } from "./backlog_response.ts";
 import { readBody, readJson } from "./body.ts";
 import type { RequestContext, Router } from "./router.ts";
 import { authenticateRequest, type AuthParts } from "./authenticate.ts";
@@ -36,18 +38,6 @@ export interface VaultApiParts extends AuthParts {
 
 function queryInteger(url: URL, name: string, range: { min: number; max: number }) {
   return integerParameter(name, url.searchParams.get(name), range);
-}
-
-function envelopeJson(envelope: Envelope) {
-  return {
-    seq: envelope.seq,
-    from: envelope.from,
-    to: envelope.to,
-    created_at: envelope.createdAt,
-    expires_at: envelope.expiresAt,
-    size: envelope.body.byteLength,
-    body: envelope.body.toBase64(),
-  };
 }
 
 function sendResponse(outcome: SendOutcome): Response {
@@ -154,10 +144,10 @@ export function addVaultRoutes(router: Router, parts: VaultApiParts): Router {
       envelopes = mode.buffering === "enabled" ? page.envelopes : live;
     }
     const last = envelopes.at(-1)?.seq;
-    return jsonResponse({
-      envelopes: envelopes.map(envelopeJson),
+    return backlogResponse(context.request, {
+      envelopes,
       acked: page.acked,
-      latest_seq: page.latestSeq,
+      latestSeq: page.latestSeq,
       more: mode.buffering === "enabled" && last !== undefined && last < page.latestSeq,
     });
   };

@@ -1,0 +1,61 @@
+/**
+ * The two renderings of a backlog page: JSON with base64 bodies (the default, for browsers and
+ * people) and binary envelope frames (`protocol/backlog_page.ts`) for a request whose `Accept`
+ * names `application/vnd.vaultmesh.frames`. The handler builds one page; only the rendering
+ * differs.
+ *
+ * @module
+ */
+import type { Envelope } from "../protocol/envelope.ts";
+import {
+  acceptsFrames,
+  BACKLOG_FRAMES_TYPE,
+  backlogPageHeaders,
+  type BacklogPageInfo,
+  encodeBacklogPage,
+} from "../protocol/backlog_page.ts";
+import { jsonResponse } from "./errors.ts";
+
+/** A backlog page as the handler answers it, whichever the rendering. */
+export interface RenderedPage extends BacklogPageInfo {
+  readonly envelopes: readonly Envelope[];
+}
+
+/** The answer depends on `Accept`, so a cache must not hand one rendering to the other. */
+const VARY = { vary: "accept" } as const;
+
+function envelopeJson(envelope: Envelope) {
+  return {
+    seq: envelope.seq,
+    from: envelope.from,
+    to: envelope.to,
+    created_at: envelope.createdAt,
+    expires_at: envelope.expiresAt,
+    size: envelope.body.byteLength,
+    body: envelope.body.toBase64(),
+  };
+}
+
+/** The page as JSON: envelopes with base64 bodies, and the page's fields. */
+export function backlogJsonResponse(page: RenderedPage): Response {
+  return jsonResponse({
+    envelopes: page.envelopes.map(envelopeJson),
+    acked: page.acked,
+    latest_seq: page.latestSeq,
+    more: page.more,
+  }, { headers: VARY });
+}
+
+/** The page as length-prefixed envelope frames, its fields in `X-VaultMesh-*` headers. */
+export function backlogFramesResponse(page: RenderedPage): Response {
+  return new Response(encodeBacklogPage(page.envelopes), {
+    headers: { "content-type": BACKLOG_FRAMES_TYPE, ...VARY, ...backlogPageHeaders(page) },
+  });
+}
+
+/** The page rendered as `request`'s `Accept` asks: frames when it names them, else JSON. */
+export function backlogResponse(request: Request, page: RenderedPage): Response {
+  return acceptsFrames(request.headers.get("accept"))
+    ? backlogFramesResponse(page)
+    : backlogJsonResponse(page);
+}
