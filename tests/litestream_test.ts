@@ -344,3 +344,53 @@ Deno.test("--checkpoint external: the relay never checkpoints the write-ahead lo
     reader.close();
   }
 });
+
+const ANALYZE = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"].find((path) =>
+  executable(path)
+);
+
+Deno.test({
+  name:
+    "the Litestream unit and the relay's drop-in pass systemd-analyze verify without a warning" +
+    (ANALYZE ? "" : " (skipped: systemd-analyze not installed)"),
+  ignore: ANALYZE === undefined,
+  async fn() {
+    // verify checks that every Exec* binary exists, so it runs against a root folder holding the
+    // system's units, the relay's unit, the Litestream files and two fixture scripts.
+    using root = tempDir();
+    const units = join(root.path, "etc/systemd/system");
+    const bin = join(root.path, "usr/local/bin");
+    Deno.mkdirSync(join(units, "vaultmesh-relay.service.d"), { recursive: true });
+    Deno.mkdirSync(bin, { recursive: true });
+    Deno.mkdirSync(join(root.path, "usr/lib/systemd"), { recursive: true });
+    const copy = await run("cp", [
+      "-a",
+      "/usr/lib/systemd/system",
+      join(root.path, "usr/lib/systemd/"),
+    ]);
+    assert.equal(copy.code, 0, copy.stderr);
+    for (const name of ["vaultmesh-relay", "litestream"]) {
+      Deno.writeTextFileSync(join(bin, name), "#!/bin/sh\n# test fixture\n", { mode: 0o755 });
+    }
+    Deno.copyFileSync(
+      new URL("../packaging/systemd/vaultmesh-relay.service", import.meta.url).pathname,
+      join(units, "vaultmesh-relay.service"),
+    );
+    Deno.copyFileSync(
+      `${PACKAGED}vaultmesh-relay-litestream.service`,
+      join(units, "vaultmesh-relay-litestream.service"),
+    );
+    Deno.copyFileSync(
+      `${PACKAGED}vaultmesh-relay.service.d/litestream.conf`,
+      join(units, "vaultmesh-relay.service.d/litestream.conf"),
+    );
+    const result = await run(ANALYZE!, [
+      "verify",
+      `--root=${root.path}`,
+      join(units, "vaultmesh-relay.service"),
+      join(units, "vaultmesh-relay-litestream.service"),
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stderr.trim(), "", "systemd-analyze verify warned");
+  },
+});
