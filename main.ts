@@ -109,6 +109,10 @@ async function main(args: string[]): Promise<void> {
       address: relay.address,
       p2pAddresses,
       maxDbBytes: relay.limits.modes.maxStoredBytes,
+      openFiles: {
+        limit: relay.limits.connections.openFileLimit,
+        source: relay.limits.connections.openFileSource,
+      },
     })
   ) {
     log.info(line);

@@ -10,6 +10,7 @@
  */
 import type { Config } from "./config/mod.ts";
 import type { RateLimit } from "./guard/rate_limit.ts";
+import type { FdBudget } from "./guard/fd_budget.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -159,8 +160,99 @@ export interface StorageLimits {
   readonly checkIntervalMs: number;
 }
 
+/**
+ * Bounds of the libp2p node (`--p2p-port`). Per-address bounds count an IPv4 address or an IPv6
+ * /64 as one address, like the HTTP side (`guard/client_address.ts` `addressKey`).
+ */
+export interface P2pLimits {
+  /**
+   * libp2p connections open at once: the p2p share of the process's file descriptors. At it: a
+   * new inbound connection is closed before its handshake.
+   */
+  readonly maxConnections: number;
+  /** Inbound connections still in their handshake (Noise, Yamux). At it: new ones closed at once. */
+  readonly maxPendingConnections: number;
+  /** Time an inbound connection may take to finish its handshake. At it: closed. */
+  readonly handshakeTimeoutMs: number;
+  /** New connections per second from one IP (js-libp2p's own check). Beyond it: closed at once. */
+  readonly connectionsPerSecondPerIp: number;
+  /** Connections open or in their handshake from one address. At it: new ones closed at once. */
+  readonly connectionsPerAddress: number;
+  /** Connections still in their handshake from one address. At it: new ones closed at once. */
+  readonly pendingPerAddress: number;
+  /** Streams a peer may have open on one connection. Beyond it: the new stream is reset. */
+  readonly inboundStreamsPerConnection: number;
+  /** Streams the relay opens on one connection (circuits, identify, ping). Beyond it: no circuit. */
+  readonly outboundStreamsPerConnection: number;
+  /**
+   * Bytes one stream may have received but not yet processed (its Yamux window). A peer sending
+   * more than its window has its connection closed; a stream whose buffer fills is reset.
+   */
+  readonly streamReadBytes: number;
+  /** Bytes queued to a stream whose reader does not keep up. Beyond it: the stream is reset. */
+  readonly streamWriteBytes: number;
+  /** Circuit Relay reservations held (`--p2p-max-reservations`). At it: RESERVATION_REFUSED. */
+  readonly reservations: number;
+  /** Reservations from one address (`--p2p-max-reservations-per-ip`). At it: PERMISSION_DENIED. */
+  readonly reservationsPerAddress: number;
+  /** How long a reservation lasts unless refreshed (`--p2p-reservation-ttl`), in seconds. */
+  readonly reservationTtlSeconds: number;
+  /** Relayed circuits open to one reserving peer (`--p2p-max-circuits`). At it: circuit refused. */
+  readonly circuitsPerPeer: number;
+  /** Bytes one circuit carries (`--p2p-circuit-bytes`). At it: the circuit is closed. */
+  readonly circuitBytes: number;
+  /** Seconds one circuit stays open (`--p2p-circuit-seconds`). At it: the circuit is closed. */
+  readonly circuitSeconds: number;
+  /** Rendezvous registrations held (`--p2p-max-registrations`). At it: E_UNAVAILABLE. */
+  readonly registrations: number;
+  /** Registrations of one peer (`--p2p-max-registrations-per-peer`). At it: E_UNAVAILABLE. */
+  readonly registrationsPerPeer: number;
+  /** Registrations made from one address, by any of its peers. At it: E_UNAVAILABLE. */
+  readonly registrationsPerAddress: number;
+  /** Largest signed peer record in a registration. Beyond it: E_INVALID_SIGNED_PEER_RECORD. */
+  readonly recordBytes: number;
+  /**
+   * Largest rendezvous message (a record at its cap fits with its namespace). Beyond it: the
+   * stream is reset without an answer.
+   */
+  readonly rendezvousMessageBytes: number;
+  /** Registrations in one DISCOVER reply (the spec's `limit` is clamped to it); the cookie pages on. */
+  readonly discoverRegistrations: number;
+  /** Bytes of one DISCOVER reply: registrations beyond it wait for the next page (the cookie). */
+  readonly discoverBytes: number;
+  /** DISCOVER reply bytes being sent, in all. Beyond it: E_UNAVAILABLE ("busy"), retry later. */
+  readonly discoverBytesInFlight: number;
+  /** Rendezvous streams open on one connection. Beyond it: the new stream is reset. */
+  readonly rendezvousStreamsPerConnection: number;
+  /** Time a rendezvous stream may wait for a request or take to read an answer. At it: reset. */
+  readonly rendezvousTimeoutMs: number;
+}
+
+/** Bounds of client connections (see `guard/connection_gate.ts` and `guard/fd_budget.ts`). */
+export interface ConnectionLimits {
+  /** The open-file limit the budget comes from (`--max-open-files`, or read, or 1024). */
+  readonly openFileLimit: number;
+  /** Where that limit came from. */
+  readonly openFileSource: FdBudget["source"];
+  /** Descriptors HTTP connections may hold (a waiting one costs 1, a served one 3). At it: the
+   * oldest connection without a complete request head is dropped, then the oldest
+   * unauthenticated socket; with none, new connections are closed at once. */
+  readonly httpFds: number;
+  /** libp2p connections (the p2p share of the descriptor budget). */
+  readonly p2pConnections: number;
+  /** Time to send a complete request head, and the next one on an idle keep-alive connection.
+   * At it: the connection is closed. */
+  readonly headerTimeoutMs: number;
+  /** Largest request head (request line and headers). At it: 431 and the connection closed. */
+  readonly maxHeadBytes: number;
+  /** Time a socket's peer has to complete a close the relay started; then its TCP connection
+   * is torn down. */
+  readonly socketTeardownMs: number;
+}
+
 /** Every bound of the relay. */
 export interface Limits {
+  readonly connections: ConnectionLimits;
   readonly http: HttpLimits;
   readonly socket: SocketLimits;
   readonly presence: PresenceLimits;
@@ -169,6 +261,7 @@ export interface Limits {
   readonly modes: ModeLimits;
   readonly memory: MemoryLimits;
   readonly storage: StorageLimits;
+  readonly p2p: P2pLimits;
   /**
    * Vaults one client address may create (store a first envelope in), as a rate
    * (`--rate-limit-new-vaults`; `null` for none): a new key costs an attacker nothing, a new
@@ -179,10 +272,23 @@ export interface Limits {
 
 /**
  * The relay's bounds for `config`. `maxDbBytes` is `--max-db-size` resolved at start (`auto`
- * depends on the free disk space; see `store/disk.ts`).
+ * depends on the free disk space; see `store/disk.ts`), `fds` the descriptor budget
+ * (`guard/fd_budget.ts`).
  */
-export function relayLimits(config: Config, resolved: { maxDbBytes: number }): Limits {
+export function relayLimits(
+  config: Config,
+  resolved: { maxDbBytes: number; fds: FdBudget },
+): Limits {
   return {
+    connections: {
+      openFileLimit: resolved.fds.limit,
+      openFileSource: resolved.fds.source,
+      httpFds: resolved.fds.http,
+      p2pConnections: resolved.fds.p2pConnections,
+      headerTimeoutMs: 10_000,
+      maxHeadBytes: config.maxHeaderBytes + 8 * KiB,
+      socketTeardownMs: 3000,
+    },
     http: {
       maxEnvelopeBytes: config.maxEnvelope,
       maxAckBytes: 1 * KiB,
@@ -249,5 +355,42 @@ export function relayLimits(config: Config, resolved: { maxDbBytes: number }): L
     },
     memory: { requestBytes: 24 * MiB },
     storage: { checkIntervalMs: 1000 },
+    p2p: p2pLimits(config),
+  };
+}
+
+/** The libp2p node's bounds for `config`. */
+export function p2pLimits(config: Config): P2pLimits {
+  return {
+    // The p2p share of the process's file descriptors, until one budget is derived from
+    // RLIMIT_NOFILE for HTTP, sockets and libp2p together.
+    maxConnections: 256,
+    maxPendingConnections: 32,
+    handshakeTimeoutMs: 10_000,
+    connectionsPerSecondPerIp: 5,
+    connectionsPerAddress: 16,
+    pendingPerAddress: 4,
+    inboundStreamsPerConnection: 32,
+    // A reserving peer's circuits are stop streams the relay opens, plus identify and ping.
+    outboundStreamsPerConnection: config.p2pMaxCircuits + 16,
+    // Yamux's initial window; it does not grow, as a circuit carries 128 KiB by default.
+    streamReadBytes: 256 * KiB,
+    streamWriteBytes: 256 * KiB,
+    reservations: config.p2pMaxReservations,
+    reservationsPerAddress: config.p2pMaxReservationsPerIp,
+    reservationTtlSeconds: config.p2pReservationTtl,
+    circuitsPerPeer: config.p2pMaxCircuits,
+    circuitBytes: config.p2pCircuitBytes,
+    circuitSeconds: config.p2pCircuitSeconds,
+    registrations: config.p2pMaxRegistrations,
+    registrationsPerPeer: config.p2pMaxRegistrationsPerPeer,
+    registrationsPerAddress: 256,
+    recordBytes: 4 * KiB,
+    rendezvousMessageBytes: 8 * KiB,
+    discoverRegistrations: 100,
+    discoverBytes: 128 * KiB,
+    discoverBytesInFlight: 4 * MiB,
+    rendezvousStreamsPerConnection: 8,
+    rendezvousTimeoutMs: 30_000,
   };
 }

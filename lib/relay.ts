@@ -28,6 +28,9 @@ import { metricsResponse } from "./metrics/endpoint.ts";
 import { addressKey, clientAddress } from "./guard/client_address.ts";
 import { type Limits, relayLimits } from "./limits.ts";
 import { resolveMaxDbBytes } from "./store/disk.ts";
+import { fdBudget } from "./guard/fd_budget.ts";
+import { type HttpListener, listen } from "./http/listen.ts";
+import { NO_LIFECYCLE } from "./guard/connection_gate.ts";
 import { authorityOf } from "./protocol/signature_base.ts";
 
 const log = getLogger([LOG_CATEGORY, "relay"]);
@@ -106,14 +109,14 @@ export class Relay implements AsyncDisposable {
   readonly operations: Operations;
   /** How full the bounded tables are, for metrics. */
   tableSizes: () => TableSizes | undefined = () => undefined;
-  private readonly server: Deno.HttpServer<Deno.NetAddr>;
+  private readonly server: HttpListener;
 
   private constructor(parts: {
     config: Config;
     limits: Limits;
     database: Database;
     mode: RelayMode;
-    server: Deno.HttpServer<Deno.NetAddr>;
+    server: HttpListener;
     sockets: SocketRegistry<DeviceSession>;
     operations: Operations;
   }) {
@@ -161,7 +164,8 @@ export class Relay implements AsyncDisposable {
     const { clock, metrics, options } = parts;
     const database = Database.open(config.db, { checkpoint: config.checkpoint });
     const maxDbBytes = resolveMaxDbBytes(config.maxDbSize, config.db);
-    const limits = withOverrides(relayLimits(config, { maxDbBytes }), options);
+    const fds = fdBudget(config.maxOpenFiles, config.p2pPort !== 0);
+    const limits = withOverrides(relayLimits(config, { maxDbBytes, fds }), options);
     // A backstop under the store's own accounting: the file itself cannot outgrow the cap.
     database.setMaxPageCount(Math.max(1, Math.floor(maxDbBytes / PAGE_SIZE_BYTES)));
     let relay: Relay | undefined;
@@ -186,6 +190,7 @@ export class Relay implements AsyncDisposable {
       const presence = new PresenceBoard(clock, limits.presence);
       const publicAuthority = config.publicUrl ? authorityOf(config.publicUrl.host) : null;
       const sockets = new SocketRegistry<DeviceSession>((count) => metrics.setSocketsOpen(count));
+      let listener: HttpListener | undefined;
       const api = createApi({
         mode,
         hub,
@@ -208,20 +213,29 @@ export class Relay implements AsyncDisposable {
           onLimited: (limit) => metrics.limited(limit),
         },
         sockets,
+        lifecycleOf: (request) => listener?.socketOf(request) ?? NO_LIFECYCLE,
         clientAddress: ({ request, info }) => clientAddress(request, info, config.trustProxy),
         addressOf: ({ request, info }) =>
           addressKey(clientAddress(request, info, config.trustProxy).hostname),
         storageFault: () => database.fault?.reason,
         shardName: config.shardName,
       });
-      const server = Deno.serve({
+      const server = listener = listen({
         hostname: config.listen.hostname,
         port: config.listen.port,
-        onListen: () => {},
+        gate: config.connectionGate === "on" && {
+          fdBudget: limits.connections.httpFds,
+          headerTimeoutMs: limits.connections.headerTimeoutMs,
+          maxHeadBytes: limits.connections.maxHeadBytes,
+          socketTeardownMs: limits.connections.socketTeardownMs,
+        },
         handler: (request, info) => api.handle(request, info),
+        onGateEvent: (event) => metrics.limited(event),
       });
       relay = new Relay({ config, limits, database, mode, server, sockets, operations });
       relay.tableSizes = () => ({
+        connections: server.stats()?.connections,
+        connectionFds: server.stats()?.fds,
         presenceBlobs: presence.size,
         nonces: nonces.size,
         longPolls: operations.longPolls.size,

@@ -27,6 +27,8 @@ export function bannerLines(
     p2pAddresses?: readonly string[];
     /** The database cap in effect (`--max-db-size`, resolved when `auto`). */
     maxDbBytes?: number;
+    /** The open-file limit the connection budget comes from, and where it came from. */
+    openFiles?: { limit: number; source: "flag" | "process" | "assumed" };
   },
 ): string[] {
   const { version, config, address } = options;
@@ -51,6 +53,17 @@ export function bannerLines(
     `  p2p         ${config.p2pPort === 0 ? "disabled" : `port ${config.p2pPort} on ${p2pHost}`}`,
     ...(options.p2pAddresses ?? []).map((addr) => `  p2p addr    ${addr}`),
   ];
+  if (options.openFiles) {
+    const { limit, source } = options.openFiles;
+    lines.push(
+      `  open files  ${limit}` +
+        (source === "assumed"
+          ? " (assumed: the limit cannot be read without --allow-all; set --max-open-files)"
+          : source === "flag"
+          ? " (--max-open-files)"
+          : ""),
+    );
+  }
   lines.push(
     config.publicUrl
       ? `  public url  ${config.publicUrl.origin} (signatures for other hosts are refused)`

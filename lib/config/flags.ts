@@ -9,6 +9,7 @@
  */
 import {
   autoByteSize,
+  autoWholeNumber,
   bindHost,
   byteSize,
   CHECKPOINTERS,
@@ -153,7 +154,7 @@ export const FLAGS = {
   p2pMaxReservationsPerIp: flag({
     group: "p2p",
     default: "4",
-    help: "maximum Circuit Relay reservations from one IP address",
+    help: "maximum Circuit Relay reservations from one IPv4 address or IPv6 /64",
     ...wholeNumber({ min: 1, max: 1_000_000 }),
   }),
   p2pReservationTtl: flag({
@@ -188,7 +189,7 @@ export const FLAGS = {
   }),
   p2pMaxRegistrationsPerPeer: flag({
     group: "p2p",
-    default: "1000",
+    default: "32",
     help: "maximum rendezvous registrations of one peer",
     ...wholeNumber({ min: 1, max: 1_000_000 }),
   }),
@@ -241,6 +242,20 @@ export const FLAGS = {
     default: "60",
     help: "seconds between pings on an idle socket; one unanswered ping closes it (0 disables)",
     ...wholeNumber({ min: 0, max: 3600, unit: "seconds" }),
+  }),
+  maxOpenFiles: flag({
+    group: "limits",
+    default: "auto",
+    help: "the process's open-file limit; 80 % of it is the budget of client connections " +
+      "(auto: read it, which needs --allow-all; else 1024 is assumed and the banner says so)",
+    ...autoWholeNumber({ min: 64, max: 100_000_000 }),
+  }),
+  connectionGate: flag({
+    group: "limits",
+    default: "on",
+    help: "accept connections through the relay's gate (descriptor budget, 10 s header deadline, " +
+      "teardown of ignored socket closes); off serves directly, only behind a proxy that bounds them",
+    ...choice("on|off", ["on", "off"] as const),
   }),
   maxHeaderBytes: flag({
     group: "limits",

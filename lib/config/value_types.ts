@@ -218,3 +218,14 @@ export const shardName: ValueType<string> = {
   accepted: "empty (the host name), or 1 to 253 letters, digits, dots, hyphens or underscores",
   parse: (raw) => parseShardName(raw === "" ? machineName() : raw),
 };
+
+/** A whole number, or `auto` (`null`): the relay finds the value at start. */
+export function autoWholeNumber(options: { min: number; max: number }): ValueType<number | null> {
+  const { min, max } = options;
+  const parse = integerIn(min, max);
+  return {
+    placeholder: "COUNT|auto",
+    accepted: `auto, or a whole number from ${min} to ${max}`,
+    parse: (raw) => raw === "auto" ? null : parse(raw),
+  };
+}

@@ -33,6 +33,11 @@ export type LimitName =
   | "memory"
   | "long_polls"
   | "new_vaults"
+  | "header_timeout"
+  | "evicted"
+  | "refused"
+  | "torn_down"
+  | "accept_error"
   | "socket_in_flight";
 
 /** Called when a limit turns a request away. */

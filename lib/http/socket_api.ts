@@ -17,16 +17,19 @@ import { jsonResponse } from "./errors.ts";
 import { readBody } from "./body.ts";
 import { DeviceSession, type SessionParts } from "../live/session.ts";
 import type { SocketRegistry } from "../live/registry.ts";
+import type { SocketLifecycle } from "../guard/connection_gate.ts";
 import type { HttpLimits } from "../limits.ts";
 import type { RequestContext, Router } from "./router.ts";
 
 /** What the live endpoints need. */
 export interface LiveApiParts extends AuthParts {
-  readonly session: Omit<SessionParts, "onClosed">;
+  readonly session: Omit<SessionParts, "onClosed" | "lifecycle">;
   readonly sockets: SocketRegistry<DeviceSession>;
   readonly httpLimits: HttpLimits;
   /** The relay's public `@authority` (`--public-url`); `null` accepts any. */
   readonly publicAuthority: string | null;
+  /** The connection gate's view of the socket upgraded from a request. */
+  readonly lifecycleOf: (request: Request) => SocketLifecycle;
   /** The caller's address as the relay sees it (honouring a trusted proxy). */
   readonly clientAddress: (context: RequestContext) => { hostname: string; port: number };
 }
@@ -58,6 +61,7 @@ function upgrade(context: RequestContext, parts: LiveApiParts): Response {
   );
   const session = new DeviceSession(socket, { vaultId, vaultKey, deviceId, authority, address }, {
     ...parts.session,
+    lifecycle: parts.lifecycleOf(context.request),
     onClosed: (closed) => parts.sockets.delete(closed),
   });
   parts.sockets.add(session);

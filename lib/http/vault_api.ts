@@ -100,14 +100,14 @@ export function addVaultRoutes(router: Router, parts: VaultApiParts): Router {
     authenticateRequest(parts, context, hasBody);
 
   const send = async (context: RequestContext) => {
-    const caller = await authenticate(context, true);
+    const caller = authenticate(context, true);
     const to = validateRecipient(context.url.searchParams.get("to"), caller.deviceId);
     const idempotencyKey = validateIdempotencyKey(context.request.headers.get("idempotency-key"));
     const body = await readBody(context, {
       limit: limits.maxEnvelopeBytes,
       timeoutMs: limits.bodyTimeoutMs,
     });
-    await auth.verifyBody(context.request.headers, body);
+    auth.verifyBody(context.request.headers, body);
     const outcome = await mode.send({
       vault: caller.vaultId,
       from: caller.deviceId,
@@ -120,7 +120,7 @@ export function addVaultRoutes(router: Router, parts: VaultApiParts): Router {
   };
 
   const backlog = async (context: RequestContext) => {
-    const caller = await authenticate(context, false);
+    const caller = authenticate(context, false);
     await mode.touch(caller.vaultId, caller.deviceId);
     const after = queryInteger(context.url, "after", { min: 0, max: Number.MAX_SAFE_INTEGER });
     const limit = queryInteger(context.url, "limit", { min: 1, max: limits.maxPageEnvelopes }) ??
@@ -153,12 +153,12 @@ export function addVaultRoutes(router: Router, parts: VaultApiParts): Router {
   };
 
   const ack = async (context: RequestContext) => {
-    const caller = await authenticate(context, true);
+    const caller = authenticate(context, true);
     const body = await readBody(context, {
       limit: limits.maxAckBytes,
       timeoutMs: limits.bodyTimeoutMs,
     });
-    await auth.verifyBody(context.request.headers, body);
+    auth.verifyBody(context.request.headers, body);
     const { seq } = readJson(
       body,
       (value): value is { seq: number } => isSeq((value as { seq?: unknown })?.seq),
@@ -169,7 +169,7 @@ export function addVaultRoutes(router: Router, parts: VaultApiParts): Router {
   };
 
   const usage = async (context: RequestContext) => {
-    const caller = await authenticate(context, false);
+    const caller = authenticate(context, false);
     await mode.touch(caller.vaultId, caller.deviceId);
     const usage = await mode.usage(caller.vaultId);
     return jsonResponse({
@@ -183,7 +183,7 @@ export function addVaultRoutes(router: Router, parts: VaultApiParts): Router {
   };
 
   const purge = async (context: RequestContext) => {
-    const caller = await authenticate(context, false);
+    const caller = authenticate(context, false);
     parts.presence.clear(caller.vaultId);
     return jsonResponse({ purged: true, envelopes: await mode.purge(caller.vaultId) });
   };

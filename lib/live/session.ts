@@ -24,6 +24,7 @@ import { createDelivery } from "./delivery.ts";
 import type { VaultKeys } from "../guard/vault_keys.ts";
 import type { ByteBudget } from "../guard/byte_budget.ts";
 import type { LimitName } from "../guard/admission.ts";
+import type { SocketLifecycle } from "../guard/connection_gate.ts";
 import { HandshakeError, newChallenge, type SocketPeer, verifyAuth } from "./handshake.ts";
 import { Outbox } from "./outbox.ts";
 import { errorReply, type Json, parseMessage, receipt } from "./replies.ts";
@@ -46,6 +47,8 @@ export interface SessionParts {
   readonly onLimited?: (limit: LimitName) => void;
   /** Runs for each control message once authenticated; throws a ProtocolError to refuse it. */
   readonly onControl?: (vaultId: string) => void;
+  /** The connection's gate: told when the socket authenticates and when it is done. */
+  readonly lifecycle?: SocketLifecycle;
   /** Called once when the socket is done, however it ended. */
   readonly onClosed?: (session: DeviceSession) => void;
 }
@@ -125,6 +128,7 @@ export class DeviceSession {
     this.#outbox.close();
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
+    this.parts.lifecycle?.closed();
     this.parts.onClosed?.(this);
   }
 
@@ -200,6 +204,7 @@ export class DeviceSession {
     });
     if (this.#phase !== "verifying") return;
     this.#phase = "ready";
+    this.parts.lifecycle?.authenticated();
     this.#send({
       type: "ready",
       mode: mode.name,

@@ -11,6 +11,10 @@ import type { LimitName } from "../guard/admission.ts";
 
 /** The fill of the bounded tables clients can grow (see lib/limits.ts). */
 export interface TableSizes {
+  /** Client connections open through the gate (undefined without it). */
+  readonly connections: number | undefined;
+  /** Descriptors those connections hold. */
+  readonly connectionFds: number | undefined;
   /** Presence blobs held. */
   readonly presenceBlobs: number;
   /** Nonces in the replay cache. */

@@ -104,6 +104,18 @@ export class PrometheusMetrics implements Metrics {
         const sizes = sources.tables();
         return sizes && read(sizes);
       });
+    gauge(
+      r,
+      "connections_open",
+      "Client connections open through the gate",
+      () => sources.tables()?.connections,
+    );
+    gauge(
+      r,
+      "connection_fds",
+      "File descriptors client connections hold",
+      () => sources.tables()?.connectionFds,
+    );
     table("presence_blobs", "Presence blobs held", (sizes) => sizes.presenceBlobs);
     table("replay_cache_nonces", "Nonces held by the replay cache", (sizes) => sizes.nonces);
     table("long_polls_waiting", "Long polls waiting", (sizes) => sizes.longPolls);

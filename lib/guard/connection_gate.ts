@@ -1,0 +1,363 @@
+/**
+ * The connection gate: the relay's own TCP accept loop in front of `Deno.serve`, because
+ * `Deno.serve` offers no hook on connections (no header timeout, no idle timeout, no connection
+ * budget) and dies when `accept` fails with "too many open files".
+ *
+ * - The accept loop survives descriptor errors: it shrinks the budget below what is in use and
+ *   drops connections to get under it.
+ * - A descriptor budget: a connection still sending its request head costs 1 descriptor; once
+ *   handed to `Deno.serve` (over loopback) it costs 3. At the budget the oldest connection that
+ *   has not completed a request head is dropped, then the oldest unauthenticated socket, so a
+ *   fresh honest client always gets in.
+ * - A head deadline: a connection that has not sent a complete request head within it is closed;
+ *   after each answer an idle keep-alive connection gets the same deadline for its next request.
+ * - A socket the relay closed is torn down at the TCP level if its peer ignores the close.
+ *
+ * Handlers see the client's own address in `info.remoteAddr`, not the loopback hop.
+ *
+ * @module
+ */
+
+/** What the gate enforces. */
+export interface GateLimits {
+  /** Descriptors client connections may hold. */
+  readonly fdBudget: number;
+  /** Time to send a complete request head (and, when idle, the next one). */
+  readonly headerTimeoutMs: number;
+  /** Largest request head; beyond it the connection gets 431 and is closed. */
+  readonly maxHeadBytes: number;
+}
+
+/** Something the gate did to a connection, for metrics. */
+export type GateEvent = "header_timeout" | "evicted" | "refused" | "torn_down" | "accept_error";
+
+/** Options of {@linkcode ConnectionGate.start}. */
+export interface GateOptions {
+  readonly hostname: string;
+  readonly port: number;
+  readonly limits: GateLimits;
+  /** Answers requests, as for `Deno.serve`. */
+  readonly handler: (
+    request: Request,
+    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+  ) => Response | Promise<Response>;
+  readonly onEvent?: (event: GateEvent) => void;
+}
+
+/** The gate's view of an upgraded socket, reported by the socket's owner. */
+export interface SocketLifecycle {
+  /** The socket authenticated: it is no longer dropped to make room. */
+  authenticated(): void;
+  /** The relay closed (or the peer left) the socket: tear its connection down if it lingers. */
+  closed(): void;
+}
+
+/** A socket lifecycle that does nothing (requests that did not come through a gate). */
+export const NO_LIFECYCLE: SocketLifecycle = { authenticated: () => {}, closed: () => {} };
+
+const SWEEP_MS = 250;
+const MIN_BUDGET = 16;
+const HEAD_END = [13, 10, 13, 10];
+
+/** One client connection. */
+class Connection {
+  /** Requests being answered. */
+  inFlight = 0;
+  socket: "none" | "unauthenticated" | "authenticated" = "none";
+  deadline = 0;
+  upstream: Deno.TcpConn | undefined;
+  closed = false;
+
+  constructor(readonly outer: Deno.TcpConn) {}
+}
+
+function indexOfHeadEnd(bytes: Uint8Array, from: number): number {
+  for (let i = Math.max(0, from - 3); i + 3 < bytes.length; i++) {
+    if (HEAD_END.every((byte, j) => bytes[i + j] === byte)) return i + 4;
+  }
+  return -1;
+}
+
+function isOutOfDescriptors(error: unknown): boolean {
+  return error instanceof Error && /os error 2[34]|Too many open files/.test(error.message);
+}
+
+/** Copies bytes one way until either side ends; the buffer grows with the traffic. */
+async function pump(from: Deno.Conn, to: Deno.Conn): Promise<void> {
+  let buffer = new Uint8Array(4096);
+  try {
+    while (true) {
+      const count = await from.read(buffer);
+      if (count === null) break;
+      for (let written = 0; written < count;) {
+        written += await to.write(buffer.subarray(written, count));
+      }
+      if (count === buffer.length && buffer.length < 65536) buffer = new Uint8Array(count * 2);
+      else if (count < buffer.length / 4 && buffer.length > 4096) {
+        buffer = new Uint8Array(buffer.length / 2);
+      }
+    }
+    await to.closeWrite();
+  } catch {
+    // Reset by the peer, or closed by the gate.
+  }
+}
+
+/** The relay's listener: accepts, bounds and hands over client connections. */
+export class ConnectionGate {
+  readonly #options: GateOptions;
+  readonly #listener: Deno.TcpListener;
+  #inner!: Deno.HttpServer<Deno.NetAddr>;
+  /** Connections waiting for a request head, in deadline order. */
+  readonly #waiting = new Set<Connection>();
+  readonly #unauthenticated = new Set<Connection>();
+  readonly #open = new Set<Connection>();
+  readonly #byInnerPort = new Map<number, Connection>();
+  readonly #byRequest = new WeakMap<Request, Connection>();
+  #fds = 0;
+  #budget: number;
+  #stopping = false;
+  readonly #sweep: ReturnType<typeof setInterval>;
+  readonly #accepting: Promise<void>;
+
+  private constructor(options: GateOptions) {
+    this.#options = options;
+    this.#budget = options.limits.fdBudget;
+    this.#listener = Deno.listen({ hostname: options.hostname, port: options.port });
+    this.#startInner();
+    this.#sweep = setInterval(() => this.#expire(), SWEEP_MS);
+    this.#accepting = this.#acceptLoop();
+  }
+
+  /**
+   * Listens on `hostname:port` and serves `handler` behind the gate.
+   *
+   * @throws {Deno.errors.AddrInUse} and the other errors of `Deno.listen`.
+   */
+  static start(options: GateOptions): ConnectionGate {
+    return new ConnectionGate(options);
+  }
+
+  /** The public address. */
+  get addr(): Deno.NetAddr {
+    return this.#listener.addr as Deno.NetAddr;
+  }
+
+  /** Client connections open, descriptors they hold and the budget in force. */
+  get stats(): { connections: number; fds: number; budget: number } {
+    return { connections: this.#open.size, fds: this.#fds, budget: this.#budget };
+  }
+
+  /** Registers the socket upgraded from `request`; its owner reports what becomes of it. */
+  socketOf(request: Request, teardownMs: number): SocketLifecycle {
+    const connection = this.#byRequest.get(request);
+    if (!connection) return NO_LIFECYCLE;
+    connection.socket = "unauthenticated";
+    this.#waiting.delete(connection);
+    this.#unauthenticated.add(connection);
+    return {
+      authenticated: () => {
+        connection.socket = "authenticated";
+        this.#unauthenticated.delete(connection);
+      },
+      closed: () => {
+        this.#unauthenticated.delete(connection);
+        setTimeout(() => {
+          if (connection.closed) return;
+          this.#options.onEvent?.("torn_down");
+          this.#close(connection);
+        }, teardownMs);
+      },
+    };
+  }
+
+  /** Stops accepting, lets requests in flight finish, then closes every connection. */
+  async shutdown(): Promise<void> {
+    this.#stopping = true;
+    clearInterval(this.#sweep);
+    this.#listener.close();
+    await this.#accepting;
+    await this.#inner.shutdown();
+    for (const connection of [...this.#open]) this.#close(connection);
+  }
+
+  #startInner(): void {
+    if (this.#stopping) return;
+    try {
+      this.#inner = Deno.serve(
+        { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+        (request, info) => this.#handle(request, info),
+      );
+    } catch (error) {
+      if (!isOutOfDescriptors(error)) throw error;
+      setTimeout(() => this.#startInner(), 100);
+      return;
+    }
+    // Deno.serve's own accept loop ends on a descriptor error: shrink and start another.
+    this.#inner.finished.catch(() => {
+      this.#shrinkBudget();
+      this.#startInner();
+    });
+  }
+
+  #handle(
+    request: Request,
+    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+  ): Response | Promise<Response> {
+    const connection = this.#byInnerPort.get(info.remoteAddr.port);
+    if (!connection) return new Response(null, { status: 421 });
+    connection.inFlight++;
+    this.#waiting.delete(connection);
+    this.#byRequest.set(request, connection);
+    info.completed.catch(() => {}).finally(() => {
+      connection.inFlight--;
+      if (connection.inFlight === 0 && connection.socket === "none") this.#wait(connection);
+    });
+    const remoteAddr = connection.outer.remoteAddr as Deno.NetAddr;
+    return this.#options.handler(request, { remoteAddr, completed: info.completed });
+  }
+
+  #wait(connection: Connection): void {
+    if (connection.closed) return;
+    connection.deadline = Date.now() + this.#options.limits.headerTimeoutMs;
+    this.#waiting.delete(connection);
+    this.#waiting.add(connection);
+  }
+
+  #expire(): void {
+    const now = Date.now();
+    for (const connection of this.#waiting) {
+      if (connection.deadline > now) break;
+      this.#options.onEvent?.("header_timeout");
+      this.#close(connection);
+    }
+  }
+
+  /** Drops connections until `more` descriptors fit; false when nothing can be dropped. */
+  #makeRoom(more: number): boolean {
+    while (this.#fds + more > this.#budget) {
+      const victim = this.#waiting.values().next().value ??
+        this.#unauthenticated.values().next().value;
+      if (!victim) return false;
+      this.#options.onEvent?.("evicted");
+      this.#close(victim);
+    }
+    return true;
+  }
+
+  /** The budget was above the real limit: keep below what is in use now. */
+  #shrinkBudget(): void {
+    this.#budget = Math.max(MIN_BUDGET, Math.floor(this.#fds * 0.9));
+    this.#makeRoom(0);
+  }
+
+  async #acceptLoop(): Promise<void> {
+    while (!this.#stopping) {
+      let outer: Deno.TcpConn;
+      try {
+        outer = await this.#listener.accept();
+      } catch (error) {
+        if (this.#stopping || error instanceof Deno.errors.BadResource) return;
+        this.#options.onEvent?.("accept_error");
+        if (isOutOfDescriptors(error)) this.#shrinkBudget();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        continue;
+      }
+      if (!this.#makeRoom(1)) {
+        this.#options.onEvent?.("refused");
+        outer.close();
+        continue;
+      }
+      const connection = new Connection(outer);
+      this.#fds += 1;
+      this.#open.add(connection);
+      this.#wait(connection);
+      void this.#serve(connection);
+    }
+  }
+
+  #close(connection: Connection): void {
+    if (connection.closed) return;
+    connection.closed = true;
+    this.#waiting.delete(connection);
+    this.#unauthenticated.delete(connection);
+    this.#open.delete(connection);
+    try {
+      connection.outer.close();
+    } catch {
+      // Already closed.
+    }
+    this.#fds -= 1;
+    if (connection.upstream) {
+      this.#byInnerPort.delete(connection.upstream.localAddr.port);
+      try {
+        connection.upstream.close();
+      } catch {
+        // Already closed.
+      }
+      this.#fds -= 2;
+    }
+  }
+
+  /** Reads the first request head, then hands the connection to `Deno.serve`. */
+  async #serve(connection: Connection): Promise<void> {
+    const head = await this.#readHead(connection);
+    if (!head || connection.closed) return this.#close(connection);
+    if (!this.#makeRoom(2) || connection.closed) return this.#close(connection);
+    this.#fds += 2;
+    let upstream: Deno.TcpConn;
+    try {
+      upstream = await Deno.connect({ hostname: "127.0.0.1", port: this.#inner.addr.port });
+    } catch (error) {
+      this.#fds -= 2;
+      if (isOutOfDescriptors(error)) this.#shrinkBudget();
+      return this.#close(connection);
+    }
+    if (connection.closed) {
+      upstream.close();
+      this.#fds -= 2;
+      return;
+    }
+    connection.upstream = upstream;
+    this.#byInnerPort.set(upstream.localAddr.port, connection);
+    try {
+      await upstream.write(head);
+    } catch {
+      return this.#close(connection);
+    }
+    await Promise.all([pump(connection.outer, upstream), pump(upstream, connection.outer)]);
+    this.#close(connection);
+  }
+
+  /** The bytes up to the end of the first request head, or `undefined` when it never came. */
+  async #readHead(connection: Connection): Promise<Uint8Array | undefined> {
+    const { maxHeadBytes } = this.#options.limits;
+    let buffer = new Uint8Array(4096);
+    let length = 0;
+    try {
+      while (true) {
+        if (length === buffer.length) {
+          if (buffer.length >= maxHeadBytes) {
+            await connection.outer.write(
+              new TextEncoder().encode(
+                "HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\n" +
+                  "content-length: 0\r\n\r\n",
+              ),
+            );
+            return undefined;
+          }
+          const bigger = new Uint8Array(Math.min(buffer.length * 2, maxHeadBytes));
+          bigger.set(buffer);
+          buffer = bigger;
+        }
+        const count = await connection.outer.read(buffer.subarray(length));
+        if (count === null) return undefined;
+        length += count;
+        const end = indexOfHeadEnd(buffer.subarray(0, length), length - count);
+        if (end >= 0) return buffer.subarray(0, length);
+      }
+    } catch {
+      return undefined; // closed by its deadline or to make room, or reset
+    }
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * Where HTTP connections come in: through the connection gate (the default, for the open
+ * internet), or straight into `Deno.serve` with `--connection-gate off` behind a proxy that
+ * bounds connections itself.
+ *
+ * @module
+ */
+import {
+  ConnectionGate,
+  type GateEvent,
+  type GateLimits,
+  NO_LIFECYCLE,
+  type SocketLifecycle,
+} from "../guard/connection_gate.ts";
+
+/** A running HTTP listener. */
+export interface HttpListener {
+  /** The bound address (with the real port when 0 was asked for). */
+  readonly addr: Deno.NetAddr;
+  /** The gate's view of the socket upgraded from `request` (nothing without a gate). */
+  socketOf(request: Request): SocketLifecycle;
+  /** Client connections and the descriptors they hold, when the gate counts them. */
+  stats(): { connections: number; fds: number; budget: number } | undefined;
+  /** Stops accepting, finishes requests in flight and closes connections. */
+  shutdown(): Promise<void>;
+}
+
+/** What {@linkcode listen} needs. */
+export interface ListenOptions {
+  readonly hostname: string;
+  readonly port: number;
+  readonly gate: false | GateLimits & { readonly socketTeardownMs: number };
+  readonly handler: (
+    request: Request,
+    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+  ) => Response | Promise<Response>;
+  readonly onGateEvent?: (event: GateEvent) => void;
+}
+
+/**
+ * Starts listening.
+ *
+ * @throws {Deno.errors.AddrInUse} and the other errors of binding the address.
+ */
+export function listen(options: ListenOptions): HttpListener {
+  const { hostname, port, handler, gate } = options;
+  if (gate === false) {
+    const server = Deno.serve({ hostname, port, onListen: () => {}, handler });
+    return {
+      addr: server.addr,
+      socketOf: () => NO_LIFECYCLE,
+      stats: () => undefined,
+      shutdown: () => server.shutdown(),
+    };
+  }
+  const front = ConnectionGate.start({
+    hostname,
+    port,
+    limits: gate,
+    handler,
+    ...(options.onGateEvent ? { onEvent: options.onGateEvent } : {}),
+  });
+  return {
+    addr: front.addr,
+    socketOf: (request) => front.socketOf(request, gate.socketTeardownMs),
+    stats: () => front.stats,
+    shutdown: () => front.shutdown(),
+  };
+}

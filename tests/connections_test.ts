@@ -1,0 +1,147 @@
+/**
+ * The connection gate in front of the relay: idle and half-sent connections are closed, a full
+ * descriptor budget still lets an honest client in, an ignored socket close is torn down, and
+ * running out of descriptors does not end the process.
+ */
+import assert from "node:assert/strict";
+import type { Limits } from "../lib/limits.ts";
+import { spawnRelay } from "../scripts/relay_process.ts";
+import { startRelay, tempDir, vaultDevices } from "./_helpers.ts";
+
+function withConnections(changes: Partial<Limits["connections"]>) {
+  return (limits: Limits): Limits => ({
+    ...limits,
+    connections: { ...limits.connections, ...changes },
+  });
+}
+
+async function connect(url: string): Promise<Deno.TcpConn> {
+  const { hostname, port } = new URL(url);
+  return await Deno.connect({ hostname, port: Number(port) });
+}
+
+/** Resolves true once the server closed `conn` (a read ends), false if it stays open. */
+async function closedWithin(conn: Deno.TcpConn, ms: number): Promise<boolean> {
+  const buffer = new Uint8Array(4096);
+  const deadline = Date.now() + ms;
+  const timer = setTimeout(() => conn.close(), ms);
+  try {
+    while (Date.now() < deadline) {
+      if (await conn.read(buffer) === null) return true;
+    }
+    return false;
+  } catch {
+    return Date.now() < deadline;
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn.close();
+    } catch {
+      // Closed by the timer.
+    }
+  }
+}
+
+Deno.test("connections that never send a request head are closed at the head deadline", async () => {
+  using dir = tempDir();
+  await using relay = await startRelay(dir.path, {}, {
+    adjustLimits: withConnections({ headerTimeoutMs: 400 }),
+  });
+  const idle = await Promise.all(Array.from({ length: 20 }, () => connect(relay.url)));
+  const slow = await connect(relay.url);
+  const trickle = setInterval(() => slow.write(new TextEncoder().encode("G")).catch(() => {}), 50);
+  const results = await Promise.all([...idle, slow].map((conn) => closedWithin(conn, 5000)));
+  clearInterval(trickle);
+  assert.deepEqual(results.filter((closed) => !closed), [], "every one was closed");
+  const health = await fetch(`${relay.url}/health`);
+  assert.equal(health.status, 200, "a client that sends its request is served");
+  await health.body?.cancel();
+});
+
+Deno.test("at the descriptor budget the oldest waiting connection makes room for a new client", async () => {
+  using dir = tempDir();
+  await using relay = await startRelay(dir.path, {}, {
+    adjustLimits: withConnections({ httpFds: 20 }),
+  });
+  const idle = await Promise.all(Array.from({ length: 40 }, () => connect(relay.url)));
+  const health = await fetch(`${relay.url}/health`);
+  assert.equal(health.status, 200);
+  await health.body?.cancel();
+  const closed = await Promise.all(idle.map((conn) => closedWithin(conn, 300)));
+  assert.ok(closed.filter(Boolean).length >= 20, "the oldest idle connections were dropped");
+});
+
+Deno.test("a socket whose peer ignores the relay's close is torn down at the TCP level", async () => {
+  using dir = tempDir();
+  await using relay = await startRelay(dir.path, {}, {
+    adjustLimits: (limits) => ({
+      ...withConnections({ socketTeardownMs: 300 })(limits),
+      socket: { ...limits.socket, authTimeoutMs: 300 },
+    }),
+  });
+  const [laptop] = await vaultDevices(relay.url, ["laptop"]);
+  const conn = await connect(relay.url);
+  const upgrade = `GET /v3/vaults/${laptop!.vaultId}/socket?device=laptop HTTP/1.1\r\n` +
+    `host: ${new URL(relay.url).host}\r\nx-vaultmesh-protocol: 3\r\nupgrade: websocket\r\n` +
+    "connection: Upgrade\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+    "sec-websocket-version: 13\r\n\r\n";
+  await conn.write(new TextEncoder().encode(upgrade));
+  // Never answers the challenge, never answers the close frame that follows at 300 ms.
+  const started = Date.now();
+  assert.ok(await closedWithin(conn, 5000), "the relay closed the connection");
+  assert.ok(Date.now() - started < 4000);
+});
+
+Deno.test({
+  name: "a relay out of file descriptors keeps running and answers a fresh client",
+  ignore: !await hasPrlimit(),
+  async fn() {
+    using dir = tempDir();
+    await using relay = await spawnRelay([
+      "--listen",
+      "127.0.0.1:0",
+      "--db",
+      `${dir.path}/relay.db`,
+      "--p2p-port",
+      "0",
+      "--rate-limit-ip",
+      "0",
+    ]);
+    // The relay assumed 1024 open files (it cannot read its limit without --allow-all); lower
+    // the real limit under it, so accept fails with "too many open files".
+    const prlimit = new Deno.Command("prlimit", {
+      args: ["--pid", String(relay.child.pid), "--nofile=256:256"],
+    });
+    assert.equal((await prlimit.output()).code, 0);
+    const idle: Deno.TcpConn[] = [];
+    for (let i = 0; i < 300; i++) idle.push(await connect(relay.url));
+    let status = 0;
+    for (let attempt = 0; attempt < 50 && status !== 200; attempt++) {
+      try {
+        const response = await fetch(`${relay.url}/health`, { signal: AbortSignal.timeout(1000) });
+        status = response.status;
+        await response.body?.cancel();
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    assert.equal(status, 200, "a fresh client is answered");
+    for (const conn of idle) {
+      try {
+        conn.close();
+      } catch {
+        // Closed by the relay to make room.
+      }
+    }
+    const exit = await relay.stop("SIGTERM");
+    assert.equal(exit.code, 0, relay.lines.join("\n"));
+  },
+});
+
+async function hasPrlimit(): Promise<boolean> {
+  try {
+    return (await new Deno.Command("prlimit", { args: ["--version"] }).output()).success;
+  } catch {
+    return false;
+  }
+}
