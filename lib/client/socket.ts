@@ -215,6 +215,9 @@ export async function connectSocket(
       opened.resolve(socket);
     } else if (message.type === "join" || message.type === "leave") {
       options.onPresence?.(message as { type: "join" | "leave"; device: string });
+    } else if (message.type === "ping") {
+      // The relay pings a silent socket and closes it (4010) if nothing comes back.
+      ws.send(JSON.stringify({ type: "pong" }));
     } else if (socket) {
       socket.handleControl(message);
     } else if (message.type === "error") {

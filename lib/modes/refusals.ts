@@ -30,9 +30,9 @@ export function bufferFull(
   );
 }
 
-/** The relay's disk is full; nothing of the send was stored. */
+/** The relay's disk (or its database cap) is full; nothing of the write was kept. */
 export function storageFull(): ProtocolError {
-  return new ProtocolError("storage_full", "The relay's disk is full; nothing was stored", {
+  return new ProtocolError("storage_full", "The relay's storage is full; nothing was changed", {
     retryAfter: 60,
   });
 }

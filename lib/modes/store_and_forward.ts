@@ -12,6 +12,8 @@ import { LOG_CATEGORY } from "../log.ts";
 import type { ModeContext, RelayMode } from "./mode.ts";
 import type { Envelope, SendOutcome, SendRequest } from "../protocol/envelope.ts";
 import { ackBeyondLatest, bufferFull, storageFull } from "./refusals.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+import { isDiskFull } from "../store/sql.ts";
 
 const log = getLogger([LOG_CATEGORY, "store-and-forward"]);
 
@@ -93,17 +95,36 @@ export function createStoreAndForwardMode(
     if (total > 0) observers.onExpired?.(total);
     return total;
   };
+  // A failing sweep (full disk, storage fault) is retried each interval and logged once.
+  let sweepFailing = false;
   const sweeper = setInterval(() => {
-    sweep().catch((error) => log.error("Expiry sweep failed: {error}", { error }));
+    sweep().then(() => {
+      if (sweepFailing) log.info("Expiry sweep works again");
+      sweepFailing = false;
+    }, (error) => {
+      if (!sweepFailing) {
+        log.error("Expiry sweep failed; retrying each interval: {error}", { error });
+      }
+      sweepFailing = true;
+    });
   }, limits.sweepIntervalMs);
 
+  /**
+   * Records a device as seen. Best effort: a read must not fail because the disk is full or the
+   * database refuses writes, so such a failure only forgets the touch, to be tried again.
+   */
   const touch = (vault: string, device: string) => {
     const now = clock.now();
     const key = `${vault} ${device}`;
     if (now - (lastTouch.get(key) ?? -Infinity) < limits.touchIntervalMs) return;
     if (lastTouch.size >= limits.touchEntries) lastTouch.clear();
     lastTouch.set(key, now);
-    storing(() => store.touchDevice(vault, device, now));
+    try {
+      store.touchDevice(vault, device, now);
+    } catch (error) {
+      lastTouch.delete(key);
+      if (!(error instanceof ProtocolError || isDiskFull(error))) throw error;
+    }
   };
 
   return {

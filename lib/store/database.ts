@@ -9,7 +9,7 @@
  * @module
  */
 import { constants, DatabaseSync, type StatementSync } from "node:sqlite";
-import { dirname, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { existsSync, statSync } from "node:fs";
 import { getLogger } from "@logtape/logtape";
 import { MIGRATIONS } from "./migrations.ts";
@@ -73,6 +73,12 @@ function checkFolder(path: string): void {
     throw new DatabaseRefusedError(
       `Cannot open database "${path}": folder "${folder}" does not exist (create it first; ` +
         "the relay does not create folders)",
+    );
+  }
+  if (existsSync(path) && statSync(path).isDirectory()) {
+    throw new DatabaseRefusedError(
+      `Cannot open database "${path}": it is a folder; name the database file inside it, ` +
+        `e.g. "${join(path, "relay.db")}"`,
     );
   }
   if (!statSync(folder).isDirectory()) {

@@ -10,7 +10,8 @@ export class StorageFullError extends Error {
   override name = "StorageFullError";
 }
 
-function isDiskFull(error: unknown): boolean {
+/** Whether `error` is SQLite's "database or disk is full". */
+export function isDiskFull(error: unknown): boolean {
   return /database or disk is full|SQLITE_FULL/i.test(String((error as Error)?.message));
 }
 

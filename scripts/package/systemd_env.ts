@@ -25,6 +25,8 @@ export const SYSTEMD_ENV_EXAMPLE = "packaging/systemd/vaultmesh-relay.env";
 export const UNIT_ENVIRONMENT: Readonly<Partial<Record<FlagKey, string>>> = {
   listen: "127.0.0.1:3030",
   db: "/var/lib/vaultmesh-relay/relay.db",
+  // LimitNOFILE in the unit; the binary cannot read it without full permissions.
+  maxOpenFiles: "65536",
 };
 
 /** The text of the example settings file: every flag, commented out, with its default. */
