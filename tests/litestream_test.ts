@@ -394,3 +394,19 @@ Deno.test({
     assert.equal(result.stderr.trim(), "", "systemd-analyze verify warned");
   },
 });
+
+Deno.test("a relay that checkpoints itself warns when Litestream's shadow log lies beside its database", async () => {
+  using dir = tempDir();
+  Deno.mkdirSync(`${dir.path}/.relay.db-litestream`);
+  const args = ["--listen", "127.0.0.1:0", "--db", `${dir.path}/relay.db`, "--p2p-port", "0"];
+  const warning = /Litestream seems to replicate database .*--checkpoint external/;
+  for (const checkpoint of ["relay", "external"]) {
+    const relay = await spawnRelay([...args, "--checkpoint", checkpoint]);
+    await relay.stop();
+    assert.equal(
+      relay.lines.some((line) => warning.test(line)),
+      checkpoint === "relay",
+      checkpoint,
+    );
+  }
+});

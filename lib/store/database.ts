@@ -9,7 +9,7 @@
  * @module
  */
 import { constants, DatabaseSync, type StatementSync } from "node:sqlite";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { existsSync, statSync } from "node:fs";
 import { getLogger } from "@logtape/logtape";
 import { MIGRATIONS } from "./migrations.ts";
@@ -182,6 +182,22 @@ function applyPragmas(db: DatabaseSync, options: OpenOptions): void {
   if (options.checkpoint === "external") db.exec("PRAGMA wal_autocheckpoint = 0");
 }
 
+/**
+ * Warns when Litestream's shadow log (`.<name>-litestream`, beside the database) exists while the
+ * relay checkpoints on its own: two checkpointers compete (a stop then waits out the busy timeout
+ * on Litestream's read lock). The folder may also be left over from an earlier set-up.
+ */
+function warnIfLitestream(path: string): void {
+  if (path === ":memory:") return;
+  const shadow = join(dirname(path), `.${basename(path)}-litestream`);
+  if (!existsSync(shadow)) return;
+  log.warn(
+    "Litestream seems to replicate database {path} ({shadow} exists), but the relay checkpoints " +
+      "it too: run with --checkpoint external so that Litestream is the only checkpointer",
+    { path, shadow },
+  );
+}
+
 function migrate(db: DatabaseSync): void {
   const from = pragmaNumber(db, "user_version");
   for (let version = from + 1; version <= SCHEMA_VERSION; version++) {
@@ -289,6 +305,7 @@ export class Database {
     }
     const database = new Database(db, path, lock);
     database.#checkpointOnClose = options.checkpoint !== "external";
+    if (options.checkpoint !== "external") warnIfLitestream(path);
     return database;
   }
 
