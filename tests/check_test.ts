@@ -97,3 +97,15 @@ Deno.test("vaultmesh-relay check exits 0 against a relay and 1 against a broken 
   assert.equal(bad.code, 1);
   assert.match(new TextDecoder().decode(bad.stdout), /^FAIL health and protocol: /m);
 });
+
+Deno.test("check reports a relay whose --public-url names another host than the URL checked", async () => {
+  using dir = tempDir();
+  await using relay = await startRelay(dir.path, { publicUrl: new URL("https://relay.example") });
+  const { ok, lines } = await check(relay.url);
+  assert.equal(ok, false);
+  assert.ok(lines.includes("PASS health and protocol"), lines.join("\n"));
+  assert.ok(
+    lines.some((line) => /^FAIL send .*This relay is relay\.example/.test(line)),
+    lines.join("\n"),
+  );
+});

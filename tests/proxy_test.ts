@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { generateVaultKeys, RelayClient } from "../lib/client/mod.ts";
 import { parseTrustedProxies } from "../lib/guard/client_address.ts";
 import { relayCommand } from "../scripts/relay_process.ts";
-import { bytes, startRelay, tempDir, text } from "./_helpers.ts";
+import { bytes, rawRequest, startRelay, tempDir, text } from "./_helpers.ts";
 
 const NGINX = ["/usr/sbin/nginx", "/usr/bin/nginx"].find((path) => {
   try {
@@ -84,11 +84,13 @@ async function testCertificate(dir: string): Promise<string> {
 /** The packaged site config, pointed at the test's relay, ports and certificate. */
 function siteConfig(dir: string, ports: { https: number; http: number; relay: number }): string {
   return Deno.readTextFileSync(`${PACKAGED}nginx.conf`)
+    // The test reaches nginx by IP address, which sends no TLS server name: the packaged
+    // default server would refuse that handshake. Its plain-HTTP twin stays and is tested.
+    .replace(/server \{\s*listen 443 ssl default_server;[^}]*\}/, "")
     .replaceAll("127.0.0.1:3030", `127.0.0.1:${ports.relay}`)
-    .replaceAll("listen [::]:80;", "")
-    .replaceAll("listen [::]:443 ssl;", "")
-    .replaceAll("listen 80;", `listen 127.0.0.1:${ports.http};`)
-    .replaceAll("listen 443 ssl;", `listen 127.0.0.1:${ports.https} ssl;`)
+    .replaceAll(/listen \[::\]:(80|443)( ssl)?( default_server)?;/g, "")
+    .replaceAll(/listen 80( default_server)?;/g, `listen 127.0.0.1:${ports.http}$1;`)
+    .replaceAll(/listen 443 ssl( default_server)?;/g, `listen 127.0.0.1:${ports.https} ssl$1;`)
     .replaceAll("relay.example.org", "127.0.0.1")
     .replaceAll("/etc/letsencrypt/live/127.0.0.1/fullchain.pem", `${dir}/cert.pem`)
     .replaceAll("/etc/letsencrypt/live/127.0.0.1/privkey.pem", `${dir}/key.pem`)
@@ -163,6 +165,12 @@ Deno.test({
       const redirect = await fetch(`http://127.0.0.1:${ports.http}/health`, { redirect: "manual" });
       await redirect.body?.cancel();
       assert.equal(redirect.status, 301);
+      // Another Host reaches the default server, which closes without an answer.
+      const other = await rawRequest(
+        `http://127.0.0.1:${ports.http}`,
+        "GET /health HTTP/1.1\r\nhost: relay-b.example\r\n\r\n",
+      );
+      assert.ok(Number.isNaN(other.status), "no answer for a foreign Host");
 
       const viaProxy: typeof fetch = (input, init) => fetch(input, { ...init, client });
       const keys = await generateVaultKeys();
