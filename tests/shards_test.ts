@@ -122,6 +122,7 @@ function nginxSite(setup: ProxySetup, port: number): string {
   assert.match(shipped, /hash \$vaultmesh_vault consistent;/);
   const site = withRelays(shipped, setup.relays)
     .replace(/server \{\s*listen 80;[^}]*\}/, "")
+    .replace(/# Any other Host[\s\S]*$/, "")
     .replaceAll("listen [::]:443 ssl;", "")
     .replaceAll("listen 443 ssl;", `listen 127.0.0.1:${port};`)
     .replace(/^\s*ssl_\S+ .*$/gm, "")
@@ -397,6 +398,82 @@ Deno.test({
     "interrupts only its own vaults" + (HAPROXY ? "" : NO_HAPROXY),
   ignore: HAPROXY === undefined,
   fn: () => shardScenario(startHaproxy),
+});
+
+/** A throwaway self-signed certificate and key in `dir` (for config checks, never served). */
+async function throwawayCertificate(dir: string): Promise<{ cert: string; key: string }> {
+  const cert = `${dir}/cert.pem`, key = `${dir}/key.pem`;
+  const made = await output("openssl", [
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-days",
+    "1",
+    "-subj",
+    "/CN=relay.example.org",
+    "-keyout",
+    key,
+    "-out",
+    cert,
+  ]);
+  assert.ok(made.success, decoded(made.stderr));
+  return { cert, key };
+}
+
+Deno.test({
+  name: "nginx-shards.conf as shipped, TLS included, passes nginx -t" + (NGINX ? "" : NO_NGINX),
+  ignore: NGINX === undefined,
+  async fn() {
+    using dir = tempDir();
+    const { cert, key } = await throwawayCertificate(dir.path);
+    const site = Deno.readTextFileSync(`${PACKAGED}nginx-shards.conf`)
+      .replaceAll("/etc/letsencrypt/live/relay.example.org/fullchain.pem", cert)
+      .replaceAll("/etc/letsencrypt/live/relay.example.org/privkey.pem", key)
+      .replaceAll(
+        "/etc/nginx/vaultmesh_relay_headers.conf",
+        `${PACKAGED}vaultmesh_relay_headers.conf`,
+      );
+    await Deno.writeTextFile(`${dir.path}/site.conf`, site);
+    await Deno.writeTextFile(
+      `${dir.path}/nginx.conf`,
+      `pid ${dir.path}/nginx.pid;\nerror_log ${dir.path}/error.log;\nevents {}\n` +
+        `http { include ${dir.path}/site.conf; }\n`,
+    );
+    const check = await output(NGINX!, [
+      "-t",
+      "-q",
+      "-c",
+      `${dir.path}/nginx.conf`,
+      "-p",
+      dir.path,
+    ]);
+    assert.ok(check.success, decoded(check.stderr));
+  },
+});
+
+Deno.test({
+  name: "haproxy-shards.cfg as shipped, TLS included, passes haproxy -c" +
+    (HAPROXY ? "" : NO_HAPROXY),
+  ignore: HAPROXY === undefined,
+  async fn() {
+    using dir = tempDir();
+    const { cert, key } = await throwawayCertificate(dir.path);
+    const pem = `${dir.path}/relay.example.org.pem`;
+    await Deno.writeTextFile(pem, Deno.readTextFileSync(cert) + Deno.readTextFileSync(key));
+    const config = `${dir.path}/haproxy.cfg`;
+    await Deno.writeTextFile(
+      config,
+      Deno.readTextFileSync(`${PACKAGED}haproxy-shards.cfg`)
+        .replaceAll("/etc/haproxy/certs/relay.example.org.pem", pem),
+    );
+    const check = await output(HAPROXY!, ["-c", "-f", config]);
+    assert.ok(check.success, decoded(check.stdout) + decoded(check.stderr));
+    assert.match(decoded(check.stdout), /Configuration file is valid/);
+  },
 });
 
 /** How to add a fourth relay to, or take the second off, a proxy's ring, in its own syntax. */
