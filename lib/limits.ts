@@ -44,7 +44,11 @@ export interface SocketLimits {
   readonly maxEnvelopeBytes: number;
   /** Time from upgrade to a verified auth message. At it: close 4008. */
   readonly authTimeoutMs: number;
-  /** Unsent bytes above which the relay stops pushing to a reader until it catches up. */
+  /**
+   * Unsent bytes above which the relay stops pushing to a reader until it catches up (stored
+   * mode) or the sender waits (stateless); a stateless reader at twice this is cut off at once
+   * (close 4009, its connection torn down without waiting for the close handshake).
+   */
   readonly highWaterBytes: number;
   /** Time a reader may stay above the high-water mark. At it: close 4009. */
   readonly slowReaderMs: number;
@@ -306,12 +310,13 @@ export function relayLimits(
     socket: {
       maxEnvelopeBytes: config.maxEnvelope,
       authTimeoutMs: 10_000,
-      highWaterBytes: 4 * MiB,
+      // 32 readers that stop reading must cost the relay at most ~32 MiB (issue 13).
+      highWaterBytes: 512 * KiB,
       slowReaderMs: 10_000,
       idleTimeoutSeconds: config.socketIdleTimeout,
       maxSocketsPerVault: config.maxSocketsPerVault,
       pumpPageEnvelopes: 256,
-      pumpPageBytes: 1 * MiB,
+      pumpPageBytes: 256 * KiB,
       closeWaitMs: 2000,
       maxSendsInFlight: 2048,
       maxSendBytesInFlight: 4 * MiB,

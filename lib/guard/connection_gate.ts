@@ -48,8 +48,11 @@ export interface GateOptions {
 export interface SocketLifecycle {
   /** The socket authenticated: it is no longer dropped to make room. */
   authenticated(): void;
-  /** The relay closed (or the peer left) the socket: tear its connection down if it lingers. */
-  closed(): void;
+  /**
+   * The relay closed (or the peer left) the socket: tear its connection down if it lingers, or
+   * at once when `now` (a reader too far behind will never read the close frame).
+   */
+  closed(now?: boolean): void;
 }
 
 /** A socket lifecycle that does nothing (requests that did not come through a gate). */
@@ -160,13 +163,15 @@ export class ConnectionGate {
         connection.socket = "authenticated";
         this.#unauthenticated.delete(connection);
       },
-      closed: () => {
+      closed: (now = false) => {
         this.#unauthenticated.delete(connection);
-        setTimeout(() => {
+        const tearDown = () => {
           if (connection.closed) return;
           this.#options.onEvent?.("torn_down");
           this.#close(connection);
-        }, teardownMs);
+        };
+        if (now) tearDown();
+        else setTimeout(tearDown, teardownMs);
       },
     };
   }

@@ -11,7 +11,6 @@ function tooSlow(timeoutMs: number): ProtocolError {
   return new ProtocolError(
     "body_timeout",
     `The request body did not arrive within ${timeoutMs / 1000} s`,
-    { headers: { connection: "close" } },
   );
 }
 
@@ -41,6 +40,23 @@ async function readBefore(
  * budget until the request is answered.
  */
 export async function readBody(
+  context: RequestContext,
+  options: { limit: number; timeoutMs: number },
+): Promise<Uint8Array<ArrayBuffer>> {
+  try {
+    return await readWithin(context, options);
+  } catch (error) {
+    if (!(error instanceof ProtocolError) || error.code === "body_incomplete") throw error;
+    // The rest of the body is not read: ask the client to close, or it keeps sending it.
+    throw new ProtocolError(error.code, error.message, {
+      details: error.details,
+      ...(error.retryAfter === undefined ? {} : { retryAfter: error.retryAfter }),
+      headers: { ...error.headers, connection: "close" },
+    });
+  }
+}
+
+async function readWithin(
   context: RequestContext,
   options: { limit: number; timeoutMs: number },
 ): Promise<Uint8Array<ArrayBuffer>> {

@@ -37,7 +37,10 @@ export function createDelivery(mode: RelayMode, parts: DeliveryParts): Delivery 
   return mode.buffering === "enabled" ? new StorePump(mode, parts) : new DirectDelivery(parts);
 }
 
-/** Stateless: write at once; a reader that fell far behind while senders kept going is cut. */
+/**
+ * Stateless: write at once; a reader that fell twice its high-water mark behind while senders
+ * kept going is cut, so its queue is freed now rather than after a close it cannot read.
+ */
 class DirectDelivery implements Delivery {
   constructor(private readonly parts: DeliveryParts) {}
 
@@ -46,7 +49,7 @@ class DirectDelivery implements Delivery {
   deliver(envelope: Envelope): boolean {
     const { outbox, limits } = this.parts;
     if (!outbox.isOpen) return false;
-    if (outbox.queuedBytes > 4 * limits.highWaterBytes) {
+    if (outbox.queuedBytes > 2 * limits.highWaterBytes) {
       this.parts.onStalled();
       return false;
     }

@@ -87,7 +87,8 @@ export class DeviceSession {
   /** Closes the socket with `code`, telling the device why. */
   close(code: number, reason: string): void {
     if (this.socket.readyState <= WebSocket.OPEN) this.socket.close(code, reason);
-    this.#finish();
+    // A reader too far behind will never read the close frame: free its connection now.
+    this.#finish(code === CLOSE.slowReader);
   }
 
   /** Closes the socket and resolves once the closing handshake is done. */
@@ -120,7 +121,7 @@ export class DeviceSession {
     );
   }
 
-  #finish(): void {
+  #finish(tearDownNow = false): void {
     if (this.#phase === "closed") return;
     this.#phase = "closed";
     clearTimeout(this.#authTimer);
@@ -128,7 +129,7 @@ export class DeviceSession {
     this.#outbox.close();
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
-    this.parts.lifecycle?.closed();
+    this.parts.lifecycle?.closed(tearDownNow);
     this.parts.onClosed?.(this);
   }
 
