@@ -85,9 +85,12 @@ function isOutOfDescriptors(error: unknown): boolean {
   return error instanceof Error && /os error 2[34]|Too many open files/.test(error.message);
 }
 
+/** A pump's smallest and largest buffer: idle connections park a small one in their read. */
+const PUMP_BUFFER = { min: 1024, max: 65536 };
+
 /** Copies bytes one way until either side ends; the buffer grows with the traffic. */
 async function pump(from: Deno.Conn, to: Deno.Conn): Promise<void> {
-  let buffer = new Uint8Array(4096);
+  let buffer = new Uint8Array(PUMP_BUFFER.min);
   try {
     while (true) {
       const count = await from.read(buffer);
@@ -95,8 +98,9 @@ async function pump(from: Deno.Conn, to: Deno.Conn): Promise<void> {
       for (let written = 0; written < count;) {
         written += await to.write(buffer.subarray(written, count));
       }
-      if (count === buffer.length && buffer.length < 65536) buffer = new Uint8Array(count * 2);
-      else if (count < buffer.length / 4 && buffer.length > 4096) {
+      if (count === buffer.length && buffer.length < PUMP_BUFFER.max) {
+        buffer = new Uint8Array(count * 2);
+      } else if (count < buffer.length / 4 && buffer.length > PUMP_BUFFER.min) {
         buffer = new Uint8Array(buffer.length / 2);
       }
     }
@@ -337,7 +341,7 @@ export class ConnectionGate {
   /** The bytes up to the end of the first request head, or `undefined` when it never came. */
   async #readHead(connection: Connection): Promise<Uint8Array | undefined> {
     const { maxHeadBytes } = this.#options.limits;
-    let buffer = new Uint8Array(4096);
+    let buffer = new Uint8Array(1024);
     let length = 0;
     try {
       while (true) {
