@@ -170,8 +170,8 @@ export interface StorageLimits {
  */
 export interface P2pLimits {
   /**
-   * libp2p connections open at once: the p2p share of the process's file descriptors. At it: a
-   * new inbound connection is closed before its handshake.
+   * libp2p connections open at once, those in their handshake included: the p2p share of the
+   * file-descriptor budget (`connections.p2pConnections`). At it: a new socket is closed at accept.
    */
   readonly maxConnections: number;
   /** Inbound connections still in their handshake (Noise, Yamux). At it: new ones closed at once. */
@@ -230,6 +230,11 @@ export interface P2pLimits {
   readonly rendezvousStreamsPerConnection: number;
   /** Time a rendezvous stream may wait for a request or take to read an answer. At it: reset. */
   readonly rendezvousTimeoutMs: number;
+  /**
+   * Rendezvous requests answered per second for one address, all its peers and streams together.
+   * Beyond it: the answer waits for its turn (a stream that waits `rendezvousTimeoutMs` is reset).
+   */
+  readonly rendezvousRequestsPerAddress: RateLimit;
 }
 
 /** Bounds of client connections (see `guard/connection_gate.ts` and `guard/fd_budget.ts`). */
@@ -360,17 +365,22 @@ export function relayLimits(
     },
     memory: { requestBytes: 24 * MiB },
     storage: { checkIntervalMs: 1000 },
-    p2p: p2pLimits(config),
+    p2p: p2pLimits(config, resolved.fds),
   };
 }
 
-/** The libp2p node's bounds for `config`. */
-export function p2pLimits(config: Config): P2pLimits {
+/**
+ * The libp2p node's bounds for `config`. `fds` is the descriptor budget (`guard/fd_budget.ts`)
+ * whose p2p share caps connections; without one, 256 (the share's most).
+ */
+export function p2pLimits(
+  config: Config,
+  fds: Pick<FdBudget, "p2pConnections"> = { p2pConnections: 256 },
+): P2pLimits {
+  const maxConnections = Math.max(1, fds.p2pConnections);
   return {
-    // The p2p share of the process's file descriptors, until one budget is derived from
-    // RLIMIT_NOFILE for HTTP, sockets and libp2p together.
-    maxConnections: 256,
-    maxPendingConnections: 32,
+    maxConnections,
+    maxPendingConnections: Math.min(32, maxConnections),
     handshakeTimeoutMs: 10_000,
     connectionsPerSecondPerIp: 5,
     connectionsPerAddress: 16,
@@ -397,5 +407,6 @@ export function p2pLimits(config: Config): P2pLimits {
     discoverBytesInFlight: 4 * MiB,
     rendezvousStreamsPerConnection: 8,
     rendezvousTimeoutMs: 30_000,
+    rendezvousRequestsPerAddress: { perSecond: 20, burst: 64 },
   };
 }

@@ -79,14 +79,11 @@ function serveMetrics(
 }
 
 /** Starts the libp2p node when enabled; libp2p is imported only then, to keep it out of memory. */
-async function startP2p(
-  config: Config,
-  database: Database,
-  clock: Clock,
-): Promise<P2pNode | undefined> {
+async function startP2p(relay: Relay, clock: Clock): Promise<P2pNode | undefined> {
+  const { config, database, limits } = relay;
   if (config.p2pPort === 0) return undefined;
   const { startP2pNode } = await import("./p2p/node.ts");
-  return await startP2pNode({ config, database, now: () => clock.now() });
+  return await startP2pNode({ config, limits: limits.p2p, database, now: () => clock.now() });
 }
 
 /** A running relay. Start with {@linkcode Relay.start}; stop with {@linkcode Relay.stop}. */
@@ -149,7 +146,7 @@ export class Relay implements AsyncDisposable {
     });
     const relay = running = Relay.#startHttp(config, { clock, metrics, options });
     try {
-      relay.#p2p = await startP2p(config, relay.database, clock);
+      relay.#p2p = await startP2p(relay, clock);
     } catch (error) {
       await relay.stop();
       throw error;

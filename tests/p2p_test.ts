@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
+import net from "node:net";
 import { multiaddr } from "@multiformats/multiaddr";
 import type { Libp2p, Stream } from "@libp2p/interface";
 import type { Config } from "../lib/config/mod.ts";
 import type { Relay } from "../lib/relay.ts";
 import { startRelay, tempDir } from "./_helpers.ts";
-import { createPeer, freePort, HopStatus, reserve, waitFor } from "./_p2p.ts";
+import { createPeer, freePort, HopStatus, reserve, startNode, waitFor } from "./_p2p.ts";
 
 const ECHO = "/vaultmesh-test/echo/1.0.0";
 
@@ -187,5 +188,80 @@ Deno.test({
     assert.equal(relay.p2p!.stats().circuits, 1);
     await waitFor("the circuit to close", () => relay.p2p!.stats().circuits === 0, 5000);
     assert.ok(Date.now() - opened >= 900, "closed after about a second");
+  },
+});
+
+Deno.test({
+  name: "the relay grants a reservation from another address when one address is at its cap",
+  fn: async () => {
+    using dir = tempDir();
+    await using relay = await startP2pRelay(dir.path, {
+      p2pMaxReservationsPerIp: 1,
+      metricsListen: { hostname: "127.0.0.1", port: 0 },
+    });
+    const relayAddr = relayAddress(relay);
+    await using a = await createPeer();
+    await using b = await createPeer();
+    await using c = await createPeer([], { localAddress: "127.0.0.2" });
+    assert.equal((await reserve(a, relayAddr)).status, HopStatus.OK);
+    assert.equal((await reserve(b, relayAddr)).status, HopStatus.PERMISSION_DENIED);
+    assert.equal((await reserve(c, relayAddr)).status, HopStatus.OK);
+    assert.equal(relay.p2p!.stats().reservations, 2);
+    const metrics = await fetch(`http://127.0.0.1:${relay.metricsAddress!.port}/metrics`);
+    assert.match(
+      await metrics.text(),
+      /^vaultmesh_relay_p2p_refusals_total\{reason="reservation_address"\} 1$/m,
+    );
+  },
+});
+
+Deno.test({
+  name: "the relay refuses connections beyond the per-address cap while another address connects",
+  fn: async () => {
+    using dir = tempDir();
+    await using server = await startNode(dir.path, { limits: { connectionsPerAddress: 3 } });
+    const address = multiaddr(server.address);
+    await using a = await createPeer([], { localAddress: "127.0.0.2" });
+    await using b = await createPeer([], { localAddress: "127.0.0.3" });
+    const held = [];
+    for (let i = 0; i < 3; i++) held.push(await a.dial(address, { force: true }));
+    await assert.rejects(a.dial(address, { force: true, signal: AbortSignal.timeout(5000) }));
+    await b.dial(address, { force: true });
+    await waitFor("four connections", () => server.node.stats().connections === 4);
+    assert.equal(server.node.stats().refusals.connection_address, 1);
+
+    // A closed connection gives its slot back (after js-libp2p's 5 new connections a second).
+    await held[0]!.close();
+    await waitFor("three connections", () => server.node.stats().connections === 3);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await a.dial(address, { force: true });
+    await waitFor("four connections again", () => server.node.stats().connections === 4);
+  },
+});
+
+Deno.test({
+  name: "the relay refuses a handshake beyond the per-address cap of connections still in theirs",
+  fn: async () => {
+    using dir = tempDir();
+    await using server = await startNode(dir.path, { limits: { pendingPerAddress: 2 } });
+    const port = Number(multiaddr(server.address).getComponents()[1]!.value);
+    // Two sockets from 127.0.0.4 that never start their handshake.
+    const silent = await Promise.all([0, 1].map(() =>
+      new Promise<net.Socket>((resolve, reject) => {
+        const socket = net.connect({ host: "127.0.0.1", port, localAddress: "127.0.0.4" });
+        socket.once("connect", () => resolve(socket));
+        socket.once("error", reject);
+      })
+    ));
+    await using a = await createPeer([], { localAddress: "127.0.0.4" });
+    await using b = await createPeer([], { localAddress: "127.0.0.5" });
+    const address = multiaddr(server.address);
+    await assert.rejects(a.dial(address, { signal: AbortSignal.timeout(5000) }));
+    await b.dial(address);
+    assert.equal(server.node.stats().refusals.connection_pending_address, 1);
+    for (const socket of silent) socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await a.dial(address, { force: true });
+    await waitFor("both peers connected", () => server.node.stats().connections === 2);
   },
 });

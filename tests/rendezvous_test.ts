@@ -4,8 +4,6 @@ import type { Libp2p, PrivateKey } from "@libp2p/interface";
 import { PeerRecord, RecordEnvelope } from "@libp2p/peer-record";
 import { lpStream } from "@libp2p/utils";
 import { multiaddr } from "@multiformats/multiaddr";
-import { type Config, defaultConfig } from "../lib/config/mod.ts";
-import { type P2pNode, startP2pNode } from "../lib/p2p/node.ts";
 import { RENDEZVOUS_PROTOCOL } from "../lib/p2p/rendezvous.ts";
 import {
   decodeMessage,
@@ -15,49 +13,53 @@ import {
   type RendezvousMessage,
   ResponseStatus,
 } from "../lib/p2p/rendezvous_messages.ts";
-import { Database } from "../lib/store/database.ts";
 import { tempDir } from "./_helpers.ts";
-import { createPeer, freePort } from "./_p2p.ts";
+import { createPeer, startNode, waitFor } from "./_p2p.ts";
 
 const NS = "vaultmesh/test";
 const HOUR = 3600;
+const KiB = 1024;
 
-/** A p2p node on a real database with a clock the test moves. */
-async function startRendezvous(
-  dir: string,
-  overrides: Partial<Config> = {},
-): Promise<{ node: P2pNode; clock: { now: number }; address: string } & AsyncDisposable> {
-  const database = Database.open(`${dir}/relay.db`);
-  const clock = { now: Date.UTC(2026, 0, 1) };
-  const config = defaultConfig({
-    listen: { hostname: "127.0.0.1", port: 0 },
-    db: `${dir}/relay.db`,
-    p2pPort: freePort(),
-    p2pListen: "127.0.0.1",
-    ...overrides,
-  });
-  const node = await startP2pNode({ config, database, now: () => clock.now });
-  return {
-    node,
-    clock,
-    address: node.multiaddrs()[0]!,
-    [Symbol.asyncDispose]: async () => {
-      await node.stop();
-      database.close();
-    },
-  };
-}
+/** A rendezvous server: the relay's p2p node alone. */
+const startRendezvous = startNode;
 
-/** A client peer with its key, so it can sign its own peer record. */
-async function client(): Promise<{ peer: Libp2p; key: PrivateKey } & AsyncDisposable> {
+/** A client peer with its key, so it can sign its own peer record; `localAddress` to dial from. */
+async function client(
+  localAddress?: string,
+): Promise<{ peer: Libp2p; key: PrivateKey } & AsyncDisposable> {
   const key = await generateKeyPair("Ed25519");
-  const peer = await createPeer([], key);
+  const peer = await createPeer([], { privateKey: key, ...(localAddress ? { localAddress } : {}) });
   return { peer, key, [Symbol.asyncDispose]: async () => await peer.stop() };
 }
 
-async function signedRecord(peer: Libp2p, key: PrivateKey): Promise<Uint8Array> {
-  const record = new PeerRecord({ peerId: peer.peerId, multiaddrs: peer.getMultiaddrs() });
+/** The peer's signed record; with `bytes`, padded with long addresses to about that size. */
+async function signedRecord(peer: Libp2p, key: PrivateKey, bytes = 0): Promise<Uint8Array> {
+  const host = `${"a".repeat(200)}.example`;
+  const padding = Array.from(
+    { length: Math.floor(bytes / 215) },
+    (_, i) => multiaddr(`/dns4/${host}/tcp/${1000 + i}`),
+  );
+  const multiaddrs = [...peer.getMultiaddrs(), ...padding];
+  const record = new PeerRecord({ peerId: peer.peerId, multiaddrs });
   return (await RecordEnvelope.seal(record, key)).marshal();
+}
+
+/** Sends one request on a fresh stream and returns the raw answer (none for UNREGISTER). */
+async function askRaw(
+  peer: Libp2p,
+  address: string,
+  request: RendezvousMessage,
+): Promise<Uint8Array | undefined> {
+  const stream = await peer.dialProtocol(multiaddr(address), RENDEZVOUS_PROTOCOL);
+  const frames = lpStream(stream);
+  await frames.write(encodeMessage(request));
+  if (request.type === MessageType.UNREGISTER) {
+    await stream.close();
+    return undefined;
+  }
+  const answer = (await frames.read()).subarray();
+  await stream.close();
+  return answer;
 }
 
 /** Sends one request on a fresh stream and returns the answer (none for UNREGISTER). */
@@ -66,16 +68,8 @@ async function ask(
   address: string,
   request: RendezvousMessage,
 ): Promise<RendezvousMessage | undefined> {
-  const stream = await peer.dialProtocol(multiaddr(address), RENDEZVOUS_PROTOCOL);
-  const frames = lpStream(stream);
-  await frames.write(encodeMessage(request));
-  if (request.type === MessageType.UNREGISTER) {
-    await stream.close();
-    return undefined;
-  }
-  const answer = decodeMessage((await frames.read()).subarray());
-  await stream.close();
-  return answer;
+  const answer = await askRaw(peer, address, request);
+  return answer && decodeMessage(answer);
 }
 
 async function register(
@@ -246,8 +240,7 @@ Deno.test("rendezvous refuses a cookie issued for another namespace or never iss
 Deno.test("rendezvous caps registrations per peer and in total", async () => {
   using dir = tempDir();
   await using server = await startRendezvous(dir.path, {
-    p2pMaxRegistrationsPerPeer: 2,
-    p2pMaxRegistrations: 3,
+    config: { p2pMaxRegistrationsPerPeer: 2, p2pMaxRegistrations: 3 },
   });
   await using a = await client();
   await using b = await client();
@@ -261,4 +254,147 @@ Deno.test("rendezvous caps registrations per peer and in total", async () => {
   const full = await register(b, server.address, { ns: "two" });
   assert.equal(full.status, ResponseStatus.E_UNAVAILABLE);
   assert.equal(server.node.stats().registrations, 3);
+});
+
+Deno.test("rendezvous refuses peers beyond the per-peer and per-address caps, not other addresses", async () => {
+  using dir = tempDir();
+  await using server = await startRendezvous(dir.path, {
+    config: { p2pMaxRegistrationsPerPeer: 2 },
+    limits: { registrationsPerAddress: 3 },
+  });
+  await using a = await client();
+  await using b = await client();
+  await using c = await client("127.0.0.2");
+  assert.equal((await register(a, server.address, { ns: "one" })).status, ResponseStatus.OK);
+  assert.equal((await register(a, server.address, { ns: "two" })).status, ResponseStatus.OK);
+  const perPeer = await register(a, server.address, { ns: "three" });
+  assert.equal(perPeer.status, ResponseStatus.E_UNAVAILABLE);
+  assert.match(perPeer.statusText!, /This peer holds as many registrations/);
+
+  // b is another peer id, but at a's address, which now holds 3 of 3.
+  assert.equal((await register(b, server.address, { ns: "one" })).status, ResponseStatus.OK);
+  const perAddress = await register(b, server.address, { ns: "two" });
+  assert.equal(perAddress.status, ResponseStatus.E_UNAVAILABLE);
+  assert.match(perAddress.statusText!, /Peers at this address hold as many registrations/);
+  assert.equal((await register(b, server.address, { ns: "one" })).status, ResponseStatus.OK);
+
+  // c dials from 127.0.0.2: another address, with room of its own.
+  assert.equal((await register(c, server.address, { ns: "one" })).status, ResponseStatus.OK);
+  assert.equal((await register(c, server.address, { ns: "two" })).status, ResponseStatus.OK);
+  assert.equal(server.node.stats().registrations, 5);
+  assert.deepEqual(server.node.stats().refusals, {
+    registration_peer: 1,
+    registration_address: 1,
+  });
+});
+
+Deno.test("rendezvous refuses a signed peer record over 4 KiB and resets a message over 8 KiB", async () => {
+  using dir = tempDir();
+  await using server = await startRendezvous(dir.path);
+  await using a = await client();
+  const fits = await signedRecord(a.peer, a.key, 3800);
+  assert.ok(fits.byteLength > 3 * KiB && fits.byteLength <= 4 * KiB, `${fits.byteLength} bytes`);
+  assert.equal((await register(a, server.address, { record: fits })).status, ResponseStatus.OK);
+
+  const large = await signedRecord(a.peer, a.key, 6000);
+  assert.ok(large.byteLength > 5 * KiB && large.byteLength < 7 * KiB, `${large.byteLength} bytes`);
+  const refused = await register(a, server.address, { ns: "large", record: large });
+  assert.equal(refused.status, ResponseStatus.E_INVALID_SIGNED_PEER_RECORD);
+  assert.equal(
+    refused.statusText,
+    `Signed peer record of ${large.byteLength} bytes is larger than 4096: announce fewer addresses`,
+  );
+
+  const huge = await signedRecord(a.peer, a.key, 63_000);
+  await assert.rejects(register(a, server.address, { ns: "huge", record: huge }));
+  assert.equal(server.node.stats().registrations, 1);
+  assert.equal(server.node.stats().refusals.record_size, 1);
+});
+
+Deno.test("a DISCOVER reply stays within its byte cap and the cookie pages through the rest", async () => {
+  using dir = tempDir();
+  const discoverBytes = 16 * KiB;
+  await using server = await startRendezvous(dir.path, { limits: { discoverBytes } });
+  await using a = await client();
+  await using b = await client("127.0.0.2");
+  const record = await signedRecord(a.peer, a.key, 3000);
+  const namespaces = Array.from({ length: 12 }, (_, i) => `ns/${i}`);
+  for (const ns of namespaces) {
+    assert.equal((await register(a, server.address, { ns, record })).status, ResponseStatus.OK);
+  }
+  const seen: string[] = [];
+  let cookie: Uint8Array | undefined;
+  let pages = 0;
+  for (;;) {
+    const raw = await askRaw(b.peer, server.address, {
+      type: MessageType.DISCOVER,
+      discover: { limit: 1000n, ...(cookie ? { cookie } : {}) },
+    });
+    // The message and its length prefix (two bytes at this size).
+    assert.ok(raw!.byteLength + 2 <= discoverBytes, `a reply of ${raw!.byteLength} bytes`);
+    const page = decodeMessage(raw!).discoverResponse!;
+    assert.equal(page.status, ResponseStatus.OK);
+    if (page.registrations.length === 0) break;
+    pages++;
+    seen.push(...page.registrations.map((registration) => registration.ns!));
+    cookie = page.cookie;
+  }
+  assert.deepEqual(seen, namespaces, "every registration once, in order");
+  assert.ok(pages >= 3, `${pages} pages of about 5 records of 3 KB`);
+});
+
+Deno.test("rendezvous clamps a DISCOVER limit to its cap", async () => {
+  using dir = tempDir();
+  await using server = await startRendezvous(dir.path, { limits: { discoverRegistrations: 3 } });
+  await using a = await client();
+  for (const ns of ["one", "two", "three", "four"]) {
+    assert.equal((await register(a, server.address, { ns })).status, ResponseStatus.OK);
+  }
+  const first = await discover(a.peer, server.address, { limit: 1000n });
+  assert.equal(first.registrations.length, 3);
+  const rest = await discover(a.peer, server.address, { cookie: first.cookie! });
+  assert.deepEqual(rest.registrations.map((registration) => registration.ns), ["four"]);
+});
+
+Deno.test("rendezvous resets a stream beyond the cap of open streams on one connection", async () => {
+  using dir = tempDir();
+  await using server = await startRendezvous(dir.path, {
+    limits: { rendezvousStreamsPerConnection: 2 },
+  });
+  await using a = await client();
+  const open = [
+    await a.peer.dialProtocol(multiaddr(server.address), RENDEZVOUS_PROTOCOL),
+    await a.peer.dialProtocol(multiaddr(server.address), RENDEZVOUS_PROTOCOL),
+  ];
+  await assert.rejects(discover(a.peer, server.address, {}));
+  await open[0]!.close();
+  // The relay closes its end once the peer closed its own, so the slot comes back.
+  let answered = false;
+  for (let attempt = 0; attempt < 50 && !answered; attempt++) {
+    answered = await discover(a.peer, server.address, {}).then(() => true, () => false);
+    if (!answered) await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.ok(answered, "a stream is served again once one was closed");
+  await open[1]!.close();
+});
+
+Deno.test("rendezvous answers an address over its request rate later, other addresses at once", async () => {
+  using dir = tempDir();
+  await using server = await startRendezvous(dir.path, {
+    limits: { rendezvousRequestsPerAddress: { perSecond: 2, burst: 2 } },
+  });
+  await using a = await client();
+  await using c = await client("127.0.0.2");
+  assert.equal((await register(a, server.address, { ns: "one" })).status, ResponseStatus.OK);
+  assert.equal((await register(a, server.address, { ns: "two" })).status, ResponseStatus.OK);
+  const answered: string[] = [];
+  const late = register(a, server.address, { ns: "three" }).then((response) => {
+    answered.push("a");
+    return response;
+  });
+  await waitFor("a request to wait", () => server.node.stats().refusals.rendezvous_rate === 1);
+  assert.equal((await register(c, server.address)).status, ResponseStatus.OK);
+  answered.push("c");
+  assert.equal((await late).status, ResponseStatus.OK, "a is answered in the end");
+  assert.deepEqual(answered, ["c", "a"]);
 });

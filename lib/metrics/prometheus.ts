@@ -138,6 +138,18 @@ export class PrometheusMetrics implements Metrics {
       () => sources.p2p()?.registrations,
     );
     gauge(r, "p2p_connections", "libp2p connections open", () => sources.p2p()?.connections);
+    new Counter({
+      name: PREFIX + "p2p_refusals_total",
+      help: "What the libp2p node refused or delayed at a limit, by reason",
+      labelNames: ["reason"] as const,
+      registers: [r],
+      collect() {
+        const refusals = sources.p2p()?.refusals;
+        if (!refusals) return;
+        this.reset();
+        for (const [reason, count] of Object.entries(refusals)) this.inc({ reason }, count);
+      },
+    });
     if (sources.shardName !== undefined) {
       // The usual info-metric shape: join on it to tell shards apart without a label on every series.
       new Gauge({

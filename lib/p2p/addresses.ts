@@ -1,11 +1,14 @@
 /**
  * Which TCP multiaddrs the libp2p node listens on, derived from `--p2p-listen`. It is independent
  * of the HTTP `--listen`: behind a reverse proxy the HTTP API stays on loopback while libp2p,
- * which the proxy does not carry, must be reachable from outside.
+ * which the proxy does not carry, must be reachable from outside. And the address a remote peer
+ * counts under for per-address limits.
  *
  * @module
  */
 import { networkInterfaces } from "node:os";
+import type { Multiaddr } from "@multiformats/multiaddr";
+import { addressKey } from "../guard/client_address.ts";
 
 /** IPv6 addresses of this machine, without link-local ones (they need a zone to bind). */
 function localIpv6Addresses(): string[] {
@@ -49,4 +52,24 @@ export function listenMultiaddrs(
     `/ip4/0.0.0.0/tcp/${port}`,
     ...ipv6Addresses.map((address) => `/ip6/${address}/tcp/${port}`),
   ];
+}
+
+/** The IP address of a TCP multiaddr, or `undefined` for other kinds. */
+export function ipOf(addr: Multiaddr): string | undefined {
+  const first = addr.getComponents()[0];
+  return first && (first.name === "ip4" || first.name === "ip6") ? first.value : undefined;
+}
+
+/**
+ * The key per-address limits count a remote peer under: its IPv4 address, or its IPv6 /64 (as
+ * `addressKey` groups HTTP clients); the whole multiaddr when it has no IP.
+ *
+ * @example
+ * ```ts
+ * peerAddressKey(multiaddr("/ip6/2001:db8:0:1::7/tcp/4001")); // "2001:db8:0:1::/64"
+ * ```
+ */
+export function peerAddressKey(addr: Multiaddr): string {
+  const ip = ipOf(addr);
+  return ip === undefined ? addr.toString() : addressKey(ip);
 }

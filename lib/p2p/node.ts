@@ -1,8 +1,8 @@
 /**
  * The relay's libp2p node: TCP with Noise and Yamux, identify, ping, a Circuit Relay v2 server
- * with the limits of {@linkcode relayConnectionGater}, and the rendezvous server. Loaded with a
- * dynamic `import()` from `lib/relay.ts` only when `--p2p-port` is not 0, so a relay without
- * p2p never loads libp2p.
+ * with the limits of {@linkcode relayConnectionGater}, and the rendezvous server, every bound
+ * taken from `P2pLimits` (`lib/limits.ts`). Loaded with a dynamic `import()` from `lib/relay.ts`
+ * only when `--p2p-port` is not 0, so a relay without p2p never loads libp2p.
  *
  * @module
  */
@@ -16,11 +16,14 @@ import { ping } from "@libp2p/ping";
 import { circuitRelayServer } from "@libp2p/circuit-relay-v2";
 import { multiaddr } from "@multiformats/multiaddr";
 import type { Config } from "../config/mod.ts";
+import { type P2pLimits, p2pLimits } from "../limits.ts";
 import { LOG_CATEGORY } from "../log.ts";
 import type { Database } from "../store/database.ts";
 import { RendezvousStore } from "../store/rendezvous.ts";
 import { listenMultiaddrs } from "./addresses.ts";
+import { AddressConnections } from "./connection_limits.ts";
 import { loadOrCreateIdentity } from "./identity.ts";
+import { type RefusalReason, Refusals } from "./refusals.ts";
 import { RendezvousServer } from "./rendezvous.ts";
 import {
   countCircuits,
@@ -41,6 +44,8 @@ export interface P2pStats {
   readonly registrations: number;
   /** Open libp2p connections. */
   readonly connections: number;
+  /** What the node refused so far, by reason. */
+  readonly refusals: Readonly<Partial<Record<RefusalReason, number>>>;
 }
 
 /** A running libp2p node owned by the relay. */
@@ -58,6 +63,8 @@ export interface P2pNode {
 /** Options for {@linkcode startP2pNode}. */
 export interface P2pNodeOptions {
   readonly config: Config;
+  /** The node's bounds; `p2pLimits(config)` when not given. */
+  readonly limits?: P2pLimits;
   readonly database: Database;
   /** Milliseconds since the epoch for rendezvous expiry; tests pass a fake clock. */
   readonly now?: () => number;
@@ -91,9 +98,12 @@ function parseAnnounce(addresses: readonly string[]): string[] {
  */
 export async function startP2pNode(options: P2pNodeOptions): Promise<P2pNode> {
   const { config, database } = options;
+  const limits = options.limits ?? p2pLimits(config);
   const announce = parseAnnounce(config.p2pAnnounce);
   const privateKey = await loadOrCreateIdentity(database);
   const view: RelayView = {};
+  const refusals = new Refusals();
+  const perAddress = new AddressConnections(limits, refusals);
   const node = await createLibp2p({
     privateKey,
     start: false,
@@ -101,25 +111,41 @@ export async function startP2pNode(options: P2pNodeOptions): Promise<P2pNode> {
       listen: listenMultiaddrs(config.p2pListen, config.p2pPort),
       announce,
     },
-    transports: [tcp()],
+    // Sockets beyond the p2p share of the descriptor budget are closed at accept, before the
+    // connection manager (which counts only finished handshakes against its maximum) sees them.
+    transports: [tcp({ maxConnections: limits.maxConnections })],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    connectionGater: relayConnectionGater({
-      maxReservationsPerIp: config.p2pMaxReservationsPerIp,
-      maxCircuitsPerPeer: config.p2pMaxCircuits,
-    }, view),
+    streamMuxers: [yamux({
+      maxInboundStreams: limits.inboundStreamsPerConnection,
+      maxOutboundStreams: limits.outboundStreamsPerConnection,
+      streamOptions: {
+        maxStreamWindowSize: limits.streamReadBytes,
+        maxReadBufferLength: limits.streamReadBytes,
+        maxWriteBufferLength: limits.streamWriteBytes,
+      },
+    })],
+    connectionManager: {
+      maxConnections: limits.maxConnections,
+      maxIncomingPendingConnections: limits.maxPendingConnections,
+      inboundConnectionThreshold: limits.connectionsPerSecondPerIp,
+      inboundUpgradeTimeout: limits.handshakeTimeoutMs,
+    },
+    connectionGater: {
+      ...perAddress.gater(),
+      ...relayConnectionGater(limits, { view, refusals }),
+    },
     services: {
       identify: identify(),
       ping: ping(),
       relay: circuitRelayServer({
         reservations: {
-          maxReservations: config.p2pMaxReservations,
-          reservationTtl: config.p2pReservationTtl * 1000,
+          maxReservations: limits.reservations,
+          reservationTtl: limits.reservationTtlSeconds * 1000,
           // The library times circuits with this value in milliseconds (the option is ms even
           // though the wire field it also fills is in seconds), so convert from our seconds.
-          defaultDurationLimit: config.p2pCircuitSeconds * 1000,
+          defaultDurationLimit: limits.circuitSeconds * 1000,
           // Without a data limit the library pipes a circuit with no byte cap at all.
-          defaultDataLimit: BigInt(config.p2pCircuitBytes),
+          defaultDataLimit: BigInt(limits.circuitBytes),
           applyDefaultLimit: true,
         },
       }),
@@ -140,13 +166,16 @@ export async function startP2pNode(options: P2pNodeOptions): Promise<P2pNode> {
   node.services.relay.addEventListener("relay:reservation", () => {
     log.debug("Reservation granted; {count} held", { count: view.reservations?.size ?? 0 });
   });
-  const rendezvous = new RendezvousServer(
-    new RendezvousStore(database, {
-      maxTotal: config.p2pMaxRegistrations,
-      maxPerPeer: config.p2pMaxRegistrationsPerPeer,
+  const rendezvous = new RendezvousServer({
+    store: new RendezvousStore(database, {
+      maxTotal: limits.registrations,
+      maxPerPeer: limits.registrationsPerPeer,
+      maxPerAddress: limits.registrationsPerAddress,
       ...(options.now ? { now: options.now } : {}),
     }),
-  );
+    limits,
+    refusals,
+  });
   await rendezvous.start(node);
   try {
     await node.start();
@@ -174,6 +203,7 @@ export async function startP2pNode(options: P2pNodeOptions): Promise<P2pNode> {
       circuits: countCircuits(node),
       registrations: rendezvous.count(),
       connections: node.getConnections().length,
+      refusals: refusals.snapshot(),
     }),
     stop: () => {
       stopping ??= (async () => {

@@ -1,15 +1,17 @@
 /**
- * Limits the js-libp2p 3 Circuit Relay server lacks, added around it: reservations per IP
- * address, circuits per reserving peer, and releasing a reservation when its peer disconnects
- * (the library keeps it until its TTL runs out, holding a slot for a peer that is gone).
+ * Limits the js-libp2p 3 Circuit Relay server lacks, added around it: reservations per address
+ * (an IPv4 address or an IPv6 /64), circuits per reserving peer, and releasing a reservation when
+ * its peer disconnects (the library keeps it until its TTL runs out, holding a slot for a peer
+ * that is gone).
  *
  * @module
  */
 import { getLogger } from "@logtape/logtape";
 import type { CircuitRelayService } from "@libp2p/circuit-relay-v2";
 import type { ConnectionGater, Libp2p, PeerId } from "@libp2p/interface";
-import type { Multiaddr } from "@multiformats/multiaddr";
 import { LOG_CATEGORY } from "../log.ts";
+import { peerAddressKey } from "./addresses.ts";
+import type { Refusals } from "./refusals.ts";
 
 const log = getLogger([LOG_CATEGORY, "p2p"]);
 
@@ -24,14 +26,10 @@ export interface RelayView {
 
 /** Limits enforced by {@linkcode relayConnectionGater}. */
 export interface RelayLimits {
-  readonly maxReservationsPerIp: number;
-  readonly maxCircuitsPerPeer: number;
-}
-
-/** The IP address of a TCP multiaddr, or `undefined` for other kinds. */
-export function ipOf(addr: Multiaddr): string | undefined {
-  const first = addr.getComponents()[0];
-  return first && (first.name === "ip4" || first.name === "ip6") ? first.value : undefined;
+  /** Reservations from one IPv4 address or IPv6 /64. */
+  readonly reservationsPerAddress: number;
+  /** Relayed circuits open to one reserving peer. */
+  readonly circuitsPerPeer: number;
 }
 
 /** Open relayed circuits that end at `peer` (all of them when `peer` is not given). */
@@ -45,23 +43,32 @@ export function countCircuits(node: Libp2p, peer?: PeerId): number {
   return circuits;
 }
 
-/** A connection gater that caps reservations per IP and circuits per reserving peer. */
-export function relayConnectionGater(limits: RelayLimits, view: RelayView): ConnectionGater {
+/**
+ * A connection gater that caps reservations per address and circuits per reserving peer; each
+ * refusal is counted in `refusals`.
+ */
+export function relayConnectionGater(
+  limits: RelayLimits,
+  context: { view: RelayView; refusals?: Refusals },
+): ConnectionGater {
+  const { view, refusals } = context;
   return {
     denyInboundRelayReservation(source: PeerId): boolean {
       const { node, reservations } = view;
       if (!node || !reservations) return true;
       if (reservations.get(source)) return false; // a refresh takes no new slot
-      const ip = node.getConnections(source).map((c) => ipOf(c.remoteAddr)).find(Boolean);
-      if (ip === undefined) return false;
-      let fromIp = 0;
+      const connection = node.getConnections(source)[0];
+      if (!connection) return true;
+      const key = peerAddressKey(connection.remoteAddr);
+      let fromAddress = 0;
       for (const [, reservation] of reservations.entries()) {
-        if (ipOf(reservation.addr) === ip) fromIp++;
+        if (peerAddressKey(reservation.addr) === key) fromAddress++;
       }
-      if (fromIp < limits.maxReservationsPerIp) return false;
+      if (fromAddress < limits.reservationsPerAddress) return false;
+      refusals?.count("reservation_address");
       log.debug("Reservation of {peer} refused: {count} already from its address", {
         peer: source.toString(),
-        count: fromIp,
+        count: fromAddress,
       });
       return true;
     },
@@ -69,13 +76,14 @@ export function relayConnectionGater(limits: RelayLimits, view: RelayView): Conn
       const { node } = view;
       if (!node) return true;
       const open = countCircuits(node, destination);
-      if (open < limits.maxCircuitsPerPeer) {
+      if (open < limits.circuitsPerPeer) {
         log.debug("Circuit from {source} to {destination} opening", {
           source: source.toString(),
           destination: destination.toString(),
         });
         return false;
       }
+      refusals?.count("circuit_peer");
       log.debug("Circuit to {destination} refused: {open} already open", {
         destination: destination.toString(),
         open,

@@ -11,17 +11,24 @@ import { peerIdFromPublicKey } from "@libp2p/peer-id";
 import { PeerRecord, RecordEnvelope } from "@libp2p/peer-record";
 import { lpStream } from "@libp2p/utils";
 import { LOG_CATEGORY } from "../log.ts";
-import type { RendezvousStore } from "../store/rendezvous.ts";
+import { systemClock } from "../clock.ts";
+import { TokenBuckets } from "../guard/rate_limit.ts";
+import type { P2pLimits } from "../limits.ts";
+import type { RegisterRefusal, RendezvousStore } from "../store/rendezvous.ts";
+import { peerAddressKey } from "./addresses.ts";
+import type { RefusalReason, Refusals } from "./refusals.ts";
 import {
   decodeCookie,
   decodeMessage,
   type Discover,
+  discoveredRegistrationBytes,
   type DiscoverResponse,
   encodeCookie,
   encodeMessage,
   MessageType,
   type Register,
   type RegisterResponse,
+  type RendezvousMessage,
   ResponseStatus,
 } from "./rendezvous_messages.ts";
 
@@ -36,11 +43,42 @@ export const RENDEZVOUS_TTL = { default: 2 * 3600, min: 2 * 3600, max: 72 * 3600
 /** The longest namespace in UTF-8 bytes. */
 export const MAX_NAMESPACE_BYTES = 255;
 
-/** Registrations returned per discovery when the client asks for none or too many. */
-export const MAX_DISCOVER_LIMIT = 1000;
+/**
+ * Room in a DISCOVER reply for everything but its registrations: the cookie (8 bytes and a
+ * namespace of up to 255), the status, the message framing and the length prefix.
+ */
+const DISCOVER_FRAMING_BYTES = 512;
 
-/** Largest message accepted: a peer record with many addresses stays far below this. */
-const MAX_MESSAGE_BYTES = 64 * 1024;
+/** The limits of {@linkcode RendezvousServer}, a part of `P2pLimits`. */
+export type RendezvousLimits = Pick<
+  P2pLimits,
+  | "recordBytes"
+  | "rendezvousMessageBytes"
+  | "discoverRegistrations"
+  | "discoverBytes"
+  | "discoverBytesInFlight"
+  | "rendezvousStreamsPerConnection"
+  | "rendezvousTimeoutMs"
+  | "rendezvousRequestsPerAddress"
+>;
+
+/** Rate buckets remembered: far more than the addresses that can hold connections at once. */
+const RATE_BUCKETS = 4096;
+
+const REGISTER_REFUSALS: Record<RegisterRefusal, { reason: RefusalReason; text: string }> = {
+  "peer-limit": {
+    reason: "registration_peer",
+    text: "This peer holds as many registrations as the relay allows",
+  },
+  "address-limit": {
+    reason: "registration_address",
+    text: "Peers at this address hold as many registrations as the relay allows",
+  },
+  "total-limit": {
+    reason: "registration_total",
+    text: "The relay holds as many registrations as it allows",
+  },
+};
 
 const encoder = new TextEncoder();
 
@@ -76,17 +114,92 @@ async function verifiedRecord(
   return undefined;
 }
 
+/** Options of {@linkcode RendezvousServer}. */
+export interface RendezvousServerOptions {
+  readonly store: RendezvousStore;
+  readonly limits: RendezvousLimits;
+  /** Where refusals are counted (and logged, rate-limited). */
+  readonly refusals?: Refusals;
+}
+
+/**
+ * One deadline per stream, re-armed for each read and write: `AbortSignal.timeout` per message
+ * would leave a timer alive for the whole timeout after each message, thousands of them under a
+ * flood of requests.
+ */
+class Deadline implements Disposable {
+  readonly #controller = new AbortController();
+  readonly #ms: number;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(ms: number) {
+    this.#ms = ms;
+  }
+
+  /** Options whose signal aborts `ms` from now unless re-armed again. */
+  rearm(): { signal: AbortSignal } {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(
+      () => this.#controller.abort(new DOMException("Rendezvous stream timed out", "TimeoutError")),
+      this.#ms,
+    );
+    return { signal: this.#controller.signal };
+  }
+
+  /** Aborts now: the stream is gone, nothing on it should wait any longer. */
+  cancel(): void {
+    clearTimeout(this.#timer);
+    this.#controller.abort(new DOMException("Rendezvous stream closed", "AbortError"));
+  }
+
+  [Symbol.dispose](): void {
+    clearTimeout(this.#timer);
+  }
+}
+
+/** Resolves after `ms`, or rejects with `signal`'s reason when it aborts first. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  signal.throwIfAborted();
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
 /** Serves the rendezvous protocol for one libp2p node. */
 export class RendezvousServer {
   readonly #store: RendezvousStore;
+  readonly #limits: RendezvousLimits;
+  readonly #refusals: Refusals | undefined;
+  /** Bytes of replies handed to streams and not yet taken by the peers. */
+  #replyBytesInFlight = 0;
+  /** Requests answered per address; real time, as the waits it asks for are real too. */
+  readonly #rates: TokenBuckets;
 
-  constructor(store: RendezvousStore) {
-    this.#store = store;
+  constructor(options: RendezvousServerOptions) {
+    this.#store = options.store;
+    this.#limits = options.limits;
+    this.#refusals = options.refusals;
+    this.#rates = new TokenBuckets(options.limits.rendezvousRequestsPerAddress, {
+      clock: systemClock,
+      capacity: RATE_BUCKETS,
+    });
   }
 
   /** Starts answering `/rendezvous/1.0.0` streams on `node`. */
   async start(node: Libp2p): Promise<void> {
-    await node.handle(RENDEZVOUS_PROTOCOL, (stream, connection) => this.#serve(stream, connection));
+    await node.handle(
+      RENDEZVOUS_PROTOCOL,
+      (stream, connection) => this.#serve(stream, connection),
+      { maxInboundStreams: this.#limits.rendezvousStreamsPerConnection },
+    );
   }
 
   /** Registrations held now. */
@@ -95,31 +208,85 @@ export class RendezvousServer {
   }
 
   async #serve(stream: Stream, connection: Connection): Promise<void> {
-    const frames = lpStream(stream, { maxDataLength: MAX_MESSAGE_BYTES });
+    const frames = lpStream(stream, {
+      maxDataLength: this.#limits.rendezvousMessageBytes,
+      // Room for a few pipelined requests; a peer that sends more without reading is cut off.
+      maxBufferSize: 4 * this.#limits.rendezvousMessageBytes,
+    });
+    using deadline = new Deadline(this.#limits.rendezvousTimeoutMs);
+    const timeout = () => deadline.rearm();
+    stream.addEventListener("close", () => deadline.cancel(), { once: true });
+    const address = peerAddressKey(connection.remoteAddr);
     try {
       // Clients usually send one request per stream; a few keep the stream for several.
       while (stream.status === "open" && !stream.readableEnded) {
-        const request = decodeMessage((await frames.read()).subarray());
-        const response = await this.#answer(request, connection.remotePeer);
-        if (response) await frames.write(encodeMessage(response));
+        const request = decodeMessage((await frames.read(timeout())).subarray());
+        // A peer that waits for each answer is slowed to the rate; one that does not fills its
+        // stream's read buffer and is cut off.
+        await this.#pace(address, timeout().signal);
+        const response = await this.#answer(request, connection);
+        if (!response) continue;
+        let reply = encodeMessage(response);
+        if (
+          response.type === MessageType.DISCOVER_RESPONSE &&
+          this.#replyBytesInFlight + reply.byteLength > this.#limits.discoverBytesInFlight
+        ) {
+          this.#refusals?.count("discover_busy");
+          reply = encodeMessage({
+            type: MessageType.DISCOVER_RESPONSE,
+            discoverResponse: {
+              registrations: [],
+              status: ResponseStatus.E_UNAVAILABLE,
+              statusText: "The relay is busy answering discoveries; retry in a few seconds",
+            },
+          });
+        }
+        this.#replyBytesInFlight += reply.byteLength;
+        try {
+          await frames.write(reply, timeout());
+        } finally {
+          this.#replyBytesInFlight -= reply.byteLength;
+        }
       }
-      await stream.close();
     } catch (error) {
-      if (stream.readableEnded || stream.status !== "open") return;
-      log.debug("Rendezvous stream failed: {error}", { error: (error as Error).message });
+      if (stream.status !== "open") return;
+      // The peer closed its end between requests: close ours too, or the stream lingers until
+      // Yamux's inactivity timeout and holds one of the connection's rendezvous streams.
+      if (!stream.readableEnded) {
+        log.debug("Rendezvous stream failed: {error}", { error: (error as Error).message });
+        stream.abort(error as Error);
+        return;
+      }
+    }
+    try {
+      await stream.close(timeout());
+    } catch (error) {
       stream.abort(error as Error);
     }
   }
 
+  /** Waits until `address` may have another request answered, or `signal` aborts. */
+  async #pace(address: string, signal: AbortSignal): Promise<void> {
+    let counted = false;
+    for (;;) {
+      const taken = this.#rates.take(address);
+      if (taken.allowed) return;
+      if (!counted) this.#refusals?.count("rendezvous_rate");
+      counted = true;
+      await sleep(taken.retryAfterSeconds * 1000, signal);
+    }
+  }
+
   async #answer(
-    request: ReturnType<typeof decodeMessage>,
-    remotePeer: PeerId,
-  ): Promise<ReturnType<typeof decodeMessage> | undefined> {
+    request: RendezvousMessage,
+    connection: Connection,
+  ): Promise<RendezvousMessage | undefined> {
+    const remotePeer = connection.remotePeer;
     switch (request.type) {
       case MessageType.REGISTER:
         return {
           type: MessageType.REGISTER_RESPONSE,
-          registerResponse: await this.#register(request.register ?? {}, remotePeer),
+          registerResponse: await this.#register(request.register ?? {}, connection),
         };
       case MessageType.UNREGISTER: {
         const namespace = request.unregister?.ns;
@@ -138,7 +305,8 @@ export class RendezvousServer {
     }
   }
 
-  async #register(register: Register, remotePeer: PeerId): Promise<RegisterResponse> {
+  async #register(register: Register, connection: Connection): Promise<RegisterResponse> {
+    const remotePeer = connection.remotePeer;
     const problem = namespaceProblem(register.ns);
     if (problem) return { status: ResponseStatus.E_INVALID_NAMESPACE, statusText: problem };
     const ttl = register.ttl ?? BigInt(RENDEZVOUS_TTL.default);
@@ -154,6 +322,23 @@ export class RendezvousServer {
         statusText: "A signed peer record is required",
       };
     }
+    const recordBytes = register.signedPeerRecord.byteLength;
+    if (recordBytes > this.#limits.recordBytes) {
+      this.#refusals?.count("record_size");
+      return {
+        status: ResponseStatus.E_INVALID_SIGNED_PEER_RECORD,
+        statusText: `Signed peer record of ${recordBytes} bytes is larger than ` +
+          `${this.#limits.recordBytes}: announce fewer addresses`,
+      };
+    }
+    const registration = {
+      namespace: register.ns!,
+      peerId: remotePeer.toString(),
+      address: peerAddressKey(connection.remoteAddr),
+    };
+    // A registration no cap would let in is refused before its signature costs any work.
+    const full = this.#store.refusal(registration);
+    if (full) return this.#refuse(full);
     const refused = await verifiedRecord(register.signedPeerRecord, remotePeer);
     if (refused) {
       log.debug("Rendezvous registration of {peer} refused: {reason}", {
@@ -162,26 +347,33 @@ export class RendezvousServer {
       });
       return refused;
     }
-    const outcome = this.#store.register({
-      namespace: register.ns!,
-      peerId: remotePeer.toString(),
-      record: register.signedPeerRecord,
-      ttlSeconds: Number(ttl),
-    });
-    if (!outcome.stored) {
-      log.info("Rendezvous registration refused: {reason}", { reason: outcome.reason });
+    let outcome;
+    try {
+      outcome = this.#store.register({
+        ...registration,
+        record: register.signedPeerRecord,
+        ttlSeconds: Number(ttl),
+      });
+    } catch (error) {
+      // A full disk or a storage fault; the HTTP side reports those.
+      log.warn("Rendezvous registration not stored: {error}", { error: (error as Error).message });
       return {
         status: ResponseStatus.E_UNAVAILABLE,
-        statusText: outcome.reason === "peer-limit"
-          ? "This peer holds as many registrations as the relay allows"
-          : "The relay holds as many registrations as it allows",
+        statusText: "The relay cannot store registrations now",
       };
     }
+    if (!outcome.stored) return this.#refuse(outcome.reason);
     log.debug("Rendezvous registration of {peer} stored for {ttl} s", {
       peer: remotePeer.toString(),
       ttl: Number(ttl),
     });
     return { status: ResponseStatus.OK, ttl };
+  }
+
+  #refuse(reason: RegisterRefusal): RegisterResponse {
+    const refusal = REGISTER_REFUSALS[reason];
+    this.#refusals?.count(refusal.reason);
+    return { status: ResponseStatus.E_UNAVAILABLE, statusText: refusal.text };
   }
 
   #discover(discover: Discover): DiscoverResponse {
@@ -208,18 +400,28 @@ export class RendezvousServer {
       }
       afterId = cookie.lastId;
     }
+    const most = this.#limits.discoverRegistrations;
     const asked = discover.limit ?? 0n;
-    const limit = asked <= 0n || asked > MAX_DISCOVER_LIMIT ? MAX_DISCOVER_LIMIT : Number(asked);
+    const limit = asked <= 0n || asked > most ? most : Number(asked);
     this.#store.purgeExpired();
     const page = this.#store.discover({ namespace, afterId, limit });
-    return {
-      registrations: page.registrations.map((registration) => ({
-        ns: registration.namespace,
-        signedPeerRecord: registration.record,
-        ttl: BigInt(registration.ttlSeconds),
-      })),
-      cookie: encodeCookie(page.lastId, namespace),
-      status: ResponseStatus.OK,
-    };
+    // Registrations that would take the reply past its byte cap wait for the next page; the
+    // first always goes, so paging moves on.
+    let room = this.#limits.discoverBytes - DISCOVER_FRAMING_BYTES;
+    let lastId = afterId;
+    const registrations: Register[] = [];
+    for (const found of page.registrations) {
+      const registration = {
+        ns: found.namespace,
+        signedPeerRecord: found.record,
+        ttl: BigInt(found.ttlSeconds),
+      };
+      room -= discoveredRegistrationBytes(registration);
+      if (room < 0 && registrations.length > 0) break;
+      registrations.push(registration);
+      lastId = found.id;
+    }
+    if (registrations.length === page.registrations.length) lastId = page.lastId;
+    return { registrations, cookie: encodeCookie(lastId, namespace), status: ResponseStatus.OK };
   }
 }

@@ -80,6 +80,17 @@ function encodeRegister(register: Register): Uint8Array {
   return writer.finish();
 }
 
+/**
+ * Bytes `registration` adds to an encoded `DiscoverResponse`: its field tag, its length and its
+ * body. A reply is the sum of these plus its cookie, status and message framing.
+ */
+export function discoveredRegistrationBytes(registration: Register): number {
+  const body = encodeRegister(registration).byteLength;
+  let lengthBytes = 1;
+  while (body >= 2 ** (7 * lengthBytes)) lengthBytes++;
+  return 1 + lengthBytes + body;
+}
+
 /** Encodes a message for the wire (without the length prefix). */
 export function encodeMessage(message: RendezvousMessage): Uint8Array {
   const writer = new ProtobufWriter();

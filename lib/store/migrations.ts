@@ -69,4 +69,8 @@ export const MIGRATIONS: readonly string[] = [
      WHERE recipient IS NOT NULL;
    CREATE INDEX vaults_empty ON vaults (vault) WHERE envelope_count = 0;
    UPDATE vaults SET used_bytes = used_bytes + 512 * envelope_count;`,
+  // 5: rendezvous registrations remember the address they came from (an IPv4 address or an IPv6
+  // /64), so one address cannot fill the table with many peer ids (P2pLimits).
+  `ALTER TABLE rendezvous_registration ADD COLUMN address TEXT NOT NULL DEFAULT '';
+   CREATE INDEX rendezvous_registration_address ON rendezvous_registration (address);`,
 ];
