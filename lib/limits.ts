@@ -46,8 +46,9 @@ export interface SocketLimits {
   readonly authTimeoutMs: number;
   /**
    * Unsent bytes above which the relay stops pushing to a reader until it catches up (stored
-   * mode) or the sender waits (stateless); a stateless reader at twice this is cut off at once
-   * (close 4009, its connection torn down without waiting for the close handshake).
+   * mode) or the sender waits (stateless); a stateless reader a sender's window past it
+   * (`maxSendBytesInFlight`) is cut off at once (close 4009, its connection torn down without
+   * waiting for the close handshake).
    */
   readonly highWaterBytes: number;
   /** Time a reader may stay above the high-water mark. At it: close 4009. */
@@ -324,7 +325,8 @@ export function relayLimits(
       pumpPageBytes: 256 * KiB,
       closeWaitMs: 2000,
       maxSendsInFlight: 2048,
-      maxSendBytesInFlight: 4 * MiB,
+      // PROTOCOL.md tells clients to keep about 2 MiB in flight.
+      maxSendBytesInFlight: 2 * MiB + 64 * KiB,
     },
     presence: {
       maxBlobBytes: 4 * KiB,

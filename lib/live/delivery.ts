@@ -38,8 +38,8 @@ export function createDelivery(mode: RelayMode, parts: DeliveryParts): Delivery 
 }
 
 /**
- * Stateless: write at once; a reader that fell twice its high-water mark behind while senders
- * kept going is cut, so its queue is freed now rather than after a close it cannot read.
+ * Stateless: write at once; a reader that fell a sender's whole window past its high-water mark
+ * is cut, so its queue is freed now rather than after a close it cannot read.
  */
 class DirectDelivery implements Delivery {
   constructor(private readonly parts: DeliveryParts) {}
@@ -49,7 +49,9 @@ class DirectDelivery implements Delivery {
   deliver(envelope: Envelope): boolean {
     const { outbox, limits } = this.parts;
     if (!outbox.isOpen) return false;
-    if (outbox.queuedBytes > 2 * limits.highWaterBytes) {
+    // A sender may keep its window of sends unanswered, so a reader may legitimately be that
+    // far past its high-water mark; beyond, it stalled while senders kept going.
+    if (outbox.queuedBytes > limits.highWaterBytes + limits.maxSendBytesInFlight) {
       this.parts.onStalled();
       return false;
     }
