@@ -8,10 +8,29 @@ import { Relay, type RelayOptions } from "../lib/relay.ts";
 import type { Clock } from "../lib/clock.ts";
 import { generateVaultKeys, RelayClient } from "../lib/client/mod.ts";
 
+/**
+ * Removes a folder, retrying briefly while a process that just exited (e.g. Chromium's helper
+ * processes after the browser was killed) still writes into it.
+ */
+function removeSoon(path: string): void {
+  for (let attempt = 0;; attempt++) {
+    try {
+      return Deno.removeSync(path, { recursive: true });
+    } catch (error) {
+      if (
+        attempt >= 50 || !(error instanceof Error) || !/not empty|os error 39/.test(error.message)
+      ) {
+        throw error;
+      }
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+    }
+  }
+}
+
 /** A temporary folder removed on dispose. */
 export function tempDir(): { path: string } & Disposable {
   const path = Deno.makeTempDirSync({ prefix: "vaultmesh-relay-test-" });
-  return { path, [Symbol.dispose]: () => Deno.removeSync(path, { recursive: true }) };
+  return { path, [Symbol.dispose]: () => removeSoon(path) };
 }
 
 /** Starts an in-process relay on 127.0.0.1:0 with a database in `dir` and p2p off (on 127.0.0.1 when on). */
