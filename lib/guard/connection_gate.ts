@@ -12,11 +12,14 @@
  * - A head deadline: a connection that has not sent a complete request head within it is closed;
  *   after each answer an idle keep-alive connection gets the same deadline for its next request.
  * - A socket the relay closed is torn down at the TCP level if its peer ignores the close.
- *
  * Handlers see the client's own address in `info.remoteAddr`, not the loopback hop.
  *
  * @module
  */
+import { isOutOfDescriptors, pump, readHead } from "./tcp_proxy.ts";
+import { NO_LIFECYCLE, type SocketLifecycle } from "./socket_lifecycle.ts";
+
+export { NO_LIFECYCLE, type SocketLifecycle };
 
 /** What the gate enforces. */
 export interface GateLimits {
@@ -28,7 +31,7 @@ export interface GateLimits {
   readonly maxHeadBytes: number;
 }
 
-/** Something the gate did to a connection, for metrics. */
+/** What the gate did to a connection, for metrics. */
 export type GateEvent = "header_timeout" | "evicted" | "refused" | "torn_down" | "accept_error";
 
 /** Options of {@linkcode ConnectionGate.start}. */
@@ -44,27 +47,12 @@ export interface GateOptions {
   readonly onEvent?: (event: GateEvent) => void;
 }
 
-/** The gate's view of an upgraded socket, reported by the socket's owner. */
-export interface SocketLifecycle {
-  /** The socket authenticated: it is no longer dropped to make room. */
-  authenticated(): void;
-  /**
-   * The relay closed (or the peer left) the socket: tear its connection down if it lingers, or
-   * at once when `now` (a reader too far behind will never read the close frame).
-   */
-  closed(now?: boolean): void;
-}
-
-/** A socket lifecycle that does nothing (requests that did not come through a gate). */
-export const NO_LIFECYCLE: SocketLifecycle = { authenticated: () => {}, closed: () => {} };
-
+/** How often head deadlines are checked, and the least budget a descriptor error shrinks to. */
 const SWEEP_MS = 250;
 const MIN_BUDGET = 16;
-const HEAD_END = [13, 10, 13, 10];
 
 /** One client connection. */
 class Connection {
-  /** Requests being answered. */
   inFlight = 0;
   socket: "none" | "unauthenticated" | "authenticated" = "none";
   deadline = 0;
@@ -72,42 +60,6 @@ class Connection {
   closed = false;
 
   constructor(readonly outer: Deno.TcpConn) {}
-}
-
-function indexOfHeadEnd(bytes: Uint8Array, from: number): number {
-  for (let i = Math.max(0, from - 3); i + 3 < bytes.length; i++) {
-    if (HEAD_END.every((byte, j) => bytes[i + j] === byte)) return i + 4;
-  }
-  return -1;
-}
-
-function isOutOfDescriptors(error: unknown): boolean {
-  return error instanceof Error && /os error 2[34]|Too many open files/.test(error.message);
-}
-
-/** A pump's smallest and largest buffer: idle connections park a small one in their read. */
-const PUMP_BUFFER = { min: 1024, max: 65536 };
-
-/** Copies bytes one way until either side ends; the buffer grows with the traffic. */
-async function pump(from: Deno.Conn, to: Deno.Conn): Promise<void> {
-  let buffer = new Uint8Array(PUMP_BUFFER.min);
-  try {
-    while (true) {
-      const count = await from.read(buffer);
-      if (count === null) break;
-      for (let written = 0; written < count;) {
-        written += await to.write(buffer.subarray(written, count));
-      }
-      if (count === buffer.length && buffer.length < PUMP_BUFFER.max) {
-        buffer = new Uint8Array(count * 2);
-      } else if (count < buffer.length / 4 && buffer.length > PUMP_BUFFER.min) {
-        buffer = new Uint8Array(buffer.length / 2);
-      }
-    }
-    await to.closeWrite();
-  } catch {
-    // Reset by the peer, or closed by the gate.
-  }
 }
 
 /** The relay's listener: accepts, bounds and hands over client connections. */
@@ -169,15 +121,15 @@ export class ConnectionGate {
       },
       closed: (now = false) => {
         this.#unauthenticated.delete(connection);
-        const tearDown = () => {
-          if (connection.closed) return;
-          this.#options.onEvent?.("torn_down");
-          this.#close(connection);
-        };
-        if (now) tearDown();
-        else setTimeout(tearDown, teardownMs);
+        setTimeout(() => this.#tearDown(connection), now ? 0 : teardownMs);
       },
     };
+  }
+
+  #tearDown(connection: Connection): void {
+    if (connection.closed) return;
+    this.#options.onEvent?.("torn_down");
+    this.#close(connection);
   }
 
   /** Stops accepting, lets requests in flight finish, then closes every connection. */
@@ -310,7 +262,7 @@ export class ConnectionGate {
 
   /** Reads the first request head, then hands the connection to `Deno.serve`. */
   async #serve(connection: Connection): Promise<void> {
-    const head = await this.#readHead(connection);
+    const head = await readHead(connection.outer, this.#options.limits.maxHeadBytes);
     if (!head || connection.closed) return this.#close(connection);
     if (!this.#makeRoom(2) || connection.closed) return this.#close(connection);
     this.#fds += 2;
@@ -336,37 +288,5 @@ export class ConnectionGate {
     }
     await Promise.all([pump(connection.outer, upstream), pump(upstream, connection.outer)]);
     this.#close(connection);
-  }
-
-  /** The bytes up to the end of the first request head, or `undefined` when it never came. */
-  async #readHead(connection: Connection): Promise<Uint8Array | undefined> {
-    const { maxHeadBytes } = this.#options.limits;
-    let buffer = new Uint8Array(1024);
-    let length = 0;
-    try {
-      while (true) {
-        if (length === buffer.length) {
-          if (buffer.length >= maxHeadBytes) {
-            await connection.outer.write(
-              new TextEncoder().encode(
-                "HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\n" +
-                  "content-length: 0\r\n\r\n",
-              ),
-            );
-            return undefined;
-          }
-          const bigger = new Uint8Array(Math.min(buffer.length * 2, maxHeadBytes));
-          bigger.set(buffer);
-          buffer = bigger;
-        }
-        const count = await connection.outer.read(buffer.subarray(length));
-        if (count === null) return undefined;
-        length += count;
-        const end = indexOfHeadEnd(buffer.subarray(0, length), length - count);
-        if (end >= 0) return buffer.subarray(0, length);
-      }
-    } catch {
-      return undefined; // closed by its deadline or to make room, or reset
-    }
   }
 }

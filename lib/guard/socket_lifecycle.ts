@@ -1,0 +1,19 @@
+/**
+ * How the owner of an upgraded socket tells the connection gate what became of it.
+ *
+ * @module
+ */
+
+/** The gate's view of an upgraded socket, reported by the socket's owner. */
+export interface SocketLifecycle {
+  /** The socket authenticated: it is no longer dropped to make room. */
+  authenticated(): void;
+  /**
+   * The relay closed (or the peer left) the socket: tear its connection down if it lingers, or
+   * at once when `now` (a reader too far behind will never read the close frame).
+   */
+  closed(now?: boolean): void;
+}
+
+/** A socket lifecycle that does nothing (requests that did not come through a gate). */
+export const NO_LIFECYCLE: SocketLifecycle = { authenticated: () => {}, closed: () => {} };

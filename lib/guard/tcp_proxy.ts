@@ -1,0 +1,82 @@
+/**
+ * The byte-level half of the connection gate: reading a request head off a TCP connection, and
+ * copying bytes between two connections.
+ *
+ * @module
+ */
+
+const HEAD_END = [13, 10, 13, 10];
+
+function indexOfHeadEnd(bytes: Uint8Array, from: number): number {
+  for (let i = Math.max(0, from - 3); i + 3 < bytes.length; i++) {
+    if (HEAD_END.every((byte, j) => bytes[i + j] === byte)) return i + 4;
+  }
+  return -1;
+}
+
+/** Whether `error` is "too many open files" (the process or the system). */
+export function isOutOfDescriptors(error: unknown): boolean {
+  return error instanceof Error && /os error 2[34]|Too many open files/.test(error.message);
+}
+
+/** A pump's smallest and largest buffer: idle connections park a small one in their read. */
+const PUMP_BUFFER = { min: 1024, max: 65536 };
+
+/** Copies bytes one way until either side ends; the buffer grows with the traffic. */
+export async function pump(from: Deno.Conn, to: Deno.Conn): Promise<void> {
+  let buffer = new Uint8Array(PUMP_BUFFER.min);
+  try {
+    while (true) {
+      const count = await from.read(buffer);
+      if (count === null) break;
+      for (let written = 0; written < count;) {
+        written += await to.write(buffer.subarray(written, count));
+      }
+      if (count === buffer.length && buffer.length < PUMP_BUFFER.max) {
+        buffer = new Uint8Array(count * 2);
+      } else if (count < buffer.length / 4 && buffer.length > PUMP_BUFFER.min) {
+        buffer = new Uint8Array(buffer.length / 2);
+      }
+    }
+    await to.closeWrite();
+  } catch {
+    // Reset by the peer, or closed by the gate.
+  }
+}
+
+/**
+ * The bytes up to the end of the first request head (and any that came with it), or `undefined`
+ * when the peer ended, failed, or sent more than `maxHeadBytes` first (it then gets 431).
+ */
+export async function readHead(
+  conn: Deno.TcpConn,
+  maxHeadBytes: number,
+): Promise<Uint8Array | undefined> {
+  let buffer = new Uint8Array(1024);
+  let length = 0;
+  try {
+    while (true) {
+      if (length === buffer.length) {
+        if (buffer.length >= maxHeadBytes) {
+          await conn.write(
+            new TextEncoder().encode(
+              "HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\n" +
+                "content-length: 0\r\n\r\n",
+            ),
+          );
+          return undefined;
+        }
+        const bigger = new Uint8Array(Math.min(buffer.length * 2, maxHeadBytes));
+        bigger.set(buffer);
+        buffer = bigger;
+      }
+      const count = await conn.read(buffer.subarray(length));
+      if (count === null) return undefined;
+      length += count;
+      const end = indexOfHeadEnd(buffer.subarray(0, length), length - count);
+      if (end >= 0) return buffer.subarray(0, length);
+    }
+  } catch {
+    return undefined; // closed by its deadline or to make room, or reset
+  }
+}
