@@ -1,8 +1,10 @@
 /**
  * Forward: live socket forwarding between two devices of one vault, in stateless and
  * store-and-forward mode: envelopes/s at 1 KiB, MB/s at 64 KiB, p50/p99 delivery latency.
- * Baseline: Syncthing's relay server (strelaysrv) relaying a raw byte stream in the same run,
- * when it is installed.
+ * Baselines in the same run: a bare Deno WebSocket forwarder (same window, no auth, framing or
+ * storage; `bare_forwarder.ts`), the relay with `--connection-gate off` (stateless, to show what
+ * the gate costs), and Syncthing's relay server (strelaysrv) relaying a raw byte stream, when it
+ * is installed.
  *
  * @module
  */
@@ -30,8 +32,9 @@ export interface StreamFigures {
 
 async function stream(
   url: string,
-  options: { size: number; seconds: number },
+  options: { size: number; seconds: number; stored: boolean },
 ): Promise<StreamFigures> {
+  const { stored } = options;
   const keys = await generateVaultKeys();
   const [a, b] = await Promise.all(
     ["a", "b"].map((device) => RelayClient.create({ url, keys, device })),
@@ -39,12 +42,18 @@ async function stream(
   const latencies: number[] = [];
   let received = 0;
   let lastReceived = 0;
-  const receiver = await b!.connect({
+  // The receiver acknowledges as a client does, so stored envelopes are deleted as they arrive
+  // (a vault holds at most 10 000).
+  let acking = Promise.resolve();
+  const receiver: RelaySocket = await b!.connect({
     onEnvelope: (envelope) => {
       const sentAt = new DataView(envelope.body.buffer, envelope.body.byteOffset).getFloat64(0);
       lastReceived = performance.now();
       latencies.push(lastReceived - sentAt);
       received++;
+      if (received % 256 === 0 && stored) {
+        acking = acking.then(() => receiver.ack(envelope.seq).then(() => {}));
+      }
     },
   });
   const sender: RelaySocket = await a!.connect();
@@ -63,6 +72,7 @@ async function stream(
   while (received < sent && performance.now() < drainedBy) {
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+  await acking;
   await Promise.all([sender.close(), receiver.close()]);
   if (received < sent) throw new Error(`Only ${received} of ${sent} envelopes arrived`);
   const seconds = (lastReceived - started) / 1000;
@@ -75,13 +85,103 @@ async function stream(
   };
 }
 
-async function measureMode(mode: Mode, seconds: number) {
+/** The same stream through the bare forwarder: sender waits for a receipt per message. */
+async function bareStream(
+  url: string,
+  options: { size: number; seconds: number },
+): Promise<StreamFigures> {
+  const open = (path: string) =>
+    new Promise<WebSocket>((resolve, reject) => {
+      const ws = new WebSocket(url.replace("http", "ws") + path);
+      ws.binaryType = "arraybuffer";
+      ws.onopen = () => resolve(ws);
+      ws.onerror = () => reject(new Error(`Cannot open ${path}`));
+    });
+  const receiver = await open("/receive");
+  const sender = await open("/send");
+  const latencies: number[] = [];
+  let received = 0;
+  let lastReceived = 0;
+  receiver.onmessage = (event) => {
+    lastReceived = performance.now();
+    latencies.push(lastReceived - new DataView(event.data as ArrayBuffer).getFloat64(0));
+    received++;
+  };
+  const receipts: (() => void)[] = [];
+  sender.onmessage = () => receipts.shift()?.();
+  const started = performance.now();
+  const deadline = started + options.seconds * 1000;
+  let sent = 0;
+  await Promise.all(Array.from({ length: windowFor(options.size) }, async () => {
+    while (performance.now() < deadline) {
+      const body = new Uint8Array(options.size);
+      new DataView(body.buffer).setFloat64(0, performance.now());
+      sent++;
+      const receipt = new Promise<void>((resolve) => receipts.push(resolve));
+      sender.send(body);
+      await receipt;
+    }
+  }));
+  const drainedBy = performance.now() + 10_000;
+  while (received < sent && performance.now() < drainedBy) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  const closed = (ws: WebSocket) =>
+    new Promise((resolve) => {
+      ws.onclose = resolve;
+      ws.close();
+    });
+  await Promise.all([closed(sender), closed(receiver)]);
+  const seconds = (lastReceived - started) / 1000;
+  return {
+    envelopes: received,
+    perSecond: received / seconds,
+    mbPerSecond: (received * options.size) / seconds / 1e6,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+  };
+}
+
+async function measureBare(seconds: number) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", new URL("./bare_forwarder.ts", import.meta.url).pathname],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!/listening (\d+)\n/.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error("The bare forwarder exited before listening");
+      text += value;
+    }
+    reader.cancel();
+    const url = `http://127.0.0.1:${/listening (\d+)\n/.exec(text)![1]}`;
+    await bareStream(url, { size: 1024, seconds: Math.min(1, seconds) }); // warm-up
+    const small = await bareStream(url, { size: 1024, seconds });
+    const large = await bareStream(url, { size: 64 * 1024, seconds });
+    return { small, large };
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+  }
+}
+
+async function measureMode(mode: Mode, seconds: number, extra: readonly string[] = []) {
   const dir = Deno.makeTempDirSync({ prefix: "vaultmesh-bench-forward-" });
   try {
-    await using relay = await spawnBenchRelay(dir, ["--mode", mode, "--max-buffer", "1GiB"]);
-    await stream(relay.url, { size: 1024, seconds: Math.min(1, seconds) }); // warm-up
-    const small = await stream(relay.url, { size: 1024, seconds });
-    const large = await stream(relay.url, { size: 64 * 1024, seconds });
+    await using relay = await spawnBenchRelay(dir, [
+      "--mode",
+      mode,
+      "--max-buffer",
+      "1GiB",
+      ...extra,
+    ]);
+    const stored = mode === "store-and-forward";
+    await stream(relay.url, { size: 1024, seconds: Math.min(1, seconds), stored }); // warm-up
+    const small = await stream(relay.url, { size: 1024, seconds, stored });
+    const large = await stream(relay.url, { size: 64 * 1024, seconds, stored });
     return { small, large };
   } finally {
     Deno.removeSync(dir, { recursive: true });
@@ -101,13 +201,22 @@ async function baseline(): Promise<number | undefined> {
 export async function forward(
   options: { seconds: number; json: boolean; baseline?: boolean },
 ) {
+  const bare = await measureBare(options.seconds);
   const stateless = await measureMode("stateless", options.seconds);
+  const ungated = await measureMode("stateless", options.seconds, ["--connection-gate", "off"]);
   const stored = await measureMode("store-and-forward", options.seconds);
   const strelaysrv = options.baseline === false ? undefined : await baseline();
   const ratio = (mb: number) => strelaysrv === undefined ? NaN : mb / strelaysrv;
-  const rows: [string, string][] = [];
+  const rows: [string, string][] = [
+    ["bare Deno forwarder 1 KiB messages/s", fixed(bare.small.perSecond, 0)],
+    ["bare Deno forwarder 64 KiB MB/s", fixed(bare.large.mbPerSecond, 1)],
+  ];
   for (
-    const [name, figures] of [["stateless", stateless], ["store-and-forward", stored]] as const
+    const [name, figures] of [
+      ["stateless", stateless],
+      ["stateless, gate off", ungated],
+      ["store-and-forward", stored],
+    ] as const
   ) {
     rows.push(
       [`${name} 1 KiB envelopes/s`, fixed(figures.small.perSecond, 0)],
@@ -119,6 +228,14 @@ export async function forward(
       [
         `${name} 64 KiB p50 / p99 ms`,
         `${fixed(figures.large.p50Ms, 2)} / ${fixed(figures.large.p99Ms, 2)}`,
+      ],
+      [
+        `${name} 1 KiB ratio to bare Deno`,
+        fixed(figures.small.perSecond / bare.small.perSecond, 2),
+      ],
+      [
+        `${name} 64 KiB ratio to bare Deno`,
+        fixed(figures.large.mbPerSecond / bare.large.mbPerSecond, 2),
       ],
       [`${name} 64 KiB ratio to strelaysrv`, fixed(ratio(figures.large.mbPerSecond), 3)],
     );
@@ -135,12 +252,14 @@ export async function forward(
     figures: {
       scenario: "forward",
       seconds: options.seconds,
+      bare,
       stateless,
+      stateless_gate_off: ungated,
       store_and_forward: stored,
       strelaysrv_mb_per_second: strelaysrv ?? null,
       stateless_64k_ratio: ratio(stateless.large.mbPerSecond),
       store_and_forward_64k_ratio: ratio(stored.large.mbPerSecond),
     },
   });
-  return { stateless, stored, strelaysrv };
+  return { bare, stateless, ungated, stored, strelaysrv };
 }
