@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { parseArgs } from "node:util";
 import { type RelayProcess, spawnRelay } from "../relay_process.ts";
 
 /**
@@ -121,4 +122,26 @@ export function report(
 /** A number with `digits` decimals. */
 export function fixed(value: number, digits = 1): string {
   return Number.isFinite(value) ? value.toFixed(digits) : "n/a";
+}
+
+/** Stops a baseline's server process (if it started) and removes its working folder. */
+export async function stopBaseline(child: Deno.ChildProcess | undefined, dir: string) {
+  if (child) {
+    child.kill("SIGKILL");
+    await child.status;
+  }
+  Deno.removeSync(dir, { recursive: true });
+}
+
+/** The command line of a baseline script run on its own: one numeric option, and `--json`. */
+export function baselineArgs(option: string, fallback: number): { value: number; json: boolean } {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      [option]: { type: "string", default: String(fallback) },
+      json: { type: "boolean", default: false },
+    },
+    strict: true,
+  });
+  return { value: Number(values[option]), json: values.json === true };
 }

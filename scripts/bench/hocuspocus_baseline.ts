@@ -9,9 +9,8 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { freePort } from "./footprint.ts";
-import { fixed, report, residentBytes } from "./_load.ts";
+import { baselineArgs, fixed, report, residentBytes, stopBaseline } from "./_load.ts";
 
 /** The version checked in the npm package list; pinned so runs compare. */
 const HOCUSPOCUS_VERSION = "4.7.0";
@@ -162,28 +161,17 @@ export async function hocuspocusBaseline(
       socket.onclose = null;
       socket.close();
     }
-    if (child) {
-      child.kill("SIGKILL");
-      await child.status;
-    }
-    Deno.removeSync(dir, { recursive: true });
+    await stopBaseline(child, dir);
   }
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      connections: { type: "string", default: "2000" },
-      json: { type: "boolean", default: false },
-    },
-    strict: true,
-  });
-  const figures = await hocuspocusBaseline({ connections: Number(values.connections) });
+  const options = baselineArgs("connections", 2000);
+  const figures = await hocuspocusBaseline({ connections: options.value });
   report({
     title: `Hocuspocus ${HOCUSPOCUS_VERSION} (node ${figures.nodeVersion}): ` +
       `${figures.connections} idle WebSocket connections in one room`,
-    json: values.json,
+    json: options.json,
     rows: [
       ["connections the server counts", String(figures.serverConnections)],
       [

@@ -12,9 +12,8 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { freePort } from "./footprint.ts";
-import { fixed, report } from "./_load.ts";
+import { baselineArgs, fixed, report, stopBaseline } from "./_load.ts";
 
 const MAGIC = 0x9e79bc40;
 const TYPE = {
@@ -253,27 +252,16 @@ export async function strelaysrvBaseline(
         // Already closed.
       }
     }
-    if (child) {
-      child.kill("SIGKILL");
-      await child.status;
-    }
-    Deno.removeSync(dir, { recursive: true });
+    await stopBaseline(child, dir);
   }
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      mib: { type: "string", default: "256" },
-      json: { type: "boolean", default: false },
-    },
-    strict: true,
-  });
-  const figures = await strelaysrvBaseline({ mib: Number(values.mib) });
+  const options = baselineArgs("mib", 256);
+  const figures = await strelaysrvBaseline({ mib: options.value });
   report({
     title: `strelaysrv: one relayed session, ${figures.mib} MiB raw byte stream on loopback`,
-    json: values.json,
+    json: options.json,
     rows: [["MB/s", fixed(figures.mbPerSecond)]],
     figures: { scenario: "strelaysrv_baseline", ...figures },
   });
