@@ -1,5 +1,5 @@
 /**
- * Schema migrations, applied in order by `lib/store/database.ts`. Entry N brings a database from
+ * Schema migrations, applied in order by `lib/store/open.ts`. Entry N brings a database from
  * `user_version` N to N+1. Never edit an entry that has shipped; append a new one.
  *
  * @module
