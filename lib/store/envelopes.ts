@@ -1,8 +1,8 @@
 /**
  * Envelope storage for store-and-forward mode: appending in batches within the vault's quota and
  * the database's cap, backlog after a cursor, acknowledgements (deleting through
- * `acknowledgements.ts`), purge, usage and the expiry sweep. Every statement runs here or in a
- * sibling module; callers see plain objects.
+ * `acknowledgements.ts`), purge, usage (`usage.ts`) and the expiry sweep (`sweep.ts`). Every
+ * statement runs here or in a sibling module; callers see plain objects.
  *
  * Each envelope is charged its body plus a fixed overhead (its row and index entries), so
  * zero-byte envelopes count against the quota too.
@@ -13,6 +13,8 @@ import type { Database } from "./database.ts";
 import { Sql, StorageFullError } from "./sql.ts";
 import { deleteAcknowledged, type Freed } from "./acknowledgements.ts";
 import { type BacklogRead, readBacklog } from "./backlog.ts";
+import { deleteExpired } from "./sweep.ts";
+import { readTotals, readUsage, readVaultRow, type VaultRow } from "./usage.ts";
 import type { Envelope, SendRequest, StoreTotals, VaultUsage } from "../protocol/envelope.ts";
 
 export { StorageFullError };
@@ -48,13 +50,6 @@ export interface EnvelopeLimits {
   readonly maxStoredBytes: number;
   /** Rows one acknowledgement deletes at most; later ones delete the rest. */
   readonly ackDeleteRows: number;
-}
-
-/** The vault's row: its counters. */
-interface VaultRow {
-  readonly used_bytes: number;
-  readonly envelope_count: number;
-  readonly next_seq: number;
 }
 
 /** Envelope tables of the relay database. */
@@ -157,8 +152,7 @@ export class EnvelopeStore {
   }
 
   #vaultRow(vault: string): VaultRow | undefined {
-    return this.#sql.get("SELECT used_bytes, envelope_count, next_seq FROM vaults WHERE vault = ?")
-      .get(vault) as VaultRow | undefined;
+    return readVaultRow(this.#sql, vault);
   }
 
   /** Records that a device was seen now; it then counts for deletion until its TTL ends. */
@@ -256,17 +250,8 @@ export class EnvelopeStore {
 
   /** The vault's usage: charged bytes against the limit, envelopes and recently seen devices. */
   usage(vault: string, now: number): VaultUsage {
-    const row = this.#vaultRow(vault);
-    const devices = this.#sql.get(
-      "SELECT count(*) AS n FROM devices WHERE vault = ? AND last_seen >= ?",
-    ).get(vault, now - this.limits.ttlMs) as { n: number };
-    return {
-      usedBytes: row?.used_bytes ?? 0,
-      limitBytes: this.limits.maxBufferBytes,
-      envelopes: row?.envelope_count ?? 0,
-      devices: devices.n,
-      latestSeq: (row?.next_seq ?? 1) - 1,
-    };
+    const seenSince = now - this.limits.ttlMs;
+    return readUsage(this.#sql, { vault, seenSince, limitBytes: this.limits.maxBufferBytes });
   }
 
   /**
@@ -276,31 +261,18 @@ export class EnvelopeStore {
    * `limit`.
    */
   sweepExpired(now: number, limit: number): number {
-    return this.#write(() => {
-      const rows = this.#sql.get(
-        "DELETE FROM envelopes WHERE rowid IN " +
-          "(SELECT rowid FROM envelopes WHERE expires_at <= ? LIMIT ?) RETURNING vault, size",
-      ).all(now, limit) as { vault: string; size: number }[];
-      const byVault = Map.groupBy(rows, (row) => row.vault);
-      for (const [vault, vaultRows] of byVault) this.#release(vault, vaultRows);
-      this.#sql.get("DELETE FROM idempotency WHERE expires_at <= ?").run(now);
-      this.#sql.get("DELETE FROM devices WHERE last_seen < ?").run(now - this.limits.ttlMs);
-      if (rows.length < limit) {
-        this.#sql.get(
-          "DELETE FROM vaults WHERE envelope_count = 0 AND NOT EXISTS " +
-            "(SELECT 1 FROM devices WHERE devices.vault = vaults.vault)",
-        ).run();
-      }
-      return rows.length;
-    });
+    return this.#write(() =>
+      deleteExpired(this.#sql, {
+        now,
+        limit,
+        seenSince: now - this.limits.ttlMs,
+        release: (vault, rows) => this.#release(vault, rows),
+      })
+    );
   }
 
   /** Totals over all vaults. */
   totals(): StoreTotals {
-    const row = this.#sql.get(
-      "SELECT coalesce(sum(envelope_count), 0) AS envelopes, coalesce(sum(used_bytes), 0) AS bytes, " +
-        "count(*) FILTER (WHERE envelope_count > 0) AS vaults FROM vaults",
-    ).get() as { envelopes: number; bytes: number; vaults: number };
-    return { envelopes: row.envelopes, bytes: row.bytes, vaultsWithData: row.vaults };
+    return readTotals(this.#sql);
   }
 }
