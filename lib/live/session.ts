@@ -1,9 +1,10 @@
 /**
  * One device's WebSocket from challenge to close: the handshake (`handshake.ts`), then envelopes
- * as binary frames both ways and JSON text frames for control. Outgoing frames go through the
- * socket's {@linkcode Outbox}. In store-and-forward mode envelopes are pumped from the store in
- * seq order, so a slow reader costs the relay no memory beyond one page; in stateless mode a
- * reader that falls too far behind is disconnected.
+ * as binary frames both ways (the device's own sends in `send_frames.ts`) and JSON text frames
+ * for control (`control.ts`). Outgoing frames go through the socket's {@linkcode Outbox}. In
+ * store-and-forward mode envelopes are pumped from the store in seq order, so a slow reader costs
+ * the relay no memory beyond one page; in stateless mode a reader that falls too far behind is
+ * disconnected.
  *
  * @module
  */
@@ -16,8 +17,6 @@ import type { PresenceBoard } from "./presence.ts";
 import type { SocketLimits } from "../limits.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { CLOSE } from "../protocol/close_codes.ts";
-import { decodeSendFrame, FrameError } from "../protocol/socket_frames.ts";
-import { validateIdempotencyKey, validateRecipient, validateSize } from "../protocol/validate.ts";
 import { answerControl } from "./control.ts";
 import { IdleWatch } from "./idle.ts";
 import { createDelivery } from "./delivery.ts";
@@ -27,7 +26,8 @@ import type { LimitName } from "../guard/admission.ts";
 import type { SocketLifecycle } from "../guard/connection_gate.ts";
 import { HandshakeError, newChallenge, type SocketPeer, verifyAuth } from "./handshake.ts";
 import { Outbox } from "./outbox.ts";
-import { errorReply, type Json, parseMessage, receipt } from "./replies.ts";
+import { errorReply, type Json, parseMessage } from "./replies.ts";
+import { SendFrames } from "./send_frames.ts";
 
 export type { SocketPeer };
 
@@ -64,8 +64,7 @@ export class DeviceSession {
   #unsubscribe: (() => void) | undefined;
   #authTimer: ReturnType<typeof setTimeout> | undefined;
   #idle: IdleWatch | undefined;
-  #sendsInFlight = 0;
-  #sendBytesInFlight = 0;
+  readonly #sends: SendFrames;
 
   constructor(
     private readonly socket: WebSocket,
@@ -77,6 +76,7 @@ export class DeviceSession {
       clock: parts.clock,
       onStalled: () => this.close(CLOSE.slowReader, "slow reader: too far behind"),
     });
+    this.#sends = new SendFrames({ ...parts, peer, reply: (message) => this.#send(message) });
     socket.binaryType = "arraybuffer";
     socket.onopen = () => this.#open();
     socket.onmessage = (event) => this.#receive(event.data);
@@ -149,7 +149,7 @@ export class DeviceSession {
         );
       case "ready":
         if (data instanceof ArrayBuffer) {
-          this.#sendEnvelope(new Uint8Array(data)).catch((error) => this.#fail(error));
+          this.#sends.handle(new Uint8Array(data)).catch((error) => this.#fail(error));
         } else {
           this.#control(String(data)).catch((error) => this.#fail(error));
         }
@@ -233,59 +233,6 @@ export class DeviceSession {
     });
     delivery.start();
     log.debug("Socket authenticated");
-  }
-
-  async #sendEnvelope(bytes: Uint8Array): Promise<void> {
-    let frame;
-    try {
-      frame = decodeSendFrame(bytes);
-    } catch (error) {
-      if (!(error instanceof FrameError)) throw error;
-      return this.#send({ type: "error", error: "bad_frame", message: error.message });
-    }
-    const hold = this.parts.memory.hold();
-    let counted = false;
-    try {
-      validateSize(frame.body.byteLength, this.parts.limits.maxEnvelopeBytes, "The envelope");
-      this.#countSend(frame.body.byteLength);
-      counted = true;
-      hold.take(frame.body.byteLength);
-      const outcome = await this.parts.mode.send({
-        vault: this.peer.vaultId,
-        from: this.peer.deviceId,
-        to: validateRecipient(frame.to, this.peer.deviceId),
-        body: frame.body.slice(),
-        idempotencyKey: validateIdempotencyKey(frame.idempotencyKey),
-        origin: this.peer.address,
-      });
-      this.#send(receipt(frame.id, outcome));
-    } catch (error) {
-      if (!(error instanceof ProtocolError)) throw error;
-      this.#send(errorReply(error, frame.id));
-    } finally {
-      hold.release();
-      if (counted) {
-        this.#sendsInFlight--;
-        this.#sendBytesInFlight -= frame.body.byteLength;
-      }
-    }
-  }
-
-  /** Counts a send until its receipt; refuses one beyond the socket's limit of unanswered sends. */
-  #countSend(bytes: number): void {
-    const { maxSendsInFlight: limit, maxSendBytesInFlight: byteLimit } = this.parts.limits;
-    const overBytes = this.#sendsInFlight > 0 && this.#sendBytesInFlight + bytes > byteLimit;
-    if (this.#sendsInFlight >= limit || overBytes) {
-      this.parts.onLimited?.("socket_in_flight");
-      throw new ProtocolError(
-        "too_many_in_flight",
-        `This socket already has ${this.#sendsInFlight} sends (${this.#sendBytesInFlight} ` +
-          `bytes) waiting for their receipt; the limits are ${limit} sends and ${byteLimit} bytes`,
-        { retryAfter: 1, details: { limit, limit_bytes: byteLimit } },
-      );
-    }
-    this.#sendsInFlight++;
-    this.#sendBytesInFlight += bytes;
   }
 
   async #control(text: string): Promise<void> {
