@@ -7,9 +7,8 @@
 import { getLogger } from "@logtape/logtape";
 import type { Config } from "./config/mod.ts";
 import { Database } from "./store/database.ts";
-import type { ModeContext, RelayMode } from "./modes/mode.ts";
-import { createStoreAndForwardMode } from "./modes/store_and_forward.ts";
-import { createStatelessMode } from "./modes/stateless.ts";
+import type { RelayMode } from "./modes/mode.ts";
+import { createMode } from "./modes/create.ts";
 import { createApi } from "./http/api.ts";
 import { LOG_CATEGORY } from "./log.ts";
 import { type Clock, systemClock } from "./clock.ts";
@@ -24,7 +23,7 @@ import type { P2pNode } from "./p2p/node.ts";
 import { createOperations, type Operations } from "./guard/operations.ts";
 import type { Metrics, TableSizes } from "./metrics/metrics.ts";
 import { loadMetrics } from "./metrics/load.ts";
-import { metricsResponse } from "./metrics/endpoint.ts";
+import { serveMetrics } from "./metrics/endpoint.ts";
 import { addressKey, clientAddress } from "./guard/client_address.ts";
 import { type Limits, relayLimits } from "./limits.ts";
 import { resolveMaxDbBytes } from "./store/disk.ts";
@@ -45,15 +44,6 @@ export interface RelayOptions {
   readonly adjustLimits?: (limits: Limits) => Limits;
 }
 
-function createMode(config: Config, context: ModeContext & { metrics: Metrics }): RelayMode {
-  const { metrics } = context;
-  if (config.mode === "stateless") return metrics.instrument(createStatelessMode(context));
-  return metrics.instrument(createStoreAndForwardMode(context, {
-    onCommit: (size, ms) => metrics.commit(size, ms),
-    onExpired: (count) => metrics.expired(count),
-  }));
-}
-
 /** SQLite's default page size, which the relay's database keeps. */
 const PAGE_SIZE_BYTES = 4096;
 
@@ -62,20 +52,6 @@ function withOverrides(limits: Limits, options: RelayOptions): Limits {
   const adjusted = options.adjustLimits?.(limits) ?? limits;
   if (options.sweepIntervalMs === undefined) return adjusted;
   return { ...adjusted, modes: { ...adjusted.modes, sweepIntervalMs: options.sweepIntervalMs } };
-}
-
-/** Serves `/metrics` on its own address when `--metrics-listen` is set. */
-function serveMetrics(
-  config: Config,
-  metrics: Metrics,
-): Deno.HttpServer<Deno.NetAddr> | undefined {
-  if (!config.metricsListen) return undefined;
-  return Deno.serve({
-    hostname: config.metricsListen.hostname,
-    port: config.metricsListen.port,
-    onListen: () => {},
-    handler: (request) => metricsResponse(request, { metrics, token: config.metricsToken }),
-  });
 }
 
 /** Starts the libp2p node when enabled; libp2p is imported only then, to keep it out of memory. */
@@ -170,7 +146,7 @@ export class Relay implements AsyncDisposable {
       database.watch(limits.storage.checkIntervalMs);
       const hub = new Hub();
       const operations = createOperations(config, { clock, metrics, limits });
-      const mode = createMode(config, {
+      const mode = createMode(config.mode, {
         database,
         clock,
         hub,
@@ -238,7 +214,9 @@ export class Relay implements AsyncDisposable {
         longPolls: operations.longPolls.size,
         requestBytes: operations.memory.used,
       });
-      relay.#metricsServer = serveMetrics(config, metrics);
+      relay.#metricsServer = config.metricsListen
+        ? serveMetrics(config.metricsListen, { metrics, token: config.metricsToken })
+        : undefined;
       return relay;
     } catch (error) {
       if (relay) void relay.server.shutdown();

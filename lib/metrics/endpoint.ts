@@ -1,5 +1,6 @@
 /**
- * The scrape endpoint: `GET /metrics` on the metrics listener, with an optional bearer token.
+ * The scrape endpoint: `GET /metrics` with an optional bearer token, and the metrics listener
+ * that serves it.
  *
  * @module
  */
@@ -30,5 +31,23 @@ export async function metricsResponse(
   }
   return new Response(await options.metrics.text(), {
     headers: { "content-type": options.metrics.contentType },
+  });
+}
+
+/**
+ * Serves the scrape endpoint on its own address (`--metrics-listen`), apart from the API. Stop it
+ * with `shutdown()`.
+ *
+ * @throws {Deno.errors.AddrInUse} and the other errors of binding the address.
+ */
+export function serveMetrics(
+  address: { readonly hostname: string; readonly port: number },
+  options: { metrics: Metrics; token: string },
+): Deno.HttpServer<Deno.NetAddr> {
+  return Deno.serve({
+    hostname: address.hostname,
+    port: address.port,
+    onListen: () => {},
+    handler: (request) => metricsResponse(request, options),
   });
 }
