@@ -69,6 +69,23 @@ function rawSqliteInserts(dir: string, seconds: number): number {
   return perSecond;
 }
 
+/** Loads a fresh relay (with `flags`) after a warm-up second. */
+async function loadRelay(
+  dir: string,
+  options: { concurrency: number; seconds: number; flags?: readonly string[] },
+): Promise<LoadResult> {
+  const relay = await spawnBenchRelay(dir, options.flags ?? []);
+  try {
+    await load(relay.url, {
+      concurrency: options.concurrency,
+      seconds: Math.min(1, options.seconds),
+    });
+    return await load(relay.url, options);
+  } finally {
+    await relay.stop();
+  }
+}
+
 /** Runs the scenario and prints its figures. */
 export async function ingest(options: { seconds: number; json: boolean; concurrency?: number }) {
   const concurrency = options.concurrency ?? 64;
@@ -83,14 +100,12 @@ export async function ingest(options: { seconds: number; json: boolean; concurre
       trivial.child.kill("SIGTERM");
       await trivial.child.status;
     }
-    const relay = await spawnBenchRelay(dir);
-    let relayResult: LoadResult;
-    try {
-      await load(relay.url, { concurrency, seconds: Math.min(1, options.seconds) }); // warm-up
-      relayResult = await load(relay.url, { concurrency, seconds: options.seconds });
-    } finally {
-      await relay.stop();
-    }
+    const relayResult = await loadRelay(dir, { concurrency, seconds: options.seconds });
+    const ungated = await loadRelay(dir, {
+      concurrency,
+      seconds: options.seconds,
+      flags: ["--connection-gate", "off", "--db", `${dir}/ungated.db`],
+    });
     const sqlite = rawSqliteInserts(dir, Math.min(3, options.seconds));
     const ratio = relayResult.perSecond / ceiling.perSecond;
     report({
@@ -101,6 +116,9 @@ export async function ingest(options: { seconds: number; json: boolean; concurre
         ["relay envelopes/s", fixed(relayResult.perSecond, 0)],
         ["relay p50 / p99 ms", `${fixed(relayResult.p50, 2)} / ${fixed(relayResult.p99, 2)}`],
         ["relay errors", String(relayResult.errors)],
+        ["relay with --connection-gate off, envelopes/s", fixed(ungated.perSecond, 0)],
+        ["  p50 / p99 ms", `${fixed(ungated.p50, 2)} / ${fixed(ungated.p99, 2)}`],
+        ["  ratio to trivial", fixed(ungated.perSecond / ceiling.perSecond, 2)],
         ["trivial Deno.serve req/s", fixed(ceiling.perSecond, 0)],
         ["trivial p50 / p99 ms", `${fixed(ceiling.p50, 2)} / ${fixed(ceiling.p99, 2)}`],
         ["ratio relay / trivial", fixed(ratio, 2)],
@@ -114,6 +132,8 @@ export async function ingest(options: { seconds: number; json: boolean; concurre
         relay_p50_ms: relayResult.p50,
         relay_p99_ms: relayResult.p99,
         relay_errors: relayResult.errors,
+        relay_gate_off_per_second: ungated.perSecond,
+        relay_gate_off_p99_ms: ungated.p99,
         trivial_per_second: ceiling.perSecond,
         trivial_p50_ms: ceiling.p50,
         trivial_p99_ms: ceiling.p99,
