@@ -196,7 +196,7 @@ export class Relay implements AsyncDisposable {
       const server = listener = listen({
         hostname: config.listen.hostname,
         port: config.listen.port,
-        gate: config.connectionGate === "on" && {
+        gate: gateEnabled(config) && {
           fdBudget: limits.connections.httpFds,
           headerTimeoutMs: limits.connections.headerTimeoutMs,
           maxHeadBytes: limits.connections.maxHeadBytes,
@@ -276,4 +276,13 @@ export class Relay implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
+}
+
+/**
+ * Whether connections go through the gate: `auto` turns it on unless a trusted proxy is named,
+ * because a proxy in front (nginx, Caddy) already bounds connections and the gate costs time.
+ */
+function gateEnabled(config: Config): boolean {
+  if (config.connectionGate === "auto") return config.trustProxy.length === 0;
+  return config.connectionGate === "on";
 }

@@ -68,10 +68,11 @@ export const LIMIT_FLAGS = {
   }),
   connectionGate: flag({
     group: "limits",
-    default: "on",
+    default: "auto",
     help: "accept connections through the relay's gate (descriptor budget, 10 s header deadline, " +
-      "teardown of ignored socket closes); off serves directly, only behind a proxy that bounds them",
-    ...choice("on|off", ["on", "off"] as const),
+      "teardown of ignored socket closes); off serves directly, faster, for a relay behind a " +
+      "proxy that bounds connections; auto: on unless --trust-proxy names such a proxy",
+    ...choice("MODE", ["auto", "on", "off"] as const),
   }),
   maxHeaderBytes: flag({
     group: "limits",
