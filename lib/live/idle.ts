@@ -37,7 +37,10 @@ export class IdleWatch {
   }
 
   #check(): void {
-    if (this.#heard) {
+    const heard = this.#heard;
+    // Reset before pinging: an answer that comes while pinging counts for the next period.
+    this.#heard = false;
+    if (heard) {
       this.#pinged = false;
     } else if (this.#pinged) {
       this.#timer = undefined;
@@ -46,7 +49,6 @@ export class IdleWatch {
       this.#pinged = true;
       this.actions.ping();
     }
-    this.#heard = false;
     this.#arm();
   }
 }
