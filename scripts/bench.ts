@@ -14,6 +14,7 @@ import { p2p } from "./bench/p2p.ts";
 import { forward } from "./bench/forward.ts";
 import { connections } from "./bench/connections.ts";
 import { abuse } from "./bench/abuse.ts";
+import { mixed } from "./bench/mixed.ts";
 
 type Scenario = (
   options: { seconds: number; json: boolean; only?: readonly string[] },
@@ -29,6 +30,7 @@ const SCENARIOS: Record<string, { run: Scenario; seconds: number }> = {
   forward: { run: forward, seconds: 3 },
   connections: { run: connections, seconds: 1 },
   abuse: { run: abuse, seconds: 15 },
+  mixed: { run: mixed, seconds: 20 },
 };
 
 if (import.meta.main) {
