@@ -14,6 +14,14 @@ export function startTaskPermissions(): string[] {
   return manifest.tasks.start.split(/\s+/).filter((word) => word.startsWith("--allow-"));
 }
 
+/**
+ * The `--v8-flags=…` of the `start` task: the heap settings the relay is run and measured with
+ * (`deno compile --v8-flags` embeds the same in a binary).
+ */
+export function startTaskV8Flags(): string[] {
+  return manifest.tasks.start.split(/\s+/).filter((word) => word.startsWith("--v8-flags="));
+}
+
 /** A relay child process and the URL it answers on. */
 export interface RelayProcess extends AsyncDisposable {
   readonly child: Deno.ChildProcess;
@@ -30,7 +38,7 @@ export function relayCommand(
   env: Readonly<Record<string, string>> = {},
 ): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", ...startTaskPermissions(), MAIN, ...args],
+    args: ["run", ...startTaskPermissions(), ...startTaskV8Flags(), MAIN, ...args],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

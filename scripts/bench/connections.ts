@@ -7,6 +7,7 @@
  */
 import { fixed, report, residentBytes, spawnBenchRelay } from "./_load.ts";
 import { hocuspocusBaseline } from "./hocuspocus_baseline.ts";
+import { fdBudget, openFileLimit } from "../../lib/guard/fd_budget.ts";
 
 const SCRIPT = new URL("./idle_sockets.ts", import.meta.url).pathname;
 /** Sockets per client process, well inside the open-file limit of each process. */
@@ -30,12 +31,23 @@ async function openIdleSockets(url: string, count: number): Promise<Deno.ChildPr
   return child;
 }
 
+/**
+ * The open-file limit the relay gets told (it cannot read it without --allow-all), and how many
+ * sockets fit in its descriptor budget: the connection gate costs 3 descriptors per socket.
+ */
+function descriptors(requested: number): { flags: string[]; fit: number } {
+  const limit = openFileLimit();
+  if (limit === undefined) return { flags: [], fit: requested };
+  const fit = Math.floor(fdBudget(limit, false).http / 3) - 16;
+  return { flags: ["--max-open-files", String(limit)], fit: Math.min(requested, fit) };
+}
+
 /** RSS per socket of the relay holding `connections` idle authenticated sockets. */
-async function relayBytesPerSocket(connections: number, settleMs: number) {
+async function relayBytesPerSocket(connections: number, settleMs: number, flags: string[]) {
   const dir = Deno.makeTempDirSync({ prefix: "vaultmesh-bench-connections-" });
   const clients: Deno.ChildProcess[] = [];
   try {
-    await using relay = await spawnBenchRelay(dir, ["--max-connections", "1000000"]);
+    await using relay = await spawnBenchRelay(dir, ["--max-connections", "1000000", ...flags]);
     await new Promise((resolve) => setTimeout(resolve, settleMs));
     const empty = residentBytes(relay.child.pid);
     for (let opened = 0; opened < connections; opened += PER_PROCESS) {
@@ -107,8 +119,15 @@ export async function connections(
   },
 ) {
   const settleMs = options.settleMs ?? 3000;
-  const count = options.connections ?? 10_000;
-  const relay = await relayBytesPerSocket(count, settleMs);
+  const requested = options.connections ?? 10_000;
+  const { flags, fit: count } = descriptors(requested);
+  if (count < requested) {
+    console.error(
+      `connections: ${count} sockets instead of ${requested}, as many as the open-file limit ` +
+        `${openFileLimit()} holds behind the connection gate (3 descriptors each); raise ulimit -n`,
+    );
+  }
+  const relay = await relayBytesPerSocket(count, settleMs, flags);
   const hocuspocus = options.baseline === false
     ? undefined
     : await hocuspocusBaseline({ connections: count }).catch((error) => {
@@ -132,6 +151,7 @@ export async function connections(
       ],
       ["ratio relay / Hocuspocus", fixed(ratio, 2)],
       ["bare Deno.upgradeWebSocket KiB per socket (floor)", fixed(bare / 1024, 2)],
+      ["ratio relay / bare Deno (target ≤ 1.15)", fixed(relay.bytesPerSocket / bare, 2)],
     ],
     figures: {
       scenario: "connections",
@@ -142,6 +162,7 @@ export async function connections(
       hocuspocus_bytes_per_connection: hocuspocus?.bytesPerConnection ?? null,
       ratio,
       bare_deno_bytes_per_socket: bare,
+      ratio_to_bare: relay.bytesPerSocket / bare,
     },
   });
   return { relay, hocuspocus, ratio, bare };

@@ -1,12 +1,17 @@
 /**
- * Footprint: resident memory (VmRSS) of an idle relay child with p2p off and with p2p on, and
- * the time from spawning the process to the first healthy `GET /health`. Each is measured
- * `runs` times on a fresh database and reported as the median.
+ * Footprint: resident memory (VmRSS) and anonymous memory (RssAnon: the relay's own, not the
+ * mapped `deno` binary) of an idle relay child with p2p off and with p2p on, run from source
+ * and, for p2p on, from a `deno bundle` of `main.ts` (one file per lazily loaded part, as a
+ * packaged build could ship), and the time from spawning the process to the first healthy
+ * `GET /health`. Each is measured `runs` times on a fresh database and reported as the median.
  *
  * @module
  */
-import { relayCommand } from "../relay_process.ts";
-import { fixed, percentile, report, residentBytes } from "./_load.ts";
+import { relayCommand, startTaskPermissions, startTaskV8Flags } from "../relay_process.ts";
+import { fixed, percentile, report } from "./_load.ts";
+import { processMemory } from "./_memory.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 /** A port that was free a moment ago on 127.0.0.1. */
 export function freePort(): number {
@@ -31,6 +36,35 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export interface Sample {
   readonly healthyMs: number;
   readonly rssBytes: number;
+  readonly anonBytes: number;
+}
+
+/** The relay command for `entry` (a bundle), as {@linkcode relayCommand} runs `main.ts`. */
+function entryCommand(entry: string, args: readonly string[]): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", ...startTaskPermissions(), ...startTaskV8Flags(), entry, ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  });
+}
+
+/**
+ * Bundles `main.ts` into `dir` (`deno bundle`, code split so p2p and Prometheus stay lazy) and
+ * returns the entry file, or the reason it could not.
+ */
+export async function bundleRelay(dir: string): Promise<{ entry: string } | { error: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["bundle", "--quiet", "--platform", "deno", "--code-splitting", "--outdir", dir, MAIN],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!output.success) {
+    const error = new TextDecoder().decode(output.stderr).trim().split("\n")[0] ?? "";
+    return { error: `deno bundle failed: ${error}` };
+  }
+  return { entry: `${dir}/main.js` };
 }
 
 /**
@@ -39,7 +73,7 @@ export interface Sample {
  */
 export async function startOnce(
   dir: string,
-  options: { p2p: boolean; idleSeconds: number },
+  options: { p2p: boolean; idleSeconds: number; entry?: string },
 ): Promise<Sample> {
   const port = freePort();
   const args = [
@@ -51,7 +85,7 @@ export async function startOnce(
     options.p2p ? String(freePort()) : "0",
   ];
   const lines: string[] = [];
-  const command = relayCommand(args);
+  const command = options.entry ? entryCommand(options.entry, args) : relayCommand(args);
   const started = performance.now();
   const child = command.spawn();
   const drained = Promise.all([drainLines(child.stderr, lines), drainLines(child.stdout, lines)]);
@@ -86,7 +120,7 @@ export async function startOnce(
       await sleep(10);
     }
     await sleep(options.idleSeconds * 1000);
-    return { healthyMs, rssBytes: residentBytes(child.pid) };
+    return { healthyMs, ...processMemory(child.pid) };
   } finally {
     try {
       child.kill("SIGKILL");
@@ -98,14 +132,23 @@ export async function startOnce(
   }
 }
 
-/** Medians over `runs` starts with p2p off and on. */
+/** Medians over `runs` starts with p2p off and on (and bundled with p2p on). */
 export interface FootprintFigures {
   readonly runs: number;
   readonly idleSeconds: number;
   readonly rssMibP2pOff: number;
   readonly rssMibP2pOn: number;
+  readonly anonMibP2pOff: number;
+  readonly anonMibP2pOn: number;
+  /** RssAnon of the bundled relay, p2p on; NaN when it could not be bundled. */
+  readonly anonMibP2pOnBundled: number;
+  readonly rssMibP2pOnBundled: number;
   readonly healthyMsP2pOff: number;
   readonly healthyMsP2pOn: number;
+  readonly healthyMsP2pOnBundled: number;
+  /** Why no bundle was measured, if none was. */
+  readonly bundleSkipped: string | null;
+  readonly v8Flags: string;
 }
 
 /**
@@ -113,17 +156,26 @@ export interface FootprintFigures {
  * RSS is read; `runs` how many starts per setting (default 5).
  */
 export async function footprint(
-  options: { seconds: number; json: boolean; runs?: number },
+  options: { seconds: number; json: boolean; runs?: number; bundled?: boolean },
 ): Promise<FootprintFigures> {
   const runs = options.runs ?? 5;
   const dir = Deno.makeTempDirSync({ prefix: "vaultmesh-bench-" });
   try {
+    const bundle = options.bundled === false
+      ? { error: "not asked for" }
+      : await bundleRelay(`${dir}/bundle`);
     const off: Sample[] = [];
     const on: Sample[] = [];
-    // Interleaved so drift on a shared machine hits both settings alike.
+    const bundled: Sample[] = [];
+    // Interleaved so drift on a shared machine hits every setting alike.
     for (let i = 0; i < runs; i++) {
       off.push(await startOnce(dir, { p2p: false, idleSeconds: options.seconds }));
       on.push(await startOnce(dir, { p2p: true, idleSeconds: options.seconds }));
+      if ("entry" in bundle) {
+        bundled.push(
+          await startOnce(dir, { p2p: true, idleSeconds: options.seconds, entry: bundle.entry }),
+        );
+      }
     }
     const median = (values: number[]) => percentile(values, 50);
     const mib = (bytes: number) => bytes / 1024 / 1024;
@@ -132,22 +184,43 @@ export async function footprint(
       idleSeconds: options.seconds,
       rssMibP2pOff: mib(median(off.map((s) => s.rssBytes))),
       rssMibP2pOn: mib(median(on.map((s) => s.rssBytes))),
+      anonMibP2pOff: mib(median(off.map((s) => s.anonBytes))),
+      anonMibP2pOn: mib(median(on.map((s) => s.anonBytes))),
+      anonMibP2pOnBundled: mib(median(bundled.map((s) => s.anonBytes))),
+      rssMibP2pOnBundled: mib(median(bundled.map((s) => s.rssBytes))),
       healthyMsP2pOff: median(off.map((s) => s.healthyMs)),
       healthyMsP2pOn: median(on.map((s) => s.healthyMs)),
+      healthyMsP2pOnBundled: median(bundled.map((s) => s.healthyMs)),
+      bundleSkipped: "error" in bundle ? bundle.error : null,
+      v8Flags: startTaskV8Flags().join(" ") || "none",
     };
     const all = (values: number[], digits: number) => values.map((v) => fixed(v, digits)).join(" ");
     report({
       title:
-        `footprint: median of ${runs} starts each, RSS after ${options.seconds} s idle (targets: ` +
-        "≤ 64 MiB p2p off, ≤ 96 MiB p2p on, healthy ≤ 300 ms)",
+        `footprint: median of ${runs} starts each, memory after ${options.seconds} s idle, V8 ` +
+        `flags of the start task: ${figures.v8Flags} (targets: RssAnon ≤ 28 MiB p2p on, ` +
+        "healthy ≤ 300 ms)",
       json: options.json,
       rows: [
-        ["idle RSS MiB, p2p off", fixed(figures.rssMibP2pOff)],
-        ["idle RSS MiB, p2p on", fixed(figures.rssMibP2pOn)],
+        [
+          "idle RSS / RssAnon MiB, p2p off",
+          `${fixed(figures.rssMibP2pOff)} / ${fixed(figures.anonMibP2pOff)}`,
+        ],
+        [
+          "idle RSS / RssAnon MiB, p2p on",
+          `${fixed(figures.rssMibP2pOn)} / ${fixed(figures.anonMibP2pOn)}`,
+        ],
+        [
+          "idle RSS / RssAnon MiB, p2p on, bundled",
+          figures.bundleSkipped ??
+            `${fixed(figures.rssMibP2pOnBundled)} / ${fixed(figures.anonMibP2pOnBundled)}`,
+        ],
         ["spawn to healthy ms, p2p off", fixed(figures.healthyMsP2pOff, 0)],
         ["spawn to healthy ms, p2p on", fixed(figures.healthyMsP2pOn, 0)],
-        ["all RSS MiB, off", all(off.map((s) => mib(s.rssBytes)), 1)],
-        ["all RSS MiB, on", all(on.map((s) => mib(s.rssBytes)), 1)],
+        ["spawn to healthy ms, p2p on, bundled", fixed(figures.healthyMsP2pOnBundled, 0)],
+        ["all RssAnon MiB, off", all(off.map((s) => mib(s.anonBytes)), 1)],
+        ["all RssAnon MiB, on", all(on.map((s) => mib(s.anonBytes)), 1)],
+        ["all RssAnon MiB, on, bundled", all(bundled.map((s) => mib(s.anonBytes)), 1)],
         ["all healthy ms, off", all(off.map((s) => s.healthyMs), 0)],
         ["all healthy ms, on", all(on.map((s) => s.healthyMs), 0)],
       ],

@@ -17,7 +17,7 @@
  * @module
  */
 import { generateVaultKeys, RelayClient, RelayError } from "../../lib/client/mod.ts";
-import { startTaskPermissions } from "../relay_process.ts";
+import { startTaskPermissions, startTaskV8Flags } from "../relay_process.ts";
 import { fixed, report } from "./_load.ts";
 import {
   type CgroupMemoryStats,
@@ -172,6 +172,7 @@ async function spawnMixedRelay(
   const args = [
     "run",
     ...startTaskPermissions(),
+    ...(options.denoFlags.some((flag) => flag.startsWith("--v8-flags=")) ? [] : startTaskV8Flags()),
     ...options.denoFlags,
     options.entry,
     "--listen",
