@@ -155,7 +155,8 @@ Deno.test("a body that arrives too slowly gets 408 body_timeout", async () => {
 Deno.test("bodies beyond the relay's memory budget get 503 busy, and the budget frees with them", async () => {
   using dir = tempDir();
   await using relay = await startRelay(dir.path, {}, {
-    adjustLimits: (limits) => ({ ...limits, memory: { requestBytes: 3000 } }),
+    // 12 000 bytes in all, 3000 for one client address (all of this test's requests).
+    adjustLimits: (limits) => ({ ...limits, memory: { requestBytes: 12_000 } }),
   });
   const keys = await generateVaultKeys();
   const vault = await vaultIdOfKeys(keys);

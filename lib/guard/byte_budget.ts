@@ -1,7 +1,8 @@
 /**
  * One global budget for bytes that clients make the relay hold in memory at once: request bodies
- * being read and sends waiting for their commit, over HTTP and sockets alike. Beyond it new work
- * is refused with 503 `busy` and `Retry-After`, instead of growing until the kernel kills the
+ * being read and sends waiting for their commit, over HTTP and sockets alike, of which one client
+ * address may hold a quarter, so one flooding client cannot take it all. Beyond it new work is
+ * refused with 503 `busy` and `Retry-After`, instead of growing until the kernel kills the
  * process.
  *
  * @module
@@ -20,40 +21,52 @@ export interface BudgetHold {
   release(): void;
 }
 
-/** The relay's budget of client bytes in memory. */
+/** The relay's budget of client bytes in memory, with a share per client address. */
 export class ByteBudget {
   #used = 0;
+  readonly #byAddress = new Map<string, number>();
+  /** Most bytes one client address may hold: a quarter of the budget. */
+  readonly perAddress: number;
 
   constructor(
     /** Most bytes held at once. */
     readonly capacity: number,
     /** Called each time the budget refuses bytes, for metrics. */
     private readonly onRefused: () => void = () => {},
-  ) {}
+  ) {
+    this.perAddress = Math.ceil(capacity / 4);
+  }
 
   /** Bytes held now. */
   get used(): number {
     return this.#used;
   }
 
-  /** A new, empty hold on the budget. */
-  hold(): BudgetHold {
+  /** A new, empty hold on the budget for a request or send from `address` (an address key). */
+  hold(address: string): BudgetHold {
     let held = 0;
     return {
       take: (bytes) => {
-        if (this.#used + bytes > this.capacity) {
+        const fromAddress = this.#byAddress.get(address) ?? 0;
+        if (this.#used + bytes > this.capacity || fromAddress + bytes > this.perAddress) {
           this.onRefused();
+          const scope = this.#used + bytes > this.capacity ? "" : " for this address";
           throw new ProtocolError(
             "busy",
-            "The relay holds its limit of request bytes in memory; retry shortly",
+            `The relay holds its limit of request bytes in memory${scope}; retry shortly`,
             { retryAfter: 1 },
           );
         }
         this.#used += bytes;
+        this.#byAddress.set(address, fromAddress + bytes);
         held += bytes;
       },
       release: () => {
+        if (held === 0) return;
         this.#used -= held;
+        const left = this.#byAddress.get(address)! - held;
+        if (left === 0) this.#byAddress.delete(address);
+        else this.#byAddress.set(address, left);
         held = 0;
       },
     };

@@ -5,21 +5,34 @@ import { ProtocolError } from "../protocol/errors.ts";
 Deno.test("a byte budget refuses what does not fit with 503 busy and frees what a hold took", () => {
   let refused = 0;
   const budget = new ByteBudget(100, () => refused++);
-  const first = budget.hold();
-  first.take(60);
-  const second = budget.hold();
-  assert.throws(() => second.take(50), (error: unknown) => {
+  // Four addresses, each with its quarter: 25 bytes.
+  const first = budget.hold("a");
+  first.take(25);
+  const second = budget.hold("b");
+  assert.throws(() => second.take(26), (error: unknown) => {
     assert.ok(error instanceof ProtocolError);
     assert.equal(error.code, "busy");
     assert.equal(error.retryAfter, 1);
     return true;
   });
   assert.equal(refused, 1);
-  second.take(40);
+  second.take(25);
+  budget.hold("c").take(25);
+  budget.hold("d").take(25);
+  assert.throws(() => budget.hold("e").take(1), /limit of request bytes in memory;/);
   assert.equal(budget.used, 100);
   first.release();
   first.release();
-  assert.equal(budget.used, 40, "releasing twice gives back once");
+  assert.equal(budget.used, 75, "releasing twice gives back once");
   second.release();
-  assert.equal(budget.used, 0);
+  assert.equal(budget.used, 50);
+});
+
+Deno.test("one address cannot hold more than its quarter while others still can", () => {
+  const budget = new ByteBudget(100);
+  const flooder = budget.hold("flooder");
+  flooder.take(25);
+  assert.throws(() => budget.hold("flooder").take(1), /for this address/);
+  budget.hold("honest").take(25);
+  assert.equal(budget.used, 50);
 });

@@ -14,6 +14,7 @@ import type { AuthHooks } from "../http/authenticate.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import { TokenBuckets } from "./rate_limit.ts";
 import { ByteBudget } from "./byte_budget.ts";
+import { addressKey, clientAddress } from "./client_address.ts";
 import { LongPolls } from "./long_polls.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 
@@ -60,7 +61,8 @@ export function createOperations(
   const memory = new ByteBudget(limits.memory.requestBytes, () => metrics.limited("memory"));
   const routerHooks: RouterHooks = {
     admit: (request, info) => admission.admit(request, info),
-    hold: () => memory.hold(),
+    hold: (request, info) =>
+      memory.hold(addressKey(clientAddress(request, info, config.trustProxy).hostname)),
     observe: (route, status) => metrics.request(route, status),
   };
   const newVaults = limits.newVaultsPerAddress

@@ -130,7 +130,7 @@ export interface RouterHooks {
   /** Admits a request (or throws the ProtocolError answering it); returns its release. */
   readonly admit?: (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => () => void;
   /** A hold on the memory budget for one request; none means unbounded (tests of the router). */
-  readonly hold?: () => BudgetHold;
+  readonly hold?: (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => BudgetHold;
   /** Sees each answer's route pattern (`unmatched` when none matched) and status. */
   readonly observe?: (route: string, status: number) => void;
 }
@@ -166,7 +166,10 @@ export class Router {
   /** Answers a request. Never throws. */
   async handle(request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Promise<Response> {
     let response: Response;
-    const matched: Matched = { route: "unmatched", hold: this.hooks.hold?.() ?? UNBOUNDED };
+    const matched: Matched = {
+      route: "unmatched",
+      hold: this.hooks.hold?.(request, info) ?? UNBOUNDED,
+    };
     try {
       response = await this.#dispatch(request, info, matched);
     } catch (error) {

@@ -54,7 +54,7 @@ export class SendFrames {
       if (!(error instanceof FrameError)) throw error;
       return reply({ type: "error", error: "bad_frame", message: error.message });
     }
-    const hold = memory.hold();
+    const hold = memory.hold(peer.address);
     let counted = false;
     try {
       validateSize(frame.body.byteLength, limits.maxEnvelopeBytes, "The envelope");
