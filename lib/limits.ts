@@ -305,7 +305,8 @@ export function relayLimits(
       bodyTimeoutMs: config.bodyTimeout * 1000,
       maxWaitSeconds: 30,
       maxPageEnvelopes: 1000,
-      maxPageBytes: 4 * MiB,
+      // Built whole, outside the byte budget (~4x this at once); fits a 1 MiB envelope and more.
+      maxPageBytes: 2 * MiB,
       longPolls: {
         perAddress: 16,
         perVault: 16,
@@ -357,7 +358,8 @@ export function relayLimits(
       maxStoredBytes: resolved.maxDbBytes,
       ackDeleteRows: 2000,
       commitBatchEnvelopes: 512,
-      commitBatchBytes: 8 * MiB,
+      // The socket window (2 MiB) per transaction; larger batches only held bodies longer.
+      commitBatchBytes: 2 * MiB,
       sweepBatch: 500,
       sweepIntervalMs: 60_000,
       touchIntervalMs: 60_000,
@@ -366,7 +368,8 @@ export function relayLimits(
       statelessKeys: 100_000,
       statelessKeyLifetimeMs: 10 * 60_000,
     },
-    memory: { requestBytes: 24 * MiB },
+    // Held bodies cost ~2x in garbage (24 MiB cannot fit 64 MiB); a quarter holds a socket window.
+    memory: { requestBytes: 12 * MiB },
     storage: { checkIntervalMs: 1000 },
     p2p: p2pLimits(config, resolved.fds),
   };

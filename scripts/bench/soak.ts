@@ -13,7 +13,8 @@
  * @module
  */
 import { generateVaultKeys, RelayClient, RelayError, signRequest } from "../../lib/client/mod.ts";
-import { fixed, report, residentBytes, spawnBenchRelay } from "./_load.ts";
+import { fixed, report, spawnBenchRelay } from "./_load.ts";
+import { processMemory } from "./_memory.ts";
 
 const TTL_HOURS = 1;
 const SEND_BURST = 8;
@@ -381,8 +382,26 @@ export interface SoakFigures {
   readonly rssMibAfterWarmup: number;
   readonly rssMibEnd: number;
   readonly rssMibMax: number;
+  /** When the reference sample was taken: 300 s, or a sixth of a shorter run. */
+  readonly referenceSeconds: number;
+  readonly rssMibAtReference: number;
+  readonly anonMibAtReference: number;
+  readonly anonMibEnd: number;
+  /** RSS at the end over RSS at the reference (issue 15: at most 1.10 over 30 minutes). */
+  readonly endToReference: number;
+  /** RSS and RssAnon in MiB, one sample per interval. */
+  readonly series: readonly { at: number; rssMib: number; anonMib: number }[];
   readonly counts: Record<string, number>;
   readonly ok: boolean;
+}
+
+/** About 20 samples of `rss` spread over the run, as `t: MiB` pairs. */
+function seriesText(rss: readonly { at: number; mib: number }[], seconds: number): string {
+  const step = seconds / 20;
+  const picked = rss.filter((s, i) =>
+    i === 0 || Math.floor(s.at / step) > Math.floor(rss[i - 1]!.at / step)
+  );
+  return picked.map((s) => `${fixed(s.at, 0)}: ${fixed(s.mib)}`).join(", ");
 }
 
 /**
@@ -413,15 +432,18 @@ export async function soak(
     );
     const started = performance.now();
     const deadline = started + options.seconds * 1000;
-    const rss: { at: number; mib: number }[] = [];
+    const rss: { at: number; mib: number; anonMib: number }[] = [];
     const sample = () => {
-      const mib = residentBytes(relay.child.pid) / 1024 / 1024;
+      const memory = processMemory(relay.child.pid);
+      const mib = memory.rssBytes / 1024 / 1024;
+      const anonMib = memory.anonBytes / 1024 / 1024;
       const at = (performance.now() - started) / 1000;
-      rss.push({ at, mib });
+      rss.push({ at, mib, anonMib });
       const sent = actors.reduce((n, a) => n + a.ledger.acknowledged.size, 0);
       const fuzz = fuzzers.reduce((n, f) => n + f.count, 0);
       log(
-        `  t=${fixed(at, 0).padStart(4)} s  rss ${fixed(mib)} MiB  acknowledged ${sent}  ` +
+        `  t=${fixed(at, 0).padStart(4)} s  rss ${fixed(mib)} MiB  anon ${fixed(anonMib)} MiB  ` +
+          `acknowledged ${sent}  ` +
           `fuzz ${fuzz}  429 ${tally.tooMany}  5xx ${tally.fiveXX}`,
       );
     };
@@ -484,6 +506,10 @@ export async function soak(
       }
     }
     const warm = rss.find((s) => s.at >= options.seconds * 0.2) ?? rss[0]!;
+    const referenceSeconds = Math.min(300, options.seconds / 6);
+    const reference = rss.find((s) => s.at >= referenceSeconds) ?? rss[0]!;
+    // The last sample under load; the one after it follows the final read.
+    const end = rss.at(-2) ?? rss.at(-1)!;
     const figures: SoakFigures = {
       seconds: options.seconds,
       vaults: vaultCount,
@@ -500,8 +526,14 @@ export async function soak(
       tooManyRequests: tally.tooMany,
       fuzzRequests: fuzzers.reduce((n, f) => n + f.count, 0),
       rssMibAfterWarmup: warm.mib,
-      rssMibEnd: rss.at(-1)!.mib,
+      rssMibEnd: end.mib,
       rssMibMax: Math.max(...rss.map((s) => s.mib)),
+      referenceSeconds,
+      rssMibAtReference: reference.mib,
+      anonMibAtReference: reference.anonMib,
+      anonMibEnd: end.anonMib,
+      endToReference: end.mib / reference.mib,
+      series: rss.map((s) => ({ at: s.at, rssMib: s.mib, anonMib: s.anonMib })),
       counts: Object.fromEntries([...tally.counts].sort(([a], [b]) => a.localeCompare(b))),
       ok: lost + duplicated + corrupt + badExpiry + unknownDelivered + tally.fiveXX === 0,
     };
@@ -529,6 +561,13 @@ export async function soak(
             fixed(figures.rssMibMax)
           }`,
         ],
+        [
+          `RSS / RssAnon MiB at ${fixed(referenceSeconds, 0)} s and at the end`,
+          `${fixed(reference.mib)} / ${fixed(reference.anonMib)} and ${fixed(end.mib)} / ` +
+          fixed(end.anonMib),
+        ],
+        ["RSS end / at reference (target ≤ 1.10)", fixed(figures.endToReference, 3)],
+        ["RSS MiB series (t s: MiB)", seriesText(rss, options.seconds)],
         ...Object.entries(figures.counts).map(([kind, n]) => [`  ${kind}`, String(n)] as const),
       ],
       figures: { scenario: "soak", ...figures },
