@@ -264,35 +264,69 @@ function httpSize(n: number, maxEnvelope: number): number {
   return KiB;
 }
 
-/** Opens `count` idle authenticated sockets from a client process; resolves once all are open. */
-async function openIdleSockets(url: string, count: number): Promise<Deno.ChildProcess | undefined> {
-  if (count === 0) return undefined;
+/**
+ * Opens `count` idle authenticated sockets from a client process; resolves once all are open.
+ * Gives up (and kills the client) when the relay is gone first or it takes more than a minute.
+ */
+async function openIdleSockets(
+  url: string,
+  options: { count: number; relayGone: Promise<unknown> },
+): Promise<Deno.ChildProcess | undefined> {
+  if (options.count === 0) return undefined;
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", IDLE_SOCKETS, url, String(count)],
+    args: ["run", "-A", IDLE_SOCKETS, url, String(options.count)],
     stdin: "piped",
     stdout: "piped",
-    stderr: "inherit",
+    stderr: "null",
   }).spawn();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  try {
+  const ready = (async () => {
+    let text = "";
     while (!text.includes("ready")) {
       const { value, done } = await reader.read();
       if (done) throw new Error("The idle-socket client exited before its sockets were open");
       text += value;
     }
-  } finally {
+  })();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const givenUp = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("Idle sockets not open within 60 s")), 60_000);
+    options.relayGone.then(() => reject(new Error("The relay exited while sockets opened")));
+  });
+  try {
+    await Promise.race([ready, givenUp]);
     reader.releaseLock();
+    return child;
+  } catch (error) {
+    child.kill("SIGKILL");
+    await child.status;
+    await ready.catch(() => {});
+    reader.releaseLock();
+    await child.stdout.cancel().catch(() => {});
+    await child.stdin.close().catch(() => {});
+    throw error;
+  } finally {
+    clearTimeout(timer);
   }
-  return child;
 }
 
 async function closeIdleSockets(child: Deno.ChildProcess | undefined): Promise<void> {
   if (!child) return;
-  await child.stdin.close();
+  await child.stdin.close().catch(() => {});
   await child.stdout.cancel().catch(() => {});
   await child.status;
 }
+
+/** `fetch` that gives up when no answer started within 30 s (a relay that hangs or died). */
+const boundedFetch: typeof fetch = async (input, init) => {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new Error("No answer within 30 s")), 30_000);
+  try {
+    return await fetch(input, { ...init, signal: controller.signal });
+  } finally {
+    clearTimeout(timer);
+  }
+};
 
 /** One vault's sender and reader devices. */
 interface HttpVault {
@@ -304,7 +338,9 @@ async function httpVaults(url: string, count: number): Promise<HttpVault[]> {
   return await Promise.all(Array.from({ length: count }, async () => {
     const keys = await generateVaultKeys();
     const [sender, reader] = await Promise.all(
-      ["sender", "reader"].map((device) => RelayClient.create({ url, keys, device })),
+      ["sender", "reader"].map((device) =>
+        RelayClient.create({ url, keys, device, fetch: boundedFetch })
+      ),
     );
     return { sender: sender!, reader: reader! };
   }));
@@ -450,7 +486,7 @@ export async function mixed(options: MixedOptions): Promise<MixedFigures> {
     const pid = relay.child.pid;
     // A relay that dies (an OOM kill) ends the load at once; the result says so.
     const clock: Clock = { deadline: Infinity, relayGone: false };
-    relay.child.status.then(() => clock.relayGone = true);
+    const relayGone = relay.child.status.then(() => clock.relayGone = true);
     await sleep(1000);
     const idle = processMemory(pid);
     let peakRss = idle.rssBytes, peakAnon = idle.anonBytes;
@@ -462,15 +498,24 @@ export async function mixed(options: MixedOptions): Promise<MixedFigures> {
     let idleClient: Deno.ChildProcess | undefined;
     let httpSends = 0, small = 0, large = 0;
     try {
-      idleClient = await openIdleSockets(relay.url, idleSockets);
+      idleClient = await openIdleSockets(relay.url, { count: idleSockets, relayGone });
       const vaults = await httpVaults(relay.url, vaultCount);
       clock.deadline = performance.now() + options.seconds * 1000;
-      [httpSends, small, large] = await Promise.all([
+      const load = Promise.all([
         runSenders(vaults, { senders, clock, maxEnvelope, tally }),
         pairs ? runPair(relay.url, { size: KiB, clock, tally }) : 0,
         pairs ? runPair(relay.url, { size: 64 * KiB, clock, tally }) : 0,
         runReaders(vaults, { readers, clock, tally }),
       ]);
+      // Every worker stops at the deadline or when the relay is gone; one that waits on an
+      // answer that never comes is abandoned after a grace period, as a failure.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stuck = new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), (options.seconds + 30) * 1000);
+      });
+      const done = await Promise.race([load, stuck]).finally(() => clearTimeout(timer));
+      if (done === undefined) throw new Error("The load did not end within 30 s of its deadline");
+      [httpSends, small, large] = done;
     } catch (error) {
       tally.fail(`load: ${(error as Error).message}`);
     } finally {
