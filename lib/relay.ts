@@ -29,7 +29,7 @@ import { type Limits, relayLimits } from "./limits.ts";
 import { resolveMaxDbBytes } from "./store/disk.ts";
 import { fdBudget } from "./guard/fd_budget.ts";
 import { type HttpListener, listen } from "./http/listen.ts";
-import { NO_LIFECYCLE } from "./guard/connection_gate.ts";
+import { NO_LIFECYCLE } from "./guard/socket_lifecycle.ts";
 import { authorityOf } from "./protocol/signature_base.ts";
 
 const log = getLogger([LOG_CATEGORY, "relay"]);
@@ -38,8 +38,6 @@ const log = getLogger([LOG_CATEGORY, "relay"]);
 export interface RelayOptions {
   /** The clock for TTLs and signature windows. */
   readonly clock?: Clock;
-  /** How often expired envelopes are swept. */
-  readonly sweepIntervalMs?: number;
   /** Changes the relay's bounds, e.g. to drive one to its limit in a test. */
   readonly adjustLimits?: (limits: Limits) => Limits;
 }
@@ -49,9 +47,7 @@ const PAGE_SIZE_BYTES = 4096;
 
 /** The limits with the test overrides of `options` applied. */
 function withOverrides(limits: Limits, options: RelayOptions): Limits {
-  const adjusted = options.adjustLimits?.(limits) ?? limits;
-  if (options.sweepIntervalMs === undefined) return adjusted;
-  return { ...adjusted, modes: { ...adjusted.modes, sweepIntervalMs: options.sweepIntervalMs } };
+  return options.adjustLimits?.(limits) ?? limits;
 }
 
 /** Starts the libp2p node when enabled; libp2p is imported only then, to keep it out of memory. */
@@ -81,7 +77,7 @@ export class Relay implements AsyncDisposable {
   /** Limits and metrics around the API. */
   readonly operations: Operations;
   /** How full the bounded tables are, for metrics. */
-  tableSizes: () => TableSizes | undefined = () => undefined;
+  readonly tableSizes: () => TableSizes;
   private readonly server: HttpListener;
 
   private constructor(parts: {
@@ -92,6 +88,7 @@ export class Relay implements AsyncDisposable {
     server: HttpListener;
     sockets: SocketRegistry<DeviceSession>;
     operations: Operations;
+    tableSizes: () => TableSizes;
   }) {
     this.config = parts.config;
     this.limits = parts.limits;
@@ -100,6 +97,7 @@ export class Relay implements AsyncDisposable {
     this.server = parts.server;
     this.sockets = parts.sockets;
     this.operations = parts.operations;
+    this.tableSizes = parts.tableSizes;
   }
 
   /**
@@ -137,7 +135,7 @@ export class Relay implements AsyncDisposable {
     const { clock, metrics, options } = parts;
     const database = Database.open(config.db, { checkpoint: config.checkpoint });
     const maxDbBytes = resolveMaxDbBytes(config.maxDbSize, config.db);
-    const fds = fdBudget(config.maxOpenFiles, config.p2pPort !== 0);
+    const fds = fdBudget(config.maxOpenFiles, { p2p: config.p2pPort !== 0 });
     const limits = withOverrides(relayLimits(config, { maxDbBytes, fds }), options);
     // A backstop under the store's own accounting: the file itself cannot outgrow the cap.
     database.setMaxPageCount(Math.max(1, Math.floor(maxDbBytes / PAGE_SIZE_BYTES)));
@@ -205,14 +203,23 @@ export class Relay implements AsyncDisposable {
         handler: (request, info) => api.handle(request, info),
         onGateEvent: (event) => metrics.limited(event),
       });
-      relay = new Relay({ config, limits, database, mode, server, sockets, operations });
-      relay.tableSizes = () => ({
+      const tableSizes = () => ({
         connections: server.stats()?.connections,
         connectionFds: server.stats()?.fds,
         presenceBlobs: presence.size,
         nonces: nonces.size,
         longPolls: operations.longPolls.size,
         requestBytes: operations.memory.used,
+      });
+      relay = new Relay({
+        config,
+        limits,
+        database,
+        mode,
+        server,
+        sockets,
+        operations,
+        tableSizes,
       });
       relay.#metricsServer = config.metricsListen
         ? serveMetrics(config.metricsListen, { metrics, token: config.metricsToken })

@@ -105,3 +105,11 @@ export async function rawRequest(
     conn.close();
   }
 }
+
+/** Relay options that sweep expired envelopes every `ms` milliseconds (with `clock`, if given). */
+export function sweepingEvery(ms: number, options: RelayOptions = {}): RelayOptions {
+  return {
+    ...options,
+    adjustLimits: (limits) => ({ ...limits, modes: { ...limits.modes, sweepIntervalMs: ms } }),
+  };
+}

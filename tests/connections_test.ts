@@ -93,7 +93,8 @@ Deno.test("a socket whose peer ignores the relay's close is torn down at the TCP
 });
 
 Deno.test({
-  name: "a relay out of file descriptors keeps running and answers a fresh client",
+  name: "a relay out of file descriptors keeps running and answers a fresh client" +
+    (await hasPrlimit() ? "" : " (skipped: prlimit from util-linux is not installed)"),
   ignore: !await hasPrlimit(),
   async fn() {
     using dir = tempDir();

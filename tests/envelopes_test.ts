@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { RelayError } from "../lib/client/mod.ts";
 import { ManualClock } from "../lib/clock.ts";
-import { bytes, startRelay, tempDir, text, vaultDevices } from "./_helpers.ts";
+import { bytes, startRelay, sweepingEvery, tempDir, text, vaultDevices } from "./_helpers.ts";
 
 const HOUR = 3600_000;
 
@@ -134,10 +134,11 @@ Deno.test("expired envelopes are never served, even before the sweeper runs", as
 Deno.test("the expiry sweeper deletes expired envelopes, frees their bytes and forgets idle vaults", async () => {
   using dir = tempDir();
   const clock = new ManualClock();
-  await using relay = await startRelay(dir.path, { ttlHours: 1 }, {
-    clock,
-    sweepIntervalMs: 3600_000,
-  });
+  await using relay = await startRelay(
+    dir.path,
+    { ttlHours: 1 },
+    sweepingEvery(3600_000, { clock }),
+  );
   const [laptop, phone] = await vaultDevices(relay.url, ["laptop", "phone"], { clock });
   for (let i = 0; i < 3; i++) await laptop!.send(bytes("x".repeat(100)));
   clock.advance(HOUR / 2);

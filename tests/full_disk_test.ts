@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { RelayError } from "../lib/client/mod.ts";
 import { ManualClock } from "../lib/clock.ts";
-import { bytes, startRelay, tempDir, text, vaultDevices } from "./_helpers.ts";
+import { bytes, startRelay, sweepingEvery, tempDir, text, vaultDevices } from "./_helpers.ts";
 import { mountTmpfs, TMPFS_UNAVAILABLE } from "./_tmpfs.ts";
 
 Deno.test("a full disk answers 507 storage_full to writes while reads keep working and nothing is lost", async () => {
@@ -75,7 +75,7 @@ Deno.test({
     await using disk = await mountTmpfs(4096);
     const clock = new ManualClock();
     const config = { rateLimitVault: null, rateLimitIp: null, ttlHours: 1 };
-    const relay = await startRelay(disk.path, config, { clock, sweepIntervalMs: 3600_000 });
+    const relay = await startRelay(disk.path, config, sweepingEvery(3600_000, { clock }));
     try {
       const [laptop, phone] = await vaultDevices(relay.url, ["laptop", "phone"], { clock });
       const [other] = await vaultDevices(relay.url, ["other"], { clock });
@@ -117,7 +117,7 @@ Deno.test({
     for (const seq of [2, 3, 4, 5]) assert.ok(seqs.includes(seq), `seq ${seq} kept: ${seqs}`);
 
     disk.unfill();
-    await using again = await startRelay(disk.path, config, { clock, sweepIntervalMs: 3600_000 });
+    await using again = await startRelay(disk.path, config, sweepingEvery(3600_000, { clock }));
     const sweep = (again.mode as unknown as { sweep(): Promise<number> }).sweep;
     assert.ok(await sweep() >= 4, "with room the sweep deletes the expired envelopes");
   },

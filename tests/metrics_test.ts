@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ManualClock } from "../lib/clock.ts";
-import { bytes, PROTOCOL_3, startRelay, tempDir, vaultDevices } from "./_helpers.ts";
+import { bytes, PROTOCOL_3, startRelay, sweepingEvery, tempDir, vaultDevices } from "./_helpers.ts";
 
 async function scrape(url: string, token?: string): Promise<Response> {
   const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
@@ -54,7 +54,7 @@ Deno.test("metrics count requests, auth failures, envelopes and commits without 
     metricsListen: { hostname: "127.0.0.1", port: 0 },
     ttlHours: 1,
     rateLimitVault: { perSecond: 0.01, burst: 20 },
-  }, { clock, sweepIntervalMs: 20 });
+  }, sweepingEvery(20, { clock }));
   const url = `http://127.0.0.1:${relay.metricsAddress!.port}`;
   const [laptop, phone] = await vaultDevices(relay.url, ["laptop-7f3a", "phone-91bc"], { clock });
   await laptop!.send(bytes("ciphertext"));

@@ -19,7 +19,7 @@ Deno.test("every bound of lib/limits.ts has a row in the limits table of docs/OP
   const documented = new Set(
     doc.split("\n").map((line) => /^\| `([A-Za-z0-9.]+)` +\|/.exec(line)?.[1]).filter(Boolean),
   );
-  const fds = fdBudget(1024, true);
+  const fds = fdBudget(1024, { p2p: true });
   const paths = boundPaths(relayLimits(defaultConfig(), { maxDbBytes: 1, fds }));
   assert.ok(paths.length > 40, "the walk found the bounds");
   const missing = paths.filter((path) => !documented.has(path));

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
+import { assertRefused } from "../protocol/_assert_refused.ts";
 import { Admission, type AdmissionPolicy, type LimitName, rateLimited } from "./admission.ts";
 import { parseTrustedProxies } from "./client_address.ts";
 import { ManualClock } from "../clock.ts";
-import { type ErrorCode, ProtocolError } from "../protocol/errors.ts";
+import { ProtocolError } from "../protocol/errors.ts";
 
 const POLICY: AdmissionPolicy = {
   maxInFlight: 100,
@@ -33,18 +34,6 @@ function request(headers: Record<string, string> = {}): Request {
 }
 
 /** Asserts that `work` throws a ProtocolError with `code` and `status`; returns it. */
-function assertRefused(work: () => unknown, code: ErrorCode, status: number): ProtocolError {
-  let caught: unknown;
-  try {
-    work();
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught instanceof ProtocolError, `expected a ProtocolError, got ${caught}`);
-  assert.equal(caught.code, code);
-  assert.equal(caught.status, status);
-  return caught;
-}
 
 Deno.test("admission admits a request and counts it in flight until released", () => {
   const { guard, limited } = admission();
@@ -58,9 +47,11 @@ Deno.test("admission admits a request and counts it in flight until released", (
 Deno.test("admission refuses headers above the limit with 431 headers_too_large", () => {
   const { guard, limited } = admission({ maxHeaderBytes: 100 });
   guard.admit(request({ "x-small": "a" }), from("192.0.2.1"))();
-  const error = assertRefused(
-    () => guard.admit(request({ "x-large": "a".repeat(100) }), from("192.0.2.1")),
-    "headers_too_large",
+  const error = assertStatus(
+    assertRefused(
+      () => guard.admit(request({ "x-large": "a".repeat(100) }), from("192.0.2.1")),
+      "headers_too_large",
+    ),
     431,
   );
   assert.deepEqual(error.details, { limit: 100 });
@@ -73,7 +64,10 @@ Deno.test("admission answers 503 busy once the relay has its limit of requests i
   const { guard, limited } = admission({ maxInFlight: 2 });
   const first = guard.admit(request(), from("192.0.2.1"));
   guard.admit(request(), from("192.0.2.2"));
-  const error = assertRefused(() => guard.admit(request(), from("192.0.2.3")), "busy", 503);
+  const error = assertStatus(
+    assertRefused(() => guard.admit(request(), from("192.0.2.3")), "busy"),
+    503,
+  );
   assert.equal(error.retryAfter, 1);
   assert.deepEqual(limited, ["in_flight"]);
   first();
@@ -85,9 +79,11 @@ Deno.test("admission answers 429 too_many_in_flight to an address at its limit, 
   const { guard, limited } = admission({ maxInFlightPerAddress: 2 });
   const first = guard.admit(request(), from("192.0.2.1"));
   guard.admit(request(), from("192.0.2.1"));
-  const error = assertRefused(
-    () => guard.admit(request(), from("192.0.2.1")),
-    "too_many_in_flight",
+  const error = assertStatus(
+    assertRefused(
+      () => guard.admit(request(), from("192.0.2.1")),
+      "too_many_in_flight",
+    ),
     429,
   );
   assert.equal(error.retryAfter, 1);
@@ -101,9 +97,11 @@ Deno.test("admission answers 429 too_many_in_flight to an address at its limit, 
 Deno.test("admission counts an IPv4 client once whether or not it arrives IPv4-mapped", () => {
   const { guard } = admission({ maxInFlightPerAddress: 1 });
   guard.admit(request(), from("192.0.2.1"));
-  assertRefused(
-    () => guard.admit(request(), from("::ffff:192.0.2.1")),
-    "too_many_in_flight",
+  assertStatus(
+    assertRefused(
+      () => guard.admit(request(), from("::ffff:192.0.2.1")),
+      "too_many_in_flight",
+    ),
     429,
   );
 });
@@ -116,9 +114,11 @@ Deno.test("admission counts the client a trusted proxy names, not the proxy", ()
   const proxy = from("127.0.0.1");
   guard.admit(request({ "x-forwarded-for": "203.0.113.7" }), proxy);
   guard.admit(request({ "x-forwarded-for": "203.0.113.8" }), proxy);
-  assertRefused(
-    () => guard.admit(request({ "x-forwarded-for": "203.0.113.7" }), proxy),
-    "too_many_in_flight",
+  assertStatus(
+    assertRefused(
+      () => guard.admit(request({ "x-forwarded-for": "203.0.113.7" }), proxy),
+      "too_many_in_flight",
+    ),
     429,
   );
 });
@@ -127,9 +127,11 @@ Deno.test("admission answers 429 rate_limited with retry-after beyond the per-ad
   const { guard, clock, limited } = admission({ perAddress: { perSecond: 0.5, burst: 2 } });
   guard.admit(request(), from("192.0.2.1"))();
   guard.admit(request(), from("192.0.2.1"))();
-  const error = assertRefused(
-    () => guard.admit(request(), from("192.0.2.1")),
-    "rate_limited",
+  const error = assertStatus(
+    assertRefused(
+      () => guard.admit(request(), from("192.0.2.1")),
+      "rate_limited",
+    ),
     429,
   );
   assert.equal(error.retryAfter, 2);
@@ -149,7 +151,7 @@ Deno.test("admission release frees the slot once, however often it is called", (
   first();
   assert.equal(guard.inFlight, 1);
   guard.admit(request(), from("192.0.2.1"));
-  assertRefused(() => guard.admit(request(), from("192.0.2.1")), "busy", 503);
+  assertStatus(assertRefused(() => guard.admit(request(), from("192.0.2.1")), "busy"), 503);
 });
 
 Deno.test("rateLimited names its scope and when to retry", () => {
@@ -160,3 +162,9 @@ Deno.test("rateLimited names its scope and when to retry", () => {
   assert.deepEqual(error.details, { scope: "vault", retry_after: 3 });
   assert.equal(error.message, "Too many requests from this vault; retry after 3 s");
 });
+
+/** Asserts the refusal's HTTP status; returns it for further checks. */
+function assertStatus(error: ProtocolError, status: number): ProtocolError {
+  assert.equal(error.status, status);
+  return error;
+}

@@ -19,8 +19,6 @@
 import { isOutOfDescriptors, pump, readHead } from "./tcp_proxy.ts";
 import { NO_LIFECYCLE, type SocketLifecycle } from "./socket_lifecycle.ts";
 
-export { NO_LIFECYCLE, type SocketLifecycle };
-
 /** What the gate enforces. */
 export interface GateLimits {
   /** Descriptors client connections may hold. */

@@ -41,11 +41,16 @@ export interface FdBudget {
 const ASSUMED_LIMIT = 1024;
 
 /**
- * The budget for an open-file limit: `configured` (`--max-open-files`), else the process's, else
- * 1024. 80 % of it less {@linkcode RESERVED_FDS}; libp2p gets a quarter, at most 256 connections.
+ * The budget for an open-file limit: `configured` (`--max-open-files`), else the process's (as
+ * `readLimit` finds it), else 1024. 80 % of it less {@linkcode RESERVED_FDS}; libp2p gets a
+ * quarter, at most 256 connections.
  */
-export function fdBudget(configured: number | null, p2pEnabled: boolean): FdBudget {
-  const read = configured === null ? openFileLimit() : undefined;
+export function fdBudget(
+  configured: number | null,
+  options: { p2p: boolean; readLimit?: () => number | undefined },
+): FdBudget {
+  const p2pEnabled = options.p2p;
+  const read = configured === null ? (options.readLimit ?? openFileLimit)() : undefined;
   const limit = configured ?? read ?? ASSUMED_LIMIT;
   const source = configured !== null ? "flag" : read !== undefined ? "process" : "assumed";
   const total = Math.max(32, Math.floor(limit * 0.8) - RESERVED_FDS);

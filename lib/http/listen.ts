@@ -5,13 +5,8 @@
  *
  * @module
  */
-import {
-  ConnectionGate,
-  type GateEvent,
-  type GateLimits,
-  NO_LIFECYCLE,
-  type SocketLifecycle,
-} from "../guard/connection_gate.ts";
+import { ConnectionGate, type GateEvent, type GateLimits } from "../guard/connection_gate.ts";
+import { NO_LIFECYCLE, type SocketLifecycle } from "../guard/socket_lifecycle.ts";
 
 /** A running HTTP listener. */
 export interface HttpListener {

@@ -17,7 +17,7 @@ import { jsonResponse } from "./errors.ts";
 import { readBody } from "./body.ts";
 import { DeviceSession, type SessionParts } from "../live/session.ts";
 import type { SocketRegistry } from "../live/registry.ts";
-import type { SocketLifecycle } from "../guard/connection_gate.ts";
+import type { SocketLifecycle } from "../guard/socket_lifecycle.ts";
 import type { HttpLimits } from "../limits.ts";
 import type { RequestContext, Router } from "./router.ts";
 

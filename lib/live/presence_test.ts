@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { PresenceBoard } from "./presence.ts";
 import { ManualClock } from "../clock.ts";
 import { ProtocolError } from "../protocol/errors.ts";
+import { assertRefused } from "../protocol/_assert_refused.ts";
 import type { PresenceLimits } from "../limits.ts";
 
 const LIMITS: PresenceLimits = {
@@ -24,19 +25,6 @@ function board(limits: Partial<PresenceLimits> = {}) {
 /** The devices listed for `vault`, in publication order. */
 function devices(presence: PresenceBoard, vault: string): string[] {
   return presence.list(vault).map((entry) => entry.device);
-}
-
-function assertRefused(work: () => unknown, code: string, status: number): ProtocolError {
-  let caught: unknown;
-  try {
-    work();
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught instanceof ProtocolError, `expected a ProtocolError, got ${caught}`);
-  assert.equal(caught.code, code);
-  assert.equal(caught.status, status);
-  return caught;
 }
 
 Deno.test("presence board lists the blobs published in a vault", () => {
@@ -134,16 +122,18 @@ Deno.test("presence board refuses a blob above the size limit as too_large", () 
     ttlSeconds: 10,
     address: "a1",
   });
-  const error = assertRefused(
-    () =>
-      presence.publish({
-        vault: "v1",
-        device: "laptop",
-        blob: new Uint8Array(LIMITS.maxBlobBytes + 1),
-        ttlSeconds: 10,
-        address: "a1",
-      }),
-    "too_large",
+  const error = assertStatus(
+    assertRefused(
+      () =>
+        presence.publish({
+          vault: "v1",
+          device: "laptop",
+          blob: new Uint8Array(LIMITS.maxBlobBytes + 1),
+          ttlSeconds: 10,
+          address: "a1",
+        }),
+      "too_large",
+    ),
     413,
   );
   assert.match(error.message, /^The presence blob is larger than 16 bytes/);
@@ -167,16 +157,18 @@ Deno.test("presence board refuses a new blob when it holds its limit, as presenc
     ttlSeconds: 60,
     address: "a1",
   });
-  const error = assertRefused(
-    () =>
-      presence.publish({
-        vault: "v1",
-        device: "tablet",
-        blob: bytes("c"),
-        ttlSeconds: 60,
-        address: "a1",
-      }),
-    "presence_full",
+  const error = assertStatus(
+    assertRefused(
+      () =>
+        presence.publish({
+          vault: "v1",
+          device: "tablet",
+          blob: bytes("c"),
+          ttlSeconds: 60,
+          address: "a1",
+        }),
+      "presence_full",
+    ),
     503,
   );
   assert.equal(error.retryAfter, 60);
@@ -225,16 +217,18 @@ Deno.test("presence board does not count a replaced blob twice", () => {
     ["phone", "laptop"],
     "a full board still takes updates",
   );
-  assertRefused(
-    () =>
-      presence.publish({
-        vault: "v1",
-        device: "tablet",
-        blob: bytes("f"),
-        ttlSeconds: 60,
-        address: "a1",
-      }),
-    "presence_full",
+  assertStatus(
+    assertRefused(
+      () =>
+        presence.publish({
+          vault: "v1",
+          device: "tablet",
+          blob: bytes("f"),
+          ttlSeconds: 60,
+          address: "a1",
+        }),
+      "presence_full",
+    ),
     503,
   );
 });
@@ -307,9 +301,12 @@ Deno.test("presence board bounds each vault and each address, so neither fills i
     presence.publish({ vault, device, blob: bytes("x"), ttlSeconds: 60, address });
   publish("v1", "a", "flooder");
   publish("v1", "b", "flooder");
-  assertRefused(() => publish("v1", "c", "honest"), "presence_full", 503);
+  assertStatus(assertRefused(() => publish("v1", "c", "honest"), "presence_full"), 503);
   publish("v2", "a", "flooder");
-  const error = assertRefused(() => publish("v3", "a", "flooder"), "presence_full", 503);
+  const error = assertStatus(
+    assertRefused(() => publish("v3", "a", "flooder"), "presence_full"),
+    503,
+  );
   assert.match(error.message, /from this address/);
   publish("v3", "a", "honest");
   assert.equal(presence.size, 4);
@@ -325,3 +322,9 @@ Deno.test("presence board keeps its expiry heap small when one device republishe
   assert.deepEqual(presence.list("v1"), []);
   assert.equal(presence.size, 0);
 });
+
+/** Asserts the refusal's HTTP status; returns it for further checks. */
+function assertStatus(error: ProtocolError, status: number): ProtocolError {
+  assert.equal(error.status, status);
+  return error;
+}

@@ -23,7 +23,7 @@ import { createDelivery } from "./delivery.ts";
 import type { VaultKeys } from "../guard/vault_keys.ts";
 import type { ByteBudget } from "../guard/byte_budget.ts";
 import type { LimitName } from "../guard/admission.ts";
-import type { SocketLifecycle } from "../guard/connection_gate.ts";
+import type { SocketLifecycle } from "../guard/socket_lifecycle.ts";
 import { HandshakeError, newChallenge, type SocketPeer, verifyAuth } from "./handshake.ts";
 import { Outbox } from "./outbox.ts";
 import { errorReply, type Json, parseMessage } from "./replies.ts";

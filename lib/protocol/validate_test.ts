@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { assertRefused } from "./_assert_refused.ts";
 import {
   canonicalBase64,
   decodeCanonicalBase64,
@@ -12,22 +13,9 @@ import {
   validateSize,
   validateVaultId,
 } from "./validate.ts";
-import { type ErrorCode, ProtocolError } from "./errors.ts";
 import { vaultIdOf } from "./identity.ts";
 
 /** Asserts that `work` throws a ProtocolError with `code` (and a message matching `pattern`). */
-function assertRefused(work: () => unknown, code: ErrorCode, pattern?: RegExp): ProtocolError {
-  let caught: unknown;
-  try {
-    work();
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught instanceof ProtocolError, `expected a ProtocolError, got ${caught}`);
-  assert.equal(caught.code, code);
-  if (pattern) assert.match(caught.message, pattern);
-  return caught;
-}
 
 const keys = await crypto.subtle.generateKey("Ed25519", true, ["sign", "verify"]) as CryptoKeyPair;
 const KEY = new Uint8Array(await crypto.subtle.exportKey("raw", keys.publicKey));
@@ -55,7 +43,7 @@ Deno.test("validateVaultId refuses ids of the wrong length, alphabet or spelling
     "A".repeat(43), // the all-zero key has small order: anyone can sign for it
   ];
   for (const id of refused) {
-    assertRefused(() => validateVaultId(id), "bad_vault_id", /43 characters/);
+    assert.match(assertRefused(() => validateVaultId(id), "bad_vault_id").message, /43 characters/);
   }
 });
 
@@ -67,7 +55,10 @@ Deno.test("validateRecipient accepts null and another device's id", () => {
 
 Deno.test("validateRecipient refuses the sender itself and malformed device ids", () => {
   for (const to of ["phone", "", "has space", "a".repeat(65), "ünï"]) {
-    assertRefused(() => validateRecipient(to, "phone"), "bad_recipient", /another device id/);
+    assert.match(
+      assertRefused(() => validateRecipient(to, "phone"), "bad_recipient").message,
+      /another device id/,
+    );
   }
 });
 
@@ -81,7 +72,10 @@ Deno.test("validateIdempotencyKey accepts an absent key and 1 to 128 visible ASC
 
 Deno.test("validateIdempotencyKey refuses empty, long, spaced and non-ASCII keys", () => {
   for (const key of ["", "x".repeat(129), "has space", "tab\t", "clé"]) {
-    assertRefused(() => validateIdempotencyKey(key), "bad_idempotency_key", /1 to 128/);
+    assert.match(
+      assertRefused(() => validateIdempotencyKey(key), "bad_idempotency_key").message,
+      /1 to 128/,
+    );
   }
 });
 
@@ -93,9 +87,11 @@ Deno.test("validateDevice accepts 1 to 64 characters of A-Z, a-z, 0-9, _ and -",
 
 Deno.test("validateDevice refuses a missing or malformed device id, naming where it came from", () => {
   for (const device of [null, "", "a".repeat(65), "a.b", "a b", "é"]) {
-    assertRefused(
-      () => validateDevice(device, "X-VaultMesh-Device"),
-      "bad_device",
+    assert.match(
+      assertRefused(
+        () => validateDevice(device, "X-VaultMesh-Device"),
+        "bad_device",
+      ).message,
       /^X-VaultMesh-Device must be 1 to 64 characters/,
     );
   }
@@ -104,14 +100,14 @@ Deno.test("validateDevice refuses a missing or malformed device id, naming where
 Deno.test("validateSize accepts a size up to the limit and refuses one above with the limit", () => {
   validateSize(0, 10);
   validateSize(10, 10);
-  const error = assertRefused(
-    () => validateSize(11, 10),
-    "too_large",
-    /^The body is larger than 10/,
-  );
+  const error = assertRefused(() => validateSize(11, 10), "too_large");
+  assert.match(error.message, /^The body is larger than 10/);
   assert.equal(error.status, 413);
   assert.deepEqual(error.details, { limit: 10 });
-  assertRefused(() => validateSize(5, 4, "The presence blob"), "too_large", /^The presence blob/);
+  assert.match(
+    assertRefused(() => validateSize(5, 4, "The presence blob"), "too_large").message,
+    /^The presence blob/,
+  );
 });
 
 Deno.test("isSeq accepts non-negative safe integers only", () => {
@@ -154,14 +150,22 @@ Deno.test("integerParameter refuses anything else as bad_parameter naming the va
     {},
   ];
   for (const raw of refused) {
-    assertRefused(
-      () => integerParameter("wait", raw, range),
-      "bad_parameter",
+    assert.match(
+      assertRefused(
+        () => integerParameter("wait", raw, range),
+        "bad_parameter",
+      ).message,
       /^wait=.* must be an integer from 1 to 30$/,
     );
   }
-  assertRefused(() => integerParameter("wait", "31", range), "bad_parameter", /^wait="31" must/);
-  assertRefused(() => integerParameter("wait", 31, range), "bad_parameter", /^wait=31 must/);
+  assert.match(
+    assertRefused(() => integerParameter("wait", "31", range), "bad_parameter").message,
+    /^wait="31" must/,
+  );
+  assert.match(
+    assertRefused(() => integerParameter("wait", 31, range), "bad_parameter").message,
+    /^wait=31 must/,
+  );
 });
 
 Deno.test("presenceTtl defaults when absent and accepts 1 to the maximum", () => {
@@ -173,7 +177,10 @@ Deno.test("presenceTtl defaults when absent and accepts 1 to the maximum", () =>
 
 Deno.test("presenceTtl refuses zero and values above the maximum", () => {
   for (const raw of [0, "0", 3601, "3601", -5, "soon"]) {
-    assertRefused(() => presenceTtl(raw, 3600), "bad_parameter", /^ttl=.* from 1 to 3600$/);
+    assert.match(
+      assertRefused(() => presenceTtl(raw, 3600), "bad_parameter").message,
+      /^ttl=.* from 1 to 3600$/,
+    );
   }
 });
 
@@ -185,7 +192,10 @@ Deno.test("canonicalBase64 decodes padded standard base64", () => {
 
 Deno.test("canonicalBase64 refuses unpadded, url-safe, stray-bit and spaced base64 naming the field", () => {
   for (const text of ["aGk", "aGl=", "-_8=", "aG k=", "aGk=\n", "aGk==", "!!!!"]) {
-    assertRefused(() => canonicalBase64(text, "blob"), "bad_parameter", /^blob must be canonical/);
+    assert.match(
+      assertRefused(() => canonicalBase64(text, "blob"), "bad_parameter").message,
+      /^blob must be canonical/,
+    );
   }
 });
 

@@ -38,7 +38,7 @@ async function openIdleSockets(url: string, count: number): Promise<Deno.ChildPr
 function descriptors(requested: number): { flags: string[]; fit: number } {
   const limit = openFileLimit();
   if (limit === undefined) return { flags: [], fit: requested };
-  const fit = Math.floor(fdBudget(limit, false).http / 3) - 16;
+  const fit = Math.floor(fdBudget(limit, { p2p: false }).http / 3) - 16;
   return { flags: ["--max-open-files", String(limit)], fit: Math.min(requested, fit) };
 }
 
