@@ -1,7 +1,8 @@
 /**
- * Builds the release: compiles the relay for every platform with `deno compile` (with exactly the
- * `start` task's permissions), lays out one archive per platform, then writes `SHA256SUMS` and the
- * download page `index.html`. Run `deno task package --help` for what it needs.
+ * Builds the release: bundles `main.ts` once (`deno bundle`), compiles that bundle for every
+ * platform with `deno compile` (with exactly the `start` task's permissions and V8 flags), lays out
+ * one archive per platform, then writes `SHA256SUMS` and the download page `index.html`. Run
+ * `deno task package --help` for what it needs.
  *
  * Every input is checked before anything is compiled. A platform that lacks one is skipped, and
  * the run says what is missing and where to get it; the others are built. Exit status: 0 when at
@@ -13,8 +14,8 @@
 import { parseArgs } from "node:util";
 import { basename, join, relative, resolve } from "node:path";
 import manifest from "../deno.json" with { type: "json" };
-import { startTaskPermissions } from "./relay_process.ts";
-import { bundleRelay } from "./package/bundle.ts";
+import { startTaskPermissions, startTaskV8Flags } from "./relay_process.ts";
+import { bundleRelay, type RelayBundle } from "./package/bundle.ts";
 import { denoDir, denortCachePath, type DenortSource } from "./package/denort.ts";
 import { humanSize } from "./package/download_page.ts";
 import {
@@ -54,6 +55,8 @@ export interface PackageOptions {
 export function packageHelp(denoVersion: string, cache: string): string {
   const names = PLATFORMS.map((p) => p.name).join(", ");
   return `Build the release archives of vaultmesh-relay ${manifest.version}, SHA256SUMS and index.html.
+Each binary is deno compile of a deno bundle of main.ts, with the start task's permissions and
+V8 flags (${startTaskV8Flags().join(" ")}).
 
 Usage: deno task package [--platform NAME]... [--out DIR] [--shawl PATH] [--offline]
        deno task package --index-only [--out DIR]
@@ -90,66 +93,35 @@ built or a step failed, 2 for a bad command line.
 `;
 }
 
-/**
- * Files in Deno's npm cache that `deno compile` 2.9 cannot embed: it parses an extension-less
- * file as JavaScript, and bintrees' `test/perf/100k` (200 000 lines of numbers) becomes a binary
- * expression so deep that the compiler overflows its stack and aborts ("thread
- * 'tokio-runtime-worker' has overflowed its stack"; compare denoland/deno#36746). bintrees comes
- * with prom-client; its tests are never loaded, so they are left out of the binary.
- */
-const COMPILE_EXCLUDES: readonly { readonly npmPackage: string; readonly path: string }[] = [
-  { npmPackage: "bintrees", path: "test" },
-];
-
-/**
- * The `--exclude` paths (real paths) of {@linkcode COMPILE_EXCLUDES} present in the npm cache of
- * `denoDir`.
- */
-export function compileExcludes(denoDir: string): string[] {
-  const excludes: string[] = [];
-  for (const { npmPackage, path } of COMPILE_EXCLUDES) {
-    const packageDir = join(denoDir, "npm", "registry.npmjs.org", npmPackage);
-    let versions: Deno.DirEntry[];
-    try {
-      versions = [...Deno.readDirSync(packageDir)];
-    } catch {
-      continue;
-    }
-    for (const version of versions.filter((entry) => entry.isDirectory)) {
-      // deno compile matches the real path: the cache folder may be reached through a link.
-      try {
-        excludes.push(Deno.realPathSync(join(packageDir, version.name, path)));
-      } catch {
-        // That version has no such folder.
-      }
-    }
-  }
-  return excludes.sort();
-}
-
 /** What one `deno compile` run builds. */
 export interface CompileTarget {
   /** A `deno compile --target` value. */
   readonly target: string;
   /** The binary to write. */
   readonly output: string;
-  /** Paths left out of the binary (see {@linkcode compileExcludes}). */
-  readonly exclude?: readonly string[];
+  /** The entry file of the relay's bundle ({@linkcode RelayBundle.entry}). */
+  readonly entry: string;
 }
 
-/** The `deno compile` arguments for one target: the relay's permissions, never `-A`. */
+/**
+ * The `deno compile` arguments for one target: the `start` task's permissions (never `-A`) and
+ * V8 flags, so the binary runs with the heap settings the relay is run and measured with, and the
+ * relay's `deno bundle` rather than `main.ts`. The bundle imports only `node:` built-ins and its
+ * own files, so the binary embeds those files and no npm package folder; `--config` keeps
+ * deno.json's `unstable` features.
+ */
 export function compileArgs(compile: CompileTarget): string[] {
   return [
     "compile",
     ...startTaskPermissions(),
+    ...startTaskV8Flags(),
     "--config",
     join(REPO_ROOT, "deno.json"),
-    ...(compile.exclude ?? []).flatMap((path) => ["--exclude", path]),
     "--target",
     compile.target,
     "--output",
     compile.output,
-    join(REPO_ROOT, "main.ts"),
+    compile.entry,
   ];
 }
 
@@ -228,11 +200,11 @@ async function checkRuns(binary: string, target: string): Promise<void> {
   say(`${target} binary runs: ${printed}`);
 }
 
-/** Where a build happens: its options, a scratch folder and Deno's cache folder. */
+/** Where a build happens: its options, a scratch folder and the bundle every target compiles. */
 interface BuildContext {
   readonly options: PackageOptions;
   readonly buildDir: string;
-  readonly denoDir: string;
+  readonly bundle: RelayBundle;
 }
 
 /** Compiles the platform's targets and returns the path of its one binary. */
@@ -245,7 +217,7 @@ async function buildBinary(plan: PlatformPlan, context: BuildContext): Promise<s
     const output = join(buildDir, target, platform.binary);
     await Deno.mkdir(join(buildDir, target), { recursive: true });
     say(`compiling ${target} (denort from ${source.kind === "env" ? "DENORT_BIN" : source.kind})`);
-    await compile({ target, output, exclude: compileExcludes(context.denoDir) }, source);
+    await compile({ target, output, entry: context.bundle.entry }, source);
     await checkRuns(output, target);
     outputs.push(output);
   }
@@ -338,16 +310,11 @@ function sizeLine(label: string, bytes: number): string {
   } bytes)`;
 }
 
-/** Prints each archive's size and, for comparison, the size of the relay bundled into one file. */
-async function reportSizes(archives: readonly string[], buildDir: string): Promise<void> {
+/** Prints each archive's size and the size of the bundle the binaries embed. */
+function reportSizes(archives: readonly string[], bundle: RelayBundle): void {
   say("sizes:");
   for (const path of archives) console.error(sizeLine(basename(path), Deno.statSync(path).size));
-  try {
-    const size = await bundleRelay(join(buildDir, "relay.bundle.js"));
-    console.error(sizeLine("main.ts as one JavaScript file (deno bundle)", size));
-  } catch (error) {
-    say(`no bundle size: ${(error as Error).message}`);
-  }
+  console.error(sizeLine(`the embedded bundle (${bundle.files.length} files)`, bundle.bytes));
 }
 
 /**
@@ -389,9 +356,17 @@ export async function packageRelease(options: PackageOptions): Promise<number> {
   const failed: string[] = [];
   const buildDir = await Deno.makeTempDir({ dir: options.outDir, prefix: ".build-" });
   try {
+    let bundle: RelayBundle;
+    try {
+      bundle = await bundleRelay(join(buildDir, "bundle"));
+    } catch (error) {
+      say(`built nothing: ${(error as Error).message}`);
+      return 1;
+    }
+    say(`bundled main.ts into ${bundle.files.length} files (${humanSize(bundle.bytes)})`);
     for (const plan of ready) {
       try {
-        const path = await buildPlatform(plan, { options, buildDir, denoDir: cacheDir });
+        const path = await buildPlatform(plan, { options, buildDir, bundle });
         say(`wrote ${path}`);
         built.push(path);
       } catch (error) {
@@ -403,7 +378,7 @@ export async function packageRelease(options: PackageOptions): Promise<number> {
     if (built.length > 0) {
       await writeIndex(options.outDir, version);
       say(`wrote SHA256SUMS and index.html in ${options.outDir}`);
-      await reportSizes(built, buildDir);
+      reportSizes(built, bundle);
     }
   } finally {
     await Deno.remove(buildDir, { recursive: true });

@@ -1,27 +1,45 @@
 /**
- * The single-file proof: `deno compile` cannot run here (no `denort`), so the module graph it
- * would embed is proven another way. `deno bundle main.ts` gives one JavaScript file; it is run
- * from an empty folder with an empty Deno cache, `--cached-only`, no config, no npm and no
- * remote modules, and network permission for loopback only, so nothing can be fetched. It must
- * answer `/health` in both modes and start the libp2p listener. The same file then runs on
- * Deno's own linux arm64 build (npm `@deno/linux-arm64-glibc`) under qemu user emulation, so the
- * linux-arm64 archive is not shipped untried.
+ * The bundle proof: `deno compile` cannot finish here (no `denort`), so what every release binary
+ * embeds, the `deno bundle` of `main.ts` that `deno task package` compiles
+ * (`scripts/package/bundle.ts`), is run on its own. Its files are copied into an empty folder and
+ * run with an empty Deno cache, `--cached-only`, no config, no npm and no remote modules, and
+ * network permission for loopback only, so nothing can be fetched; with the start task's V8 flags
+ * and deno.json's unstable features, which the binary embeds too. It must answer `/health` in
+ * both modes and start the libp2p listener. The same files then run on Deno's own linux arm64
+ * build (npm `@deno/linux-arm64-glibc`) under qemu user emulation, so the linux-arm64 archive is
+ * not shipped untried.
  *
  * @module
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import manifest from "../deno.json" with { type: "json" };
 import { FLAG_KEYS } from "../lib/config/mod.ts";
-import { bundleImports, bundleRelay } from "../scripts/package/bundle.ts";
+import {
+  BUNDLE_ENTRY,
+  bundleImports,
+  bundleRelay,
+  type RelayBundle,
+} from "../scripts/package/bundle.ts";
+import { startTaskV8Flags } from "../scripts/relay_process.ts";
 import { executableTarget } from "../scripts/package/denort.ts";
 import { humanSize } from "../scripts/package/download_page.ts";
 import { REPO_ROOT, run, tool } from "./_package_helpers.ts";
 import { tempDir } from "./_helpers.ts";
 
+/**
+ * What the compiled binary embeds besides permissions: the start task's V8 flags and, since the
+ * runs below have no config, deno.json's unstable features as flags.
+ */
+function binaryRuntimeArgs(): string[] {
+  return [...startTaskV8Flags(), ...manifest.unstable.map((feature) => `--unstable-${feature}`)];
+}
+
 /** Flags that confine a bundle run: no config, no cache, no downloads, loopback only. */
 function sandboxArgs(dir: string): string[] {
   return [
     "run",
+    ...binaryRuntimeArgs(),
     "--cached-only",
     "--no-config",
     "--no-lock",
@@ -160,37 +178,67 @@ function downloaded(denoDir: string): string[] {
   return found;
 }
 
-let bundlePath: Promise<string> | undefined;
+let bundled: Promise<RelayBundle> | undefined;
 let bundleDir: string | undefined;
 
-/** Bundles main.ts once for this file's tests. */
-function bundle(): Promise<string> {
+/** Bundles main.ts once for this file's tests, as `deno task package` does. */
+function bundle(): Promise<RelayBundle> {
   bundleDir ??= Deno.makeTempDirSync({ prefix: "vaultmesh-relay-bundle-" });
-  bundlePath ??= (async () => {
-    const path = join(bundleDir!, "vaultmesh-relay.js");
-    const size = await bundleRelay(path);
-    console.log(`bundle: main.ts as one file is ${humanSize(size)} (${size} bytes)`);
-    return path;
+  bundled ??= (async () => {
+    const result = await bundleRelay(join(bundleDir!, "bundle"));
+    console.log(
+      `bundle: main.ts is ${result.files.length} files, ${humanSize(result.bytes)} ` +
+        `(${result.bytes} bytes)`,
+    );
+    return result;
   })();
-  return bundlePath;
+  return bundled;
 }
 
 globalThis.addEventListener("unload", () => {
   if (bundleDir) Deno.removeSync(bundleDir, { recursive: true });
 });
 
-/** A folder holding only a copy of the bundle. */
+/** Copies the bundle's files, and nothing else, into the empty folder `dir`; returns the entry. */
 async function emptyFolderWithBundle(dir: string): Promise<string> {
-  const copy = join(dir, "vaultmesh-relay.js");
-  await Deno.copyFile(await bundle(), copy);
-  return copy;
+  const { dir: from, files } = await bundle();
+  for (const name of files) await Deno.copyFile(join(from, name), join(dir, name));
+  return join(dir, BUNDLE_ENTRY);
 }
 
-Deno.test("the relay bundles into one JavaScript file that imports nothing but node: built-ins", async () => {
-  const source = await Deno.readTextFile(await bundle());
-  const imports = bundleImports(source);
-  assert.ok(imports.includes("node:sqlite"), `the scan found ${imports.join(", ")}`);
-  assert.deepEqual(imports.filter((specifier) => !specifier.startsWith("node:")), []);
+Deno.test("the relay bundles into JavaScript files that import nothing but node: built-ins and each other, libp2p loaded lazily", async () => {
+  const { dir, files } = await bundle();
+  assert.ok(files.every((name) => name.endsWith(".js")), files.join(", "));
+  const imports = new Map<string, string[]>();
+  for (const name of files) {
+    imports.set(name, bundleImports(await Deno.readTextFile(join(dir, name))));
+  }
+  const all = [...new Set([...imports.values()].flat())];
+  assert.ok(all.includes("node:sqlite"), `the scan found ${all.join(", ")}`);
+  const local = all.filter((specifier) => !specifier.startsWith("node:"));
+  assert.deepEqual(
+    local.filter((specifier) => !files.includes(specifier.replace(/^\.\//, ""))),
+    [],
+  );
+  // What main.js loads before it runs: its static imports and theirs. libp2p is not among them.
+  const staticImports = (name: string): string[] => {
+    const source = Deno.readTextFileSync(join(dir, name));
+    return bundleImports(source).filter((specifier) =>
+      specifier.startsWith("./") && !source.includes(`import("${specifier}")`)
+    ).map((specifier) => specifier.slice(2));
+  };
+  const eager = new Set<string>();
+  const visit = (name: string) => {
+    if (eager.has(name)) return;
+    eager.add(name);
+    staticImports(name).forEach(visit);
+  };
+  visit(BUNDLE_ENTRY);
+  const lazy = files.filter((name) => !eager.has(name));
+  assert.ok(
+    lazy.some((name) => Deno.readTextFileSync(join(dir, name)).includes("/ipfs/id/1.0.0")),
+    `no lazily loaded file holds libp2p; eager: ${[...eager].join(", ")}`,
+  );
 });
 
 Deno.test("the import scan of a bundle finds static, re-exported and dynamic imports, not JSDoc types", () => {
@@ -236,8 +284,8 @@ for (const mode of ["store-and-forward", "stateless"]) {
     // Stateless mode keeps no envelopes on disk but still opens the database (its own state).
     assert.ok(Deno.statSync(join(dir.path, "relay.db")).isFile);
     assert.deepEqual(
-      [...Deno.readDirSync(dir.path)].map((e) => e.name).filter((n) => n.endsWith(".js")),
-      ["vaultmesh-relay.js"],
+      [...Deno.readDirSync(dir.path)].map((e) => e.name).filter((n) => n.endsWith(".js")).sort(),
+      (await bundle()).files,
     );
     assert.ok(!Deno.statSync(dir.path).isSymlink);
     assert.deepEqual(downloaded(join(dir.path, ".deno-dir")), [], "nothing was downloaded");

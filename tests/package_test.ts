@@ -1,14 +1,16 @@
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import manifest from "../deno.json" with { type: "json" };
-import { compileArgs, compileExcludes, compileFailure, parseOptions } from "../scripts/package.ts";
+import { compileArgs, compileFailure, parseOptions } from "../scripts/package.ts";
+import { bundleRelay } from "../scripts/package/bundle.ts";
 import { checksumsText, describeFiles } from "../scripts/package/checksums.ts";
 import { archivesIn, writeIndex } from "../scripts/package/release_index.ts";
 import { SHAWL } from "../scripts/package/inputs.ts";
 import { layOutArchive } from "../scripts/package/layout.ts";
 import { archiveFileName, platformNamed, PLATFORMS } from "../scripts/package/platforms.ts";
 import { denoDir, denortCachePath, executableTarget } from "../scripts/package/denort.ts";
-import { startTaskPermissions } from "../scripts/relay_process.ts";
+import { startTaskPermissions, startTaskV8Flags } from "../scripts/relay_process.ts";
 import { REPO_ROOT, run, tool, writeFixtureBinary } from "./_package_helpers.ts";
 import { tempDir } from "./_helpers.ts";
 
@@ -209,41 +211,57 @@ Deno.test("index-only run of the package script rewrites SHA256SUMS and the page
   assert.ok(Deno.statSync(join(outDir, "index.html")).size > 0);
 });
 
-Deno.test("deno compile gets exactly the start task's permissions, the config, the excludes, the target and the output", () => {
+Deno.test("deno compile gets exactly the start task's permissions and V8 flags, the config, the target, the output and the bundle", () => {
   const args = compileArgs({
     target: "x86_64-unknown-linux-gnu",
     output: "/tmp/out/vaultmesh-relay",
-    exclude: ["/cache/npm/registry.npmjs.org/bintrees/1.0.2/test"],
+    entry: "/tmp/build/bundle/main.js",
   });
   const permissions = args.filter((arg) => arg.startsWith("--allow-"));
   assert.deepEqual(permissions, startTaskPermissions());
   assert.ok(permissions.length > 0);
   assert.ok(!args.includes("-A") && !args.includes("--allow-all"));
+  const v8Flags = args.filter((arg) => arg.startsWith("--v8-flags"));
+  assert.deepEqual(v8Flags, startTaskV8Flags());
+  assert.equal(v8Flags.length, 1);
   assert.deepEqual(args.slice(args.indexOf("--target"), args.indexOf("--target") + 2), [
     "--target",
     "x86_64-unknown-linux-gnu",
   ]);
   assert.equal(args[args.indexOf("--output") + 1], "/tmp/out/vaultmesh-relay");
   assert.equal(args[args.indexOf("--config") + 1], join(REPO_ROOT, "deno.json"));
-  assert.equal(
-    args[args.indexOf("--exclude") + 1],
-    "/cache/npm/registry.npmjs.org/bintrees/1.0.2/test",
-  );
   assert.equal(args[0], "compile");
-  assert.equal(args.at(-1), join(REPO_ROOT, "main.ts"));
+  assert.equal(args.at(-1), "/tmp/build/bundle/main.js");
+  assert.ok(!args.some((arg) => arg.endsWith("main.ts")), "main.ts is bundled, not compiled");
 });
 
-Deno.test("deno compile leaves out the npm test files that crash it (bintrees' test folder)", () => {
-  using dir = tempDir();
-  Deno.mkdirSync(join(dir.path, "npm/registry.npmjs.org/bintrees/1.0.2/test"), { recursive: true });
-  Deno.symlinkSync(dir.path, join(dir.path, "linked"));
-  assert.deepEqual(compileExcludes(join(dir.path, "linked")), [
-    join(Deno.realPathSync(dir.path), "npm/registry.npmjs.org/bintrees/1.0.2/test"),
-  ]);
-  assert.deepEqual(compileExcludes(join(dir.path, "nothing-here")), []);
-  // The relay's own cache holds bintrees (via prom-client) once the graph was loaded.
-  const real = compileExcludes(REAL_DENO_DIR);
-  assert.ok(real.every((path) => path.endsWith("/test")));
+/** Every file under `dir` (a path inside the repository) whose name ends with one of `endings`. */
+function filesUnder(dir: string, endings: readonly string[]): string[] {
+  const found: string[] = [];
+  for (const entry of Deno.readDirSync(join(REPO_ROOT, dir))) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory) found.push(...filesUnder(path, endings));
+    else if (endings.some((ending) => entry.name.endsWith(ending))) found.push(path);
+  }
+  return found;
+}
+
+Deno.test("the V8 flags are written once, in the start task: no script, module, unit or workflow repeats them", () => {
+  const flags = startTaskV8Flags();
+  assert.equal(flags.length, 1, manifest.tasks.start);
+  const value = flags[0]!.slice("--v8-flags=".length);
+  assert.match(value, /^--\S+$/);
+  const files = [
+    ...filesUnder("scripts", [".ts"]),
+    ...filesUnder("lib", [".ts"]),
+    ...filesUnder("packaging", [".service", ".ps1", ".env", ".md"]),
+    ".github/workflows/release.yml",
+    "main.ts",
+  ];
+  const repeating = files.filter((file) =>
+    Deno.readTextFileSync(join(REPO_ROOT, file)).includes(value)
+  );
+  assert.deepEqual(repeating, []);
 });
 
 function stderrLines(stderr: string): string[] {
@@ -404,6 +422,80 @@ Deno.test({
     );
     assert.deepEqual([...Deno.readDirSync(join(dir.path, "dist"))], []);
   },
+});
+
+/**
+ * The JSON value that starts at `start` in `bytes` (an object or array, as deno compile writes its
+ * metadata and its virtual file system listing into the binary).
+ */
+function jsonAt(bytes: Uint8Array, start: number): unknown {
+  let depth = 0;
+  let inString = false;
+  for (let i = start; i < bytes.length; i++) {
+    const byte = bytes[i]!;
+    if (inString) {
+      if (byte === 0x5c) i++; // a backslash escapes the next byte
+      else if (byte === 0x22) inString = false;
+    } else if (byte === 0x22) inString = true;
+    else if (byte === 0x7b || byte === 0x5b) depth++;
+    else if ((byte === 0x7d || byte === 0x5d) && --depth === 0) {
+      return JSON.parse(new TextDecoder().decode(bytes.subarray(start, i + 1)));
+    }
+  }
+  throw new Error(`no complete JSON value at ${start}`);
+}
+
+/** Every file of a deno compile virtual file system listing, as paths. */
+function vfsFiles(entries: unknown, prefix = ""): string[] {
+  const files: string[] = [];
+  for (const entry of entries as Record<string, { n: string; e?: unknown }>[]) {
+    if (entry.Dir) files.push(...vfsFiles(entry.Dir.e, `${prefix}/${entry.Dir.n}`));
+    else files.push(...Object.values(entry).map((file) => `${prefix}/${file.n}`));
+  }
+  return files;
+}
+
+Deno.test("deno compile embeds the bundle's files (no npm folder), the start task's V8 flags and deno.json's unstable features (the full deno stands in for denort; that file is inspected, never run or shipped)", async () => {
+  using dir = tempDir();
+  const bundle = await bundleRelay(join(dir.path, "bundle"));
+  assert.ok(bundle.files.length > 1, `the bundle is code split: ${bundle.files.join(", ")}`);
+  const output = join(dir.path, "compiled-on-full-deno-not-a-relay");
+  const env = Deno.env.toObject();
+  const result = await run(Deno.execPath(), {
+    args: compileArgs({ target: Deno.build.target, output, entry: bundle.entry }),
+    env: { ...env, DENORT_BIN: Deno.execPath(), NO_COLOR: "1" },
+    clearEnv: true,
+  });
+  assert.equal(result.code, 0, result.stderr);
+  const bytes = Deno.readFileSync(output);
+  const find = (text: string, from = 0) => {
+    const at = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).indexOf(text, from);
+    assert.ok(at >= 0, `deno compile wrote no ${text}`);
+    return at;
+  };
+  const metadataAt = find('{"argv":');
+  const metadata = jsonAt(bytes, metadataAt) as {
+    v8_flags: string[];
+    entrypoint_key: string;
+    node_modules: unknown;
+    unstable_config: { features: string[] };
+    permissions: Record<string, unknown>;
+  };
+  const flags = startTaskV8Flags().flatMap((flag) => flag.slice("--v8-flags=".length).split(","));
+  assert.ok(flags.length > 0);
+  assert.deepEqual(metadata.v8_flags.slice(-flags.length), flags);
+  assert.deepEqual(metadata.unstable_config.features, manifest.unstable);
+  assert.equal(metadata.node_modules, null, "no npm packages are embedded");
+  assert.ok(bundle.entry.endsWith(metadata.entrypoint_key), metadata.entrypoint_key);
+  // The start task's permissions, unscoped ([]); the others not granted (null).
+  const granted = startTaskPermissions().map((flag) => flag.slice(2).replace("-", "_"));
+  for (const name of ["env", "net", "read", "write", "sys", "run", "ffi"]) {
+    const expected = granted.includes(`allow_${name}`) ? [] : null;
+    assert.deepEqual(metadata.permissions[`allow_${name}`], expected, `allow_${name}`);
+  }
+  const embedded = vfsFiles(jsonAt(bytes, find('[{"Dir":', metadataAt)));
+  const bundleDir = Deno.realPathSync(bundle.dir);
+  assert.deepEqual(embedded.sort(), bundle.files.map((name) => join(bundleDir, name)));
 });
 
 Deno.test("the target of a runtime is read from its ELF, Mach-O or PE header", () => {

@@ -1,17 +1,17 @@
 /**
  * Footprint: resident memory (VmRSS) and anonymous memory (RssAnon: the relay's own, not the
  * mapped `deno` binary) of an idle relay child with p2p off and with p2p on, run from source
- * and, for p2p on, from a `deno bundle` of `main.ts` (one file per lazily loaded part, as a
- * packaged build could ship), and the time from spawning the process to the first healthy
- * `GET /health`. Each is measured `runs` times on a fresh database and reported as the median.
+ * and, for p2p on, from the `deno bundle` of `main.ts` that the release binaries embed
+ * (`scripts/package/bundle.ts`: one file per lazily loaded part), and the time from spawning
+ * the process to the first healthy `GET /health`. Each is measured `runs` times on a fresh
+ * database and reported as the median.
  *
  * @module
  */
+import { bundleRelay } from "../package/bundle.ts";
 import { relayCommand, startTaskPermissions, startTaskV8Flags } from "../relay_process.ts";
 import { fixed, percentile, report } from "./_load.ts";
 import { processMemory } from "./_memory.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 /** A port that was free a moment ago on 127.0.0.1. */
 export function freePort(): number {
@@ -48,23 +48,6 @@ function entryCommand(entry: string, args: readonly string[]): Deno.Command {
     stderr: "piped",
     env: { NO_COLOR: "1" },
   });
-}
-
-/**
- * Bundles `main.ts` into `dir` (`deno bundle`, code split so p2p and Prometheus stay lazy) and
- * returns the entry file, or the reason it could not.
- */
-export async function bundleRelay(dir: string): Promise<{ entry: string } | { error: string }> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["bundle", "--quiet", "--platform", "deno", "--code-splitting", "--outdir", dir, MAIN],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!output.success) {
-    const error = new TextDecoder().decode(output.stderr).trim().split("\n")[0] ?? "";
-    return { error: `deno bundle failed: ${error}` };
-  }
-  return { entry: `${dir}/main.js` };
 }
 
 /**
@@ -161,9 +144,9 @@ export async function footprint(
   const runs = options.runs ?? 5;
   const dir = Deno.makeTempDirSync({ prefix: "vaultmesh-bench-" });
   try {
-    const bundle = options.bundled === false
+    const bundle: { entry: string } | { error: string } = options.bundled === false
       ? { error: "not asked for" }
-      : await bundleRelay(`${dir}/bundle`);
+      : await bundleRelay(`${dir}/bundle`).catch((error: Error) => ({ error: error.message }));
     const off: Sample[] = [];
     const on: Sample[] = [];
     const bundled: Sample[] = [];
