@@ -23,6 +23,14 @@ export interface AdmissionPolicy extends AdmissionLimits {
   readonly trustedProxies: readonly IpNetwork[];
 }
 
+/**
+ * How a route is admitted: `counted` requests take a slot of the in-flight caps while they are
+ * answered; `instant` ones (answered at once from memory, such as `/health`) are only
+ * rate-limited, so requests that hold their slots (slow bodies, long polls) never make a live
+ * relay look dead to its load balancer.
+ */
+export type RouteAdmission = "counted" | "instant";
+
 /** Which limit turned a request away, as a metrics label. */
 export type LimitName =
   | "address_rate"
@@ -83,17 +91,23 @@ export class Admission {
 
   /**
    * Admits `request` or throws the {@linkcode ProtocolError} that answers it (431, 503 or 429).
-   * Returns the function to call once the request is answered.
+   * Returns the function to call once the request is answered. An `instant` request (answered
+   * at once from memory) is checked for headers and rate but takes no in-flight slot.
    */
-  admit(request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): () => void {
+  admit(
+    request: Request,
+    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+    kind: RouteAdmission = "counted",
+  ): () => void {
     this.#checkHeaders(request.headers);
     const key = addressKey(clientAddress(request, info, this.limits.trustedProxies).hostname);
-    this.#checkInFlight(key);
+    if (kind === "counted") this.#checkInFlight(key);
     const taken = this.#buckets?.take(key);
     if (taken && !taken.allowed) {
       this.#onLimited("address_rate");
       throw rateLimited("address", taken.retryAfterSeconds);
     }
+    if (kind === "instant") return () => {};
     this.#total++;
     this.#inFlight.set(key, (this.#inFlight.get(key) ?? 0) + 1);
     let released = false;

@@ -168,3 +168,17 @@ function assertStatus(error: ProtocolError, status: number): ProtocolError {
   assert.equal(error.status, status);
   return error;
 }
+
+Deno.test("admission answers an instant request with the in-flight caps full, but rate-limits it", () => {
+  const clock = new ManualClock();
+  const guard = new Admission(
+    { ...POLICY, maxInFlight: 1, maxInFlightPerAddress: 1, perAddress: { perSecond: 1, burst: 2 } },
+    { clock },
+  );
+  guard.admit(request(), from("192.0.2.1"));
+  assertRefused(() => guard.admit(request(), from("192.0.2.1")), "busy");
+  const release = guard.admit(request(), from("192.0.2.1"), "instant");
+  release();
+  assert.equal(guard.inFlight, 1, "an instant request takes no slot");
+  assertRefused(() => guard.admit(request(), from("192.0.2.1"), "instant"), "rate_limited");
+});

@@ -60,7 +60,7 @@ export function createOperations(
   };
   const memory = new ByteBudget(limits.memory.requestBytes, () => metrics.limited("memory"));
   const routerHooks: RouterHooks = {
-    admit: (request, info) => admission.admit(request, info),
+    admit: (request, info, kind) => admission.admit(request, info, kind),
     hold: (request, info) =>
       memory.hold(addressKey(clientAddress(request, info, config.trustProxy).hostname)),
     observe: (route, status) => metrics.request(route, status),

@@ -39,12 +39,17 @@ function healthResponse(mode: RelayMode, fault: string | undefined): Response {
 export function createApi(parts: ApiParts): Router {
   const started = performance.now();
   const router = new Router(parts.routerHooks, { shardName: parts.shardName })
-    .add("GET", "/health", () => healthResponse(parts.mode, parts.storageFault?.()))
-    .add("GET", "/", () =>
-      statusPageResponse({
-        mode: parts.mode,
-        uptimeSeconds: (performance.now() - started) / 1000,
-        shardName: parts.shardName,
-      }));
+    .add("GET", "/health", () => healthResponse(parts.mode, parts.storageFault?.()), "instant")
+    .add(
+      "GET",
+      "/",
+      () =>
+        statusPageResponse({
+          mode: parts.mode,
+          uptimeSeconds: (performance.now() - started) / 1000,
+          shardName: parts.shardName,
+        }),
+      "instant",
+    );
   return addLiveRoutes(addVaultRoutes(router, parts), parts);
 }

@@ -10,6 +10,7 @@ import { errorResponse, internalErrorResponse } from "./errors.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { BACKLOG_PAGE_HEADERS } from "../protocol/backlog_page.ts";
 import type { BudgetHold } from "../guard/byte_budget.ts";
+import type { RouteAdmission } from "../guard/admission.ts";
 
 /** The hold of a router without a budget. */
 const UNBOUNDED: BudgetHold = { take: () => {}, release: () => {} };
@@ -40,6 +41,7 @@ interface Route {
   /** The path split at `/`; a segment starting with `:` names a parameter. */
   readonly segments: readonly string[];
   readonly handler: Handler;
+  readonly admission: RouteAdmission;
 }
 
 /** The route's parameters if `pathSegments` fits it, else undefined. */
@@ -128,7 +130,11 @@ function requestUrl(request: Request): URL {
 /** Hooks around every request: admission before routing, observation after answering. */
 export interface RouterHooks {
   /** Admits a request (or throws the ProtocolError answering it); returns its release. */
-  readonly admit?: (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => () => void;
+  readonly admit?: (
+    request: Request,
+    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+    admission: RouteAdmission,
+  ) => () => void;
   /** A hold on the memory budget for one request; none means unbounded (tests of the router). */
   readonly hold?: (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => BudgetHold;
   /** Sees each answer's route pattern (`unmatched` when none matched) and status. */
@@ -158,8 +164,8 @@ export class Router {
   ) {}
 
   /** Adds a route. `path` is a pathname where `:name` segments are parameters: `/v3/vaults/:vault`. */
-  add(method: string, path: string, handler: Handler): this {
-    this.#routes.push({ method, path, segments: path.split("/"), handler });
+  add(method: string, path: string, handler: Handler, admission: RouteAdmission = "counted"): this {
+    this.#routes.push({ method, path, segments: path.split("/"), handler, admission });
     return this;
   }
 
@@ -198,7 +204,7 @@ export class Router {
       .map((route) => ({ route, params: matchSegments(route, pathSegments) }))
       .filter((candidate) => candidate.params !== undefined);
     if (matches[0]) matched.route = matches[0].route.path;
-    matched.release = this.hooks.admit?.(request, info);
+    matched.release = this.hooks.admit?.(request, info, matches[0]?.route.admission ?? "counted");
     const isPreflight = request.method === "OPTIONS";
     if (!isPreflight && url.pathname.startsWith("/v3/") && !speaksProtocol(request)) {
       throw protocolMismatch(request);

@@ -1,8 +1,9 @@
 /**
  * How envelopes reach one authenticated socket. Stateless: each published envelope is written to
- * the outbox at once (senders wait for readers, see `Hub.settled`). Store-and-forward: the socket
- * is pushed to only while it keeps up; otherwise a pump reads pages from the store in seq order
- * once the reader has room, so a slow reader costs one page of memory, not a queue.
+ * the outbox at once (it is published only once the vault's readers have room, see
+ * `Hub.publishWhenReady`). Store-and-forward: the socket is pushed to only while it keeps up;
+ * otherwise a pump reads pages from the store in seq order, no larger than the room left below
+ * the high-water mark. Either way a slow reader holds at most that mark plus one envelope.
  *
  * @module
  */
@@ -12,6 +13,21 @@ import type { Envelope } from "../protocol/envelope.ts";
 import { encodeEnvelopeFrame } from "../protocol/socket_frames.ts";
 import type { SocketPeer } from "./handshake.ts";
 import type { Outbox } from "./outbox.ts";
+
+/**
+ * Each published envelope is encoded once, however many sockets it goes to: the readers of a
+ * vault share one frame instead of holding a copy each.
+ */
+const frames = new WeakMap<Envelope, Uint8Array<ArrayBuffer>>();
+
+function frameOf(envelope: Envelope): Uint8Array<ArrayBuffer> {
+  let frame = frames.get(envelope);
+  if (!frame) {
+    frame = encodeEnvelopeFrame(envelope);
+    frames.set(envelope, frame);
+  }
+  return frame;
+}
 
 /** Delivery to one socket. */
 export interface Delivery {
@@ -55,7 +71,7 @@ class DirectDelivery implements Delivery {
       this.parts.onStalled();
       return false;
     }
-    return outbox.send(encodeEnvelopeFrame(envelope));
+    return outbox.send(frameOf(envelope));
   }
 }
 
@@ -80,7 +96,7 @@ class StorePump implements Delivery {
     const { outbox } = this.parts;
     if (!outbox.isOpen) return false;
     if (this.#caughtUp && !this.#pumping && outbox.hasRoom) {
-      outbox.send(encodeEnvelopeFrame(envelope));
+      outbox.send(frameOf(envelope));
       this.#sentUpTo = envelope.seq;
       return true;
     }
@@ -107,7 +123,8 @@ class StorePump implements Delivery {
           device: peer.deviceId,
           after: this.#sentUpTo,
           limit: limits.pumpPageEnvelopes,
-          maxBytes: limits.pumpPageBytes,
+          // No more than the room left below the high-water mark (a page has at least one).
+          maxBytes: Math.min(limits.pumpPageBytes, limits.highWaterBytes - outbox.queuedBytes),
         });
         if (page.envelopes.length === 0 && !this.#published) {
           this.#caughtUp = true;

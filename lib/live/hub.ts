@@ -29,6 +29,11 @@ export interface PresenceEvent {
 /** Live subscribers per vault. */
 export class Hub {
   readonly #vaults = new Map<string, Set<Subscriber>>();
+  /**
+   * Per vault, the last envelope waiting for its readers' room. One entry per vault with a send
+   * waiting, so it is bounded by the sends in flight (`maxSendsInFlight`, the memory budget).
+   */
+  readonly #turns = new Map<string, Promise<void>>();
 
   /** Adds a subscriber; returns the function that removes it. */
   subscribe(vault: string, subscriber: Subscriber): () => void {
@@ -80,9 +85,25 @@ export class Hub {
   }
 
   /**
-   * Resolves once every subscriber of the vault has room for more: stateless senders wait on
-   * it, so a fast sender is slowed to its readers' pace instead of filling memory.
+   * Publishes `envelope` once every subscriber of its vault has room, after the envelopes handed
+   * here before it; resolves with how many devices took it. Stateless senders publish this way:
+   * a fast sender is slowed to its readers' pace, and a reader is never handed more than its
+   * high-water mark plus one envelope, however many sends its vault has in flight.
    */
+  publishWhenReady(envelope: Envelope): Promise<number> {
+    const vault = envelope.vault;
+    const published = (this.#turns.get(vault) ?? Promise.resolve())
+      .then(() => this.settled(vault))
+      .then(() => this.publish(envelope));
+    const turn = published.then(() => {}, () => {});
+    this.#turns.set(vault, turn);
+    void turn.then(() => {
+      if (this.#turns.get(vault) === turn) this.#turns.delete(vault);
+    });
+    return published;
+  }
+
+  /** Resolves once every subscriber of the vault has room for more (or was cut as too slow). */
   async settled(vault: string): Promise<void> {
     const waits = [...this.#vaults.get(vault) ?? []].map((subscriber) => subscriber.settled?.());
     await Promise.all(waits);

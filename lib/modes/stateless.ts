@@ -70,9 +70,13 @@ export function createStatelessMode(context: Omit<ModeContext, "database">): Rel
       if (known !== undefined) return { kind: "duplicate", seq: known };
       const seq = seqs.next(request.vault);
       if (key !== undefined) keys.remember(key, seq, now);
-      const recipients = hub.publish({ ...request, seq, createdAt: now, expiresAt: now });
-      // The sender's answer waits until the readers have room: flow control without buffering.
-      await hub.settled(request.vault);
+      // Published once the readers have room: flow control without buffering.
+      const recipients = await hub.publishWhenReady({
+        ...request,
+        seq,
+        createdAt: now,
+        expiresAt: now,
+      });
       return { kind: "delivered", seq, recipients };
     },
     backlog: (query) =>

@@ -165,3 +165,23 @@ Deno.test("stateless mode usage counts online devices and holds no bytes", async
   });
   await mode.close();
 });
+
+Deno.test("stateless mode hands a lagging reader nothing more until it has room, then in order", async () => {
+  const { mode, hub } = stateless();
+  let room = Promise.withResolvers<void>();
+  const laptop = listener("laptop", () => room.promise);
+  hub.subscribe("v1", laptop.subscriber);
+  const sends = [mode.send(send("phone")), mode.send(send("phone")), mode.send(send("tablet"))];
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  const seqs = () => laptop.received.map((envelope) => envelope.seq);
+  assert.deepEqual(seqs(), [], "nothing is published while the reader has no room");
+  const first = room;
+  room = Promise.withResolvers<void>();
+  first.resolve();
+  await sends[0];
+  assert.deepEqual(seqs(), [1], "one envelope per room");
+  room.resolve();
+  assert.deepEqual((await Promise.all(sends)).map((outcome) => outcome.seq), [1, 2, 3]);
+  assert.deepEqual(seqs(), [1, 2, 3]);
+  await mode.close();
+});

@@ -232,31 +232,29 @@ export interface HealthFigures {
 
 /**
  * Probes `/health` on a fresh connection from {@linkcode PROBER} every `everyMs` (default 100,
- * below the default per-address rate limit) until stopped.
+ * below the default per-address rate limit) until stopped, from a thread of its own so that a
+ * busy attack in this one does not delay the probes.
  */
 export function healthProbe(
   port: number,
   options: { everyMs?: number; timeoutMs?: number } = {},
 ): { stop(): Promise<HealthFigures> } {
-  const timeoutMs = options.timeoutMs ?? 2000;
-  const latencies: number[] = [];
-  let failures = 0;
-  const pending = new Set<Promise<void>>();
-  const timer = setInterval(() => {
-    const probe = freshHealth(port, { timeoutMs }).then((answer) => {
-      if (answer.status === 200) latencies.push(answer.ms);
-      else {
-        failures++;
-        latencies.push(Math.max(answer.ms, timeoutMs));
-      }
-    });
-    pending.add(probe);
-    probe.finally(() => pending.delete(probe));
-  }, options.everyMs ?? 100);
+  const worker = new Worker(new URL("./_health_probe_worker.ts", import.meta.url), {
+    type: "module",
+  });
+  worker.postMessage({
+    port,
+    everyMs: options.everyMs ?? 100,
+    timeoutMs: options.timeoutMs ?? 2000,
+  });
   return {
     async stop() {
-      clearInterval(timer);
-      await Promise.all(pending);
+      const done = new Promise<{ latencies: number[]; failures: number }>((resolve) => {
+        worker.onmessage = (event) => resolve(event.data);
+      });
+      worker.postMessage("stop");
+      const { latencies, failures } = await done;
+      worker.terminate();
       return {
         probes: latencies.length,
         failures,
