@@ -47,6 +47,7 @@ Deno.test("the soak scenario ends with every acknowledged envelope accounted for
   assertPositive(figures, ["acknowledged", "fuzzRequests", "rssMibAfterWarmup", "rssMibEnd"]);
   assert.equal(figures.lost, 0);
   assert.equal(figures.duplicated, 0);
+  assert.equal(figures.seqsReused, 0);
   assert.equal(figures.fiveXX, 0);
   assert.equal(figures.delivered + figures.purgedUndelivered, figures.acknowledged);
 });

@@ -162,7 +162,7 @@ export function createStoreAndForwardMode(
     purge: (vault) =>
       run(() => {
         for (const key of lastTouch.keys()) if (key.startsWith(`${vault} `)) lastTouch.delete(key);
-        return storing(() => store.purge(vault));
+        return storing(() => store.purge(vault, clock.now()));
       }),
     usage: (vault) => run(() => store.usage(vault, clock.now())),
     touch: (vault, device) => run(() => touch(vault, device)),

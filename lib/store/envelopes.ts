@@ -234,16 +234,19 @@ export class EnvelopeStore {
   }
 
   /**
-   * Deletes everything stored for the vault. Its seq counter is kept so that seqs never go
-   * backwards for a vault id. Returns how many envelopes were deleted.
+   * Deletes everything stored for the vault at `now`. Its seq counter is kept so that seqs never
+   * go backwards for a vault id: the purge is recorded on the vault, and the sweep forgets the
+   * vault only once it stayed idle for the TTL after it. Returns how many envelopes were deleted.
    */
-  purge(vault: string): number {
+  purge(vault: string, now: number): number {
     return this.#write(() => {
       const freed = this.#sql.get("DELETE FROM envelopes WHERE vault = ? RETURNING size")
         .all(vault) as { size: number }[];
       this.#release(vault, freed);
       this.#sql.get("DELETE FROM devices WHERE vault = ?").run(vault);
       this.#sql.get("DELETE FROM idempotency WHERE vault = ?").run(vault);
+      this.#sql.get("UPDATE vaults SET purged_at = max(purged_at, ?) WHERE vault = ?")
+        .run(now, vault);
       return freed.length;
     });
   }
@@ -256,9 +259,9 @@ export class EnvelopeStore {
 
   /**
    * Deletes up to `limit` expired envelopes, expired idempotency keys, devices gone for longer
-   * than the TTL, and vaults left with neither envelopes nor devices (their seq restarts), in
-   * one short transaction. Returns how many envelopes it deleted; call again while it returns
-   * `limit`.
+   * than the TTL, and vaults left with neither envelopes nor devices nor a purge within the TTL
+   * (their seq restarts), in one short transaction. Returns how many envelopes it deleted; call
+   * again while it returns `limit`.
    */
   sweepExpired(now: number, limit: number): number {
     return this.#write(() =>

@@ -231,7 +231,7 @@ Deno.test("envelope store purge forgets a vault's envelopes, cursors and keys bu
   store.appendBatch([send("phone", 10, { vault: "v2" })], T);
   store.touchDevice("v1", "tablet", T);
   store.ack("v1", "laptop", 1, T);
-  assert.equal(store.purge("v1"), 2);
+  assert.equal(store.purge("v1", T), 2);
   assert.deepEqual(seqs(store, "laptop"), []);
   assert.equal(store.cursorOf("v1", "laptop"), 0);
   assert.deepEqual(store.usage("v1", T), {
@@ -245,7 +245,20 @@ Deno.test("envelope store purge forgets a vault's envelopes, cursors and keys bu
     { kind: "stored", seq: 3, expiresAt: T + TTL },
   ]);
   assert.deepEqual(seqs(store, "laptop", { vault: "v2" }), [1], "other vaults keep theirs");
-  assert.equal(store.purge("never-used"), 0);
+  assert.equal(store.purge("never-used", T), 0);
+});
+
+Deno.test("envelope store sweep keeps a purged vault's seq until it stayed idle for the TTL", () => {
+  using store = openStore();
+  store.appendBatch([send("phone", 10), send("phone", 10)], T);
+  store.ack("v1", "laptop", 2, T);
+  store.purge("v1", T + 10);
+  store.sweepExpired(T + 10, 10);
+  assert.equal(store.latestSeq("v1"), 2, "no envelope and no device left, but purged just now");
+  store.sweepExpired(T + 10 + TTL, 10);
+  assert.equal(store.latestSeq("v1"), 2, "purged exactly one TTL ago still counts");
+  store.sweepExpired(T + 11 + TTL, 10);
+  assert.equal(store.latestSeq("v1"), 0, "idle for longer than the TTL since the purge");
 });
 
 Deno.test("envelope store usage reports bytes against the limit, envelopes, recent devices and seq", () => {

@@ -73,4 +73,9 @@ export const MIGRATIONS: readonly string[] = [
   // /64), so one address cannot fill the table with many peer ids (P2pLimits).
   `ALTER TABLE rendezvous_registration ADD COLUMN address TEXT NOT NULL DEFAULT '';
    CREATE INDEX rendezvous_registration_address ON rendezvous_registration (address);`,
+  // 6: a purge is remembered on the vault (milliseconds since the epoch, 0 if never), so the sweep
+  // forgets a purged vault only once it stayed idle for the TTL after the purge: before, a sweep
+  // between a purge (which deletes every envelope and device row) and the vault's next request
+  // forgot it at once and its seqs restarted at 1.
+  `ALTER TABLE vaults ADD COLUMN purged_at INTEGER NOT NULL DEFAULT 0;`,
 ];

@@ -5,7 +5,13 @@
  * headers, parameters, replays and oversized bodies). Prints resident memory over time, counts
  * answers by kind and ends with an integrity check: every envelope the relay acknowledged (a
  * send that returned a seq) reached the reader device exactly once, intact, or was deleted by a
- * purge. Any 5xx is a failure.
+ * purge, and no seq was handed out for two sends. Any 5xx is a failure.
+ *
+ * Delivery is at least once: an ack the relay refuses (429) changes nothing, so the page comes
+ * again. The reader waits the refusal's Retry-After and tries the ack once more; if that is
+ * refused too it drops the page, and the envelopes served again later are counted apart
+ * ("served again after a refused ack"), not as duplicates. A duplicate is an envelope served
+ * again after an accepted ack covered it.
  *
  * Expiry cannot happen inside the run (the shortest `--ttl-hours` is 1), so the soak checks the
  * expiry rule where it applies: every delivered envelope carries `expires_at = created_at + TTL`.
@@ -18,6 +24,7 @@ import { processMemory } from "./_memory.ts";
 
 const TTL_HOURS = 1;
 const SEND_BURST = 8;
+/** The wait after a 429 without `retry_after` in its body (`replay_cache_full`: Retry-After 5). */
 const RETRY_AFTER_MS = 5000;
 
 /** What the run knows about one vault, for the integrity check. */
@@ -28,6 +35,12 @@ interface VaultLedger {
   readonly delivered: Map<number, number>;
   /** Acknowledged seqs that were not delivered when the vault was purged. */
   readonly purged: Set<number>;
+  /** Seqs of pages dropped after a refused ack, not served again yet. */
+  readonly refused: Set<number>;
+  /** Envelopes served again after an ack covering them was refused (at-least-once, expected). */
+  servedAgainAfterRefusedAck: number;
+  /** Sends answered with a seq the relay had already given another send of the vault. */
+  seqsReused: number;
   /** Delivered envelopes whose body did not match their key. */
   corrupt: number;
   /** Delivered envelopes whose expiry was not created + TTL. */
@@ -74,6 +87,9 @@ class VaultActor {
     acknowledged: new Map(),
     delivered: new Map(),
     purged: new Set(),
+    refused: new Set(),
+    servedAgainAfterRefusedAck: 0,
+    seqsReused: 0,
     corrupt: 0,
     badExpiry: 0,
   };
@@ -82,8 +98,8 @@ class VaultActor {
   /** The reader's cursor; undefined after a reconnect (the relay's acked cursor is used). */
   #after: number | undefined;
   #sent = 0;
-  /** Set when the relay answered 429; the next step waits as a polite client would. */
-  #throttled = false;
+  /** Set to the refusal's Retry-After (ms) when the relay answered 429; the next step waits. */
+  #throttled = 0;
 
   private constructor(
     readonly name: string,
@@ -125,7 +141,7 @@ class VaultActor {
       } catch (error) {
         this.tally.error("send", error);
         if (error instanceof RelayError) {
-          this.#throttled ||= error.status === 429;
+          this.#throttle(error);
           return;
         }
       }
@@ -134,7 +150,10 @@ class VaultActor {
 
   #remember(key: string, seq: number): void {
     const known = this.ledger.acknowledged.get(seq);
-    if (known !== undefined && known !== key) this.tally.add("send seq reused for another key");
+    if (known !== undefined && known !== key) {
+      this.tally.add("send seq reused for another key");
+      this.ledger.seqsReused++;
+    }
     for (const [otherSeq, otherKey] of this.ledger.acknowledged) {
       if (otherKey === key && otherSeq !== seq && !this.ledger.purged.has(otherSeq)) {
         this.tally.add("idempotency key stored twice");
@@ -142,6 +161,34 @@ class VaultActor {
       }
     }
     this.ledger.acknowledged.set(seq, key);
+  }
+
+  /** Remembers a 429's Retry-After, so the next step waits as a polite client would. */
+  #throttle(error: unknown): void {
+    if (!(error instanceof RelayError && error.status === 429)) return;
+    this.#throttled = Math.max(this.#throttled, retryAfterMs(error));
+  }
+
+  /**
+   * Acks `seq`; after a 429 waits its Retry-After and tries once more. True if accepted: a
+   * refused ack changes nothing on the relay.
+   */
+  async #ack(seq: number): Promise<boolean> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await this.#reader.ack(seq);
+        this.tally.add(attempt === 0 ? "ack 200" : "ack 200 after Retry-After");
+        return true;
+      } catch (error) {
+        this.tally.error("ack", error);
+        if (!(error instanceof RelayError && error.status === 429) || attempt > 0) {
+          this.#throttle(error);
+          return false;
+        }
+        await sleep(retryAfterMs(error));
+      }
+    }
+    return false;
   }
 
   async sendBurst(): Promise<void> {
@@ -162,26 +209,24 @@ class VaultActor {
         this.tally.add("backlog 200");
       } catch (error) {
         this.tally.error("backlog", error);
-        this.#throttled ||= error instanceof RelayError && error.status === 429;
+        this.#throttle(error);
         return false;
       }
       if (result.envelopes.length === 0) return true;
       for (const envelope of result.envelopes) this.#check(envelope);
       const last = result.envelopes.at(-1)!.seq;
-      try {
-        await this.#reader.ack(last);
-        this.tally.add("ack 200");
+      if (await this.#ack(last)) {
         this.#after = last;
-      } catch (error) {
-        this.tally.error("ack", error);
-        this.#throttled ||= error instanceof RelayError && error.status === 429;
+      } else {
         // Unacknowledged, so the relay rightly hands the page out again: the reader drops it,
-        // as a real device would, and only deliveries it acknowledged count.
+        // as a real device would, and only deliveries it acknowledged count. What is served
+        // again is counted apart, as the at-least-once redelivery it is.
         for (const envelope of result.envelopes) {
           // Back to "never delivered" at zero, so a purge before the re-read counts it as purged.
           const count = this.ledger.delivered.get(envelope.seq)! - 1;
           if (count === 0) this.ledger.delivered.delete(envelope.seq);
           else this.ledger.delivered.set(envelope.seq, count);
+          this.ledger.refused.add(envelope.seq);
         }
         this.tally.add("page dropped after a failed ack");
         return false;
@@ -192,8 +237,9 @@ class VaultActor {
   }
 
   #check(envelope: { seq: number; body: Uint8Array; createdAt: number; expiresAt: number }) {
-    const { delivered } = this.ledger;
+    const { delivered, refused } = this.ledger;
     delivered.set(envelope.seq, (delivered.get(envelope.seq) ?? 0) + 1);
+    if (refused.delete(envelope.seq)) this.ledger.servedAgainAfterRefusedAck++;
     const key = this.ledger.acknowledged.get(envelope.seq);
     const text = new TextDecoder().decode(envelope.body);
     if (key !== undefined && !text.startsWith(`${key}:x`)) this.ledger.corrupt++;
@@ -212,15 +258,16 @@ class VaultActor {
     for (const seq of this.ledger.acknowledged.keys()) {
       if (!this.ledger.delivered.has(seq)) this.ledger.purged.add(seq);
     }
+    this.ledger.refused.clear();
   }
 
   /** Random steps until `deadline`. */
   async run(deadline: number): Promise<void> {
     while (performance.now() < deadline) {
-      if (this.#throttled) {
-        // The relay's Retry-After for a 429 is 5 s (RelayError does not carry headers).
-        this.#throttled = false;
-        await sleep(Math.min(RETRY_AFTER_MS, Math.max(0, deadline - performance.now())));
+      if (this.#throttled > 0) {
+        const wait = this.#throttled;
+        this.#throttled = 0;
+        await sleep(Math.min(wait, Math.max(0, deadline - performance.now())));
         continue;
       }
       const roll = Math.random();
@@ -230,6 +277,15 @@ class VaultActor {
       else await this.purge();
     }
   }
+}
+
+/**
+ * How long a 429 asks to wait: its body's `retry_after` (`rate_limited`), else 5 s (the
+ * Retry-After of `replay_cache_full`; RelayError does not carry headers).
+ */
+function retryAfterMs(error: RelayError): number {
+  const seconds = error.body.retry_after;
+  return typeof seconds === "number" && seconds > 0 ? seconds * 1000 : RETRY_AFTER_MS;
 }
 
 /** Garbage and hostile requests; every answer must be below 500. */
@@ -371,7 +427,12 @@ export interface SoakFigures {
   readonly delivered: number;
   readonly purgedUndelivered: number;
   readonly lost: number;
+  /** Envelopes served again after an accepted ack covered them: true duplicates. */
   readonly duplicated: number;
+  /** Envelopes served again after an ack covering them was refused (429): expected. */
+  readonly servedAgainAfterRefusedAck: number;
+  /** Sends answered with a seq another send of the vault already had. */
+  readonly seqsReused: number;
   readonly corrupt: number;
   readonly badExpiry: number;
   readonly unknownDelivered: number;
@@ -489,9 +550,11 @@ export async function soak(
     await relay.stop();
 
     let acknowledged = 0, delivered = 0, purgedUndelivered = 0, lost = 0, duplicated = 0;
-    let corrupt = 0, badExpiry = 0, unknownDelivered = 0;
+    let corrupt = 0, badExpiry = 0, unknownDelivered = 0, servedAgain = 0, seqsReused = 0;
     for (const { ledger } of actors) {
       acknowledged += ledger.acknowledged.size;
+      servedAgain += ledger.servedAgainAfterRefusedAck;
+      seqsReused += ledger.seqsReused;
       corrupt += ledger.corrupt;
       badExpiry += ledger.badExpiry;
       for (const seq of ledger.acknowledged.keys()) {
@@ -505,6 +568,9 @@ export async function soak(
         if (!ledger.acknowledged.has(seq)) unknownDelivered++;
       }
     }
+    // Envelopes served again after a refused ack are at-least-once delivery, not a failure.
+    const failures = lost + duplicated + seqsReused + corrupt + badExpiry + unknownDelivered +
+      tally.fiveXX;
     const warm = rss.find((s) => s.at >= options.seconds * 0.2) ?? rss[0]!;
     const referenceSeconds = Math.min(300, options.seconds / 6);
     const reference = rss.find((s) => s.at >= referenceSeconds) ?? rss[0]!;
@@ -518,6 +584,8 @@ export async function soak(
       purgedUndelivered,
       lost,
       duplicated,
+      servedAgainAfterRefusedAck: servedAgain,
+      seqsReused,
       corrupt,
       badExpiry,
       unknownDelivered,
@@ -535,7 +603,7 @@ export async function soak(
       endToReference: end.mib / reference.mib,
       series: rss.map((s) => ({ at: s.at, rssMib: s.mib, anonMib: s.anonMib })),
       counts: Object.fromEntries([...tally.counts].sort(([a], [b]) => a.localeCompare(b))),
-      ok: lost + duplicated + corrupt + badExpiry + unknownDelivered + tally.fiveXX === 0,
+      ok: failures === 0,
     };
     report({
       title: `soak: ${options.seconds} s, ${vaultCount} vaults, ${fuzzerCount} fuzzers — ${
@@ -547,13 +615,15 @@ export async function soak(
         ["delivered exactly once", String(delivered)],
         ["deleted by purge before delivery", String(purgedUndelivered)],
         ["lost", String(lost)],
-        ["delivered more than once", String(duplicated)],
+        ["delivered again after an accepted ack", String(duplicated)],
+        ["served again after a refused ack (expected)", String(servedAgain)],
+        ["seqs handed out twice", String(seqsReused)],
         ["corrupt bodies", String(corrupt)],
         ["expiry not created + TTL", String(badExpiry)],
         ["delivered but never acknowledged", String(unknownDelivered)],
         ["stored after the final ack", String(leftAfterFinalAck)],
         ["5xx answers", String(tally.fiveXX)],
-        ["429 answers (clients then wait 5 s)", String(tally.tooMany)],
+        ["429 answers (clients then wait Retry-After)", String(tally.tooMany)],
         ["fuzz requests", String(figures.fuzzRequests)],
         [
           "RSS MiB after warm-up / end / max",
