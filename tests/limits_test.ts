@@ -75,9 +75,22 @@ Deno.test("the per-vault rate counts verified requests only, so strangers cannot
   assert.equal((await other!.send(bytes("mine"))).stored, true, "another vault is unaffected");
 });
 
+/**
+ * `/health` and the status page are answered while the in-flight caps are full: they take no
+ * slot, so a load balancer never takes a busy relay for a dead one.
+ */
+async function assertInstantRoutesAnswered(url: string): Promise<void> {
+  for (const path of ["/health", "/"]) {
+    const response = await fetch(`${url}${path}`);
+    await response.body?.cancel();
+    assert.equal(response.status, 200, path);
+  }
+}
+
+/** Waits until `url` (asked with the protocol header) answers `status`. */
 async function untilStatus(url: string, status: number): Promise<void> {
   for (let i = 0; i < 200; i++) {
-    const response = await fetch(url);
+    const response = await fetch(url, { headers: PROTOCOL_3 });
     await response.body?.cancel();
     if (response.status === status) return;
     await new Promise((resolve) => setTimeout(resolve, 10));
@@ -92,12 +105,13 @@ Deno.test("requests in flight beyond the per-address cap get 429 too_many_in_fli
   // A one-second long poll holds the only slot of 127.0.0.1 meanwhile.
   const waiting = device!.backlog({ wait: 1 });
   await new Promise((resolve) => setTimeout(resolve, 200));
-  const response = await fetch(`${relay.url}/health`);
+  const response = await fetch(`${relay.url}/v3/address`, { headers: PROTOCOL_3 });
   assert.equal(response.status, 429);
   assert.equal(response.headers.get("retry-after"), "1");
   assert.equal((await response.json()).error, "too_many_in_flight");
+  await assertInstantRoutesAnswered(relay.url);
   await waiting;
-  await untilStatus(`${relay.url}/health`, 200);
+  await untilStatus(`${relay.url}/v3/address`, 200);
 });
 
 Deno.test("requests in flight beyond the total cap get 503 busy with Retry-After", async () => {
@@ -107,12 +121,13 @@ Deno.test("requests in flight beyond the total cap get 503 busy with Retry-After
   const waiting = device!.backlog({ wait: 1 });
   await new Promise((resolve) => setTimeout(resolve, 200));
   assert.equal(relay.operations.admission.inFlight, 1);
-  const response = await fetch(`${relay.url}/health`);
+  const response = await fetch(`${relay.url}/v3/address`, { headers: PROTOCOL_3 });
   assert.equal(response.status, 503);
   assert.equal(response.headers.get("retry-after"), "1");
   assert.equal((await response.json()).error, "busy");
+  await assertInstantRoutesAnswered(relay.url);
   await waiting;
-  await untilStatus(`${relay.url}/health`, 200);
+  await untilStatus(`${relay.url}/v3/address`, 200);
 });
 
 Deno.test("headers larger than the limit get 431 headers_too_large", async () => {
