@@ -244,9 +244,11 @@ export interface ConnectionLimits {
   readonly openFileLimit: number;
   /** Where that limit came from. */
   readonly openFileSource: FdBudget["source"];
-  /** Descriptors HTTP connections may hold (a waiting one costs 1, a served one 3). At it: the
-   * oldest connection without a complete request head is dropped, then the oldest
-   * unauthenticated socket; with none, new connections are closed at once. */
+  /** Descriptors HTTP connections may hold (a waiting one costs 1, a served one 3). At it: a
+   * connection of the address holding the most is dropped if that address holds more than the
+   * newcomer's (waiting ones first, then unauthenticated sockets, then any); otherwise the
+   * newcomer's own oldest waiting connection or unauthenticated socket; with none, the new
+   * connection is closed at once (`guard/connection_table.ts`). */
   readonly httpFds: number;
   /** libp2p connections (the p2p share of the descriptor budget). */
   readonly p2pConnections: number;
@@ -258,6 +260,9 @@ export interface ConnectionLimits {
   /** Time a socket's peer has to complete a close the relay started; then its TCP connection
    * is torn down. */
   readonly socketTeardownMs: number;
+  /** Connections the kernel queues until the relay accepts them (capped by the system's
+   * `net.core.somaxconn`). At it: new connection attempts are dropped and clients retry. */
+  readonly listenBacklog: number;
 }
 
 /** Every bound of the relay. */
@@ -298,6 +303,8 @@ export function relayLimits(
       headerTimeoutMs: 10_000,
       maxHeadBytes: config.maxHeaderBytes + 8 * KiB,
       socketTeardownMs: 3000,
+      // A burst of connections (thousands at once) must not overflow the queue: 511 did.
+      listenBacklog: 4096,
     },
     http: {
       maxEnvelopeBytes: config.maxEnvelope,

@@ -194,6 +194,7 @@ export class Relay implements AsyncDisposable {
       const server = listener = listen({
         hostname: config.listen.hostname,
         port: config.listen.port,
+        backlog: limits.connections.listenBacklog,
         gate: gateEnabled(config) && {
           fdBudget: limits.connections.httpFds,
           headerTimeoutMs: limits.connections.headerTimeoutMs,

@@ -71,6 +71,29 @@ Deno.test("at the descriptor budget the oldest waiting connection makes room for
   assert.ok(closed.filter(Boolean).length >= 20, "the oldest idle connections were dropped");
 });
 
+Deno.test("at the descriptor budget an address holding the most connections makes room for another address", async () => {
+  using dir = tempDir();
+  await using relay = await startRelay(dir.path, {}, {
+    adjustLimits: withConnections({ httpFds: 30 }),
+  });
+  const [device] = await vaultDevices(relay.url, ["laptop"]);
+  // Ten long polls from 127.0.0.1 hold all 30 descriptors (3 each): nothing is waiting.
+  const polls = Array.from({ length: 10 }, () => device!.backlog({ wait: 5 }).catch(() => "cut"));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const client = Deno.createHttpClient({ localAddress: "127.0.0.2" });
+  try {
+    const health = await fetch(`${relay.url}/health`, { client });
+    assert.equal(health.status, 200, "another address gets in");
+    await health.body?.cancel();
+  } finally {
+    client.close();
+  }
+  assert.ok(
+    (await Promise.all(polls)).includes("cut"),
+    "a long poll of the crowded address made room",
+  );
+});
+
 Deno.test("a socket whose peer ignores the relay's close is torn down at the TCP level", async () => {
   using dir = tempDir();
   await using relay = await startRelay(dir.path, {}, {

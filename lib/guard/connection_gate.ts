@@ -7,8 +7,8 @@
  *   drops connections to get under it.
  * - A descriptor budget: a connection still sending its request head costs 1 descriptor; once
  *   handed to `Deno.serve` (over loopback) it costs 3. At the budget the oldest connection that
- *   has not completed a request head is dropped, then the oldest unauthenticated socket, so a
- *   fresh honest client always gets in.
+ *   has not completed a request head is dropped, then the oldest unauthenticated socket, then
+ *   the oldest connection of the address holding the most, so a fresh honest client gets in.
  * - A head deadline: a connection that has not sent a complete request head within it is closed;
  *   after each answer an idle keep-alive connection gets the same deadline for its next request.
  * - A socket the relay closed is torn down at the TCP level if its peer ignores the close.
@@ -18,6 +18,8 @@
  */
 import { isOutOfDescriptors, pump, readHead } from "./tcp_proxy.ts";
 import { NO_LIFECYCLE, type SocketLifecycle } from "./socket_lifecycle.ts";
+import { addressKey } from "./client_address.ts";
+import { ConnectionTable } from "./connection_table.ts";
 
 /** What the gate enforces. */
 export interface GateLimits {
@@ -36,6 +38,8 @@ export type GateEvent = "header_timeout" | "evicted" | "refused" | "torn_down" |
 export interface GateOptions {
   readonly hostname: string;
   readonly port: number;
+  /** Connections queued by the kernel until accepted, on the public and the inner listener. */
+  readonly backlog: number;
   readonly limits: GateLimits;
   /** Answers requests, as for `Deno.serve`. */
   readonly handler: (
@@ -56,8 +60,12 @@ class Connection {
   deadline = 0;
   upstream: Deno.TcpConn | undefined;
   closed = false;
+  /** The client's address as per-address limits count it (an IPv6 /64 is one). */
+  readonly address: string;
 
-  constructor(readonly outer: Deno.TcpConn) {}
+  constructor(readonly outer: Deno.TcpConn) {
+    this.address = addressKey((outer.remoteAddr as Deno.NetAddr).hostname);
+  }
 }
 
 /** The relay's listener: accepts, bounds and hands over client connections. */
@@ -65,10 +73,7 @@ export class ConnectionGate {
   readonly #options: GateOptions;
   readonly #listener: Deno.TcpListener;
   #inner!: Deno.HttpServer<Deno.NetAddr>;
-  /** Connections waiting for a request head, in deadline order. */
-  readonly #waiting = new Set<Connection>();
-  readonly #unauthenticated = new Set<Connection>();
-  readonly #open = new Set<Connection>();
+  readonly #table = new ConnectionTable<Connection>();
   readonly #byInnerPort = new Map<number, Connection>();
   readonly #byRequest = new WeakMap<Request, Connection>();
   #fds = 0;
@@ -80,7 +85,11 @@ export class ConnectionGate {
   private constructor(options: GateOptions) {
     this.#options = options;
     this.#budget = options.limits.fdBudget;
-    this.#listener = Deno.listen({ hostname: options.hostname, port: options.port });
+    this.#listener = Deno.listen({
+      hostname: options.hostname,
+      port: options.port,
+      tcpBacklog: options.backlog,
+    });
     this.#startInner();
     this.#sweep = setInterval(() => this.#expire(), SWEEP_MS);
     this.#accepting = this.#acceptLoop();
@@ -102,7 +111,7 @@ export class ConnectionGate {
 
   /** Client connections open, descriptors they hold and the budget in force. */
   get stats(): { connections: number; fds: number; budget: number } {
-    return { connections: this.#open.size, fds: this.#fds, budget: this.#budget };
+    return { connections: this.#table.size, fds: this.#fds, budget: this.#budget };
   }
 
   /** Registers the socket upgraded from `request`; its owner reports what becomes of it. */
@@ -110,15 +119,15 @@ export class ConnectionGate {
     const connection = this.#byRequest.get(request);
     if (!connection) return NO_LIFECYCLE;
     connection.socket = "unauthenticated";
-    this.#waiting.delete(connection);
-    this.#unauthenticated.add(connection);
+    this.#table.waiting.delete(connection);
+    this.#table.unauthenticated.add(connection);
     return {
       authenticated: () => {
         connection.socket = "authenticated";
-        this.#unauthenticated.delete(connection);
+        this.#table.unauthenticated.delete(connection);
       },
       closed: (now = false) => {
-        this.#unauthenticated.delete(connection);
+        this.#table.unauthenticated.delete(connection);
         setTimeout(() => this.#tearDown(connection), now ? 0 : teardownMs);
       },
     };
@@ -137,14 +146,14 @@ export class ConnectionGate {
     this.#listener.close();
     await this.#accepting;
     await this.#inner.shutdown();
-    for (const connection of [...this.#open]) this.#close(connection);
+    for (const connection of this.#table.all()) this.#close(connection);
   }
 
   #startInner(): void {
     if (this.#stopping) return;
     try {
       this.#inner = Deno.serve(
-        { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+        { hostname: "127.0.0.1", port: 0, tcpBacklog: this.#options.backlog, onListen: () => {} },
         (request, info) => this.#handle(request, info),
       );
     } catch (error) {
@@ -166,7 +175,7 @@ export class ConnectionGate {
     const connection = this.#byInnerPort.get(info.remoteAddr.port);
     if (!connection) return new Response(null, { status: 421 });
     connection.inFlight++;
-    this.#waiting.delete(connection);
+    this.#table.waiting.delete(connection);
     this.#byRequest.set(request, connection);
     info.completed.catch(() => {}).finally(() => {
       connection.inFlight--;
@@ -179,24 +188,25 @@ export class ConnectionGate {
   #wait(connection: Connection): void {
     if (connection.closed) return;
     connection.deadline = Date.now() + this.#options.limits.headerTimeoutMs;
-    this.#waiting.delete(connection);
-    this.#waiting.add(connection);
+    this.#table.wait(connection);
   }
 
   #expire(): void {
     const now = Date.now();
-    for (const connection of this.#waiting) {
+    for (const connection of this.#table.waiting) {
       if (connection.deadline > now) break;
       this.#options.onEvent?.("header_timeout");
       this.#close(connection);
     }
   }
 
-  /** Drops connections until `more` descriptors fit; false when nothing can be dropped. */
-  #makeRoom(more: number): boolean {
+  /**
+   * Drops connections until `more` descriptors fit for a connection from `address` (`newcomer`:
+   * one not yet counted); false when nothing can go. Whom: see `ConnectionTable.victim`.
+   */
+  #makeRoom(more: number, address: string, newcomer = false): boolean {
     while (this.#fds + more > this.#budget) {
-      const victim = this.#waiting.values().next().value ??
-        this.#unauthenticated.values().next().value;
+      const victim = this.#table.victim(address, newcomer);
       if (!victim) return false;
       this.#options.onEvent?.("evicted");
       this.#close(victim);
@@ -207,7 +217,7 @@ export class ConnectionGate {
   /** The budget was above the real limit: keep below what is in use now. */
   #shrinkBudget(): void {
     this.#budget = Math.max(MIN_BUDGET, Math.floor(this.#fds * 0.9));
-    this.#makeRoom(0);
+    this.#makeRoom(0, "", true);
   }
 
   async #acceptLoop(): Promise<void> {
@@ -222,14 +232,14 @@ export class ConnectionGate {
         await new Promise((resolve) => setTimeout(resolve, 20));
         continue;
       }
-      if (!this.#makeRoom(1)) {
+      const connection = new Connection(outer);
+      if (!this.#makeRoom(1, connection.address, true)) {
         this.#options.onEvent?.("refused");
         outer.close();
         continue;
       }
-      const connection = new Connection(outer);
       this.#fds += 1;
-      this.#open.add(connection);
+      this.#table.add(connection);
       this.#wait(connection);
       void this.#serve(connection);
     }
@@ -238,9 +248,7 @@ export class ConnectionGate {
   #close(connection: Connection): void {
     if (connection.closed) return;
     connection.closed = true;
-    this.#waiting.delete(connection);
-    this.#unauthenticated.delete(connection);
-    this.#open.delete(connection);
+    this.#table.remove(connection);
     try {
       connection.outer.close();
     } catch {
@@ -262,7 +270,9 @@ export class ConnectionGate {
   async #serve(connection: Connection): Promise<void> {
     const head = await readHead(connection.outer, this.#options.limits.maxHeadBytes);
     if (!head || connection.closed) return this.#close(connection);
-    if (!this.#makeRoom(2) || connection.closed) return this.#close(connection);
+    if (!this.#makeRoom(2, connection.address) || connection.closed) {
+      return this.#close(connection);
+    }
     this.#fds += 2;
     let upstream: Deno.TcpConn;
     try {

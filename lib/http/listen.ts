@@ -24,6 +24,8 @@ export interface HttpListener {
 export interface ListenOptions {
   readonly hostname: string;
   readonly port: number;
+  /** Connections queued by the kernel until accepted. */
+  readonly backlog: number;
   readonly gate: false | GateLimits & { readonly socketTeardownMs: number };
   readonly handler: (
     request: Request,
@@ -38,9 +40,9 @@ export interface ListenOptions {
  * @throws {Deno.errors.AddrInUse} and the other errors of binding the address.
  */
 export function listen(options: ListenOptions): HttpListener {
-  const { hostname, port, handler, gate } = options;
+  const { hostname, port, backlog, handler, gate } = options;
   if (gate === false) {
-    const server = Deno.serve({ hostname, port, onListen: () => {}, handler });
+    const server = Deno.serve({ hostname, port, tcpBacklog: backlog, onListen: () => {}, handler });
     return {
       addr: server.addr,
       socketOf: () => NO_LIFECYCLE,
@@ -51,6 +53,7 @@ export function listen(options: ListenOptions): HttpListener {
   const front = ConnectionGate.start({
     hostname,
     port,
+    backlog,
     limits: gate,
     handler,
     ...(options.onGateEvent ? { onEvent: options.onGateEvent } : {}),

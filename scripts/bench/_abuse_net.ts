@@ -224,6 +224,8 @@ export interface HealthFigures {
   readonly probes: number;
   /** Probes without a 200 within the timeout. */
   readonly failures: number;
+  /** How many failed which way: `timeout`, a connect error, `closed`, or a status. */
+  readonly failureKinds: Readonly<Record<string, number>>;
   /** Latency percentiles in ms; a failed probe counts as the timeout. */
   readonly p50: number;
   readonly p99: number;
@@ -249,15 +251,21 @@ export function healthProbe(
   });
   return {
     async stop() {
-      const done = new Promise<{ latencies: number[]; failures: number }>((resolve) => {
+      type Figures = {
+        latencies: number[];
+        failures: number;
+        failureKinds: Record<string, number>;
+      };
+      const done = new Promise<Figures>((resolve) => {
         worker.onmessage = (event) => resolve(event.data);
       });
       worker.postMessage("stop");
-      const { latencies, failures } = await done;
+      const { latencies, failures, failureKinds } = await done;
       worker.terminate();
       return {
         probes: latencies.length,
         failures,
+        failureKinds,
         p50: percentile(latencies, 50),
         p99: percentile(latencies, 99),
         max: latencies.length ? Math.max(...latencies) : NaN,

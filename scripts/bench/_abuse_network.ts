@@ -44,7 +44,9 @@ function addHealth(row: Row, health: HealthFigures, target: string): void {
     health.p99,
     `/health p99 ${ms(health.p99)} ms (max ${
       ms(health.max)
-    }, ${health.failures} of ${health.probes} failed)`,
+    }, ${health.failures} of ${health.probes} failed${
+      health.failures ? `: ${JSON.stringify(health.failureKinds)}` : ""
+    })`,
     target,
   );
   row.values.healthFailures = health.failures;

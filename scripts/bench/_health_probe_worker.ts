@@ -20,6 +20,8 @@ const self = globalThis as unknown as {
 
 const latencies: number[] = [];
 let failures = 0;
+/** Why probes failed: `timeout`, a connect error, `closed`, or the status answered. */
+const failureKinds: Record<string, number> = {};
 const pending = new Set<Promise<void>>();
 let timer: ReturnType<typeof setInterval> | undefined;
 
@@ -32,6 +34,8 @@ self.onmessage = async (event) => {
         else {
           failures++;
           latencies.push(Math.max(answer.ms, timeoutMs));
+          const kind = answer.status ? `${answer.status}` : answer.failure ?? "closed";
+          failureKinds[kind] = (failureKinds[kind] ?? 0) + 1;
         }
       });
       pending.add(probe);
@@ -41,5 +45,5 @@ self.onmessage = async (event) => {
   }
   clearInterval(timer);
   await Promise.all(pending);
-  self.postMessage({ latencies, failures });
+  self.postMessage({ latencies, failures, failureKinds });
 };

@@ -1,0 +1,85 @@
+/**
+ * The connection gate's table of client connections: by state (waiting for a request head,
+ * unauthenticated socket), by client address, and whom to drop when the descriptor budget is
+ * reached. Knows nothing of sockets or descriptors.
+ *
+ * @module
+ */
+
+/** What the table needs of a connection. */
+export interface TableEntry {
+  /** The client's address as per-address limits count it (an IPv6 /64 is one). */
+  readonly address: string;
+}
+
+/** Open connections, oldest first in every set. */
+export class ConnectionTable<C extends TableEntry> {
+  /** Connections waiting for a request head, in deadline order (see {@linkcode wait}). */
+  readonly waiting = new Set<C>();
+  /** Upgraded sockets that have not authenticated yet. */
+  readonly unauthenticated = new Set<C>();
+  readonly #open = new Set<C>();
+  readonly #byAddress = new Map<string, Set<C>>();
+
+  /** Open connections. */
+  get size(): number {
+    return this.#open.size;
+  }
+
+  /** Every open connection, oldest first. */
+  all(): C[] {
+    return [...this.#open];
+  }
+
+  /** Adds a new connection, waiting for its first request head. */
+  add(connection: C): void {
+    this.#open.add(connection);
+    let sameAddress = this.#byAddress.get(connection.address);
+    if (!sameAddress) {
+      sameAddress = new Set();
+      this.#byAddress.set(connection.address, sameAddress);
+    }
+    sameAddress.add(connection);
+    this.waiting.add(connection);
+  }
+
+  /** Moves a connection to the end of the waiting order (its deadline is now the latest). */
+  wait(connection: C): void {
+    this.waiting.delete(connection);
+    this.waiting.add(connection);
+  }
+
+  /** Forgets a closed connection. */
+  remove(connection: C): void {
+    this.waiting.delete(connection);
+    this.unauthenticated.delete(connection);
+    this.#open.delete(connection);
+    const sameAddress = this.#byAddress.get(connection.address);
+    sameAddress?.delete(connection);
+    if (sameAddress?.size === 0) this.#byAddress.delete(connection.address);
+  }
+
+  /**
+   * Whom to drop to make room for a connection from `address` (`newcomer`: one not in the
+   * table yet). A connection of the address holding the most, if that is another address
+   * holding more than `address` would, so that a flood of connections, slow bodies or sockets
+   * from a few addresses does not lock anyone else out: its oldest connection waiting for a
+   * request head, else its oldest unauthenticated socket, else its oldest. Otherwise one of
+   * `address`'s own: its oldest waiting connection, else its oldest unauthenticated socket;
+   * `undefined` when there is none.
+   */
+  victim(address: string, newcomer: boolean): C | undefined {
+    const own = this.#byAddress.get(address);
+    const ownCount = (own?.size ?? 0) + (newcomer ? 1 : 0);
+    let greediest: Set<C> | undefined;
+    for (const connections of this.#byAddress.values()) {
+      if (connections !== own && connections.size > (greediest?.size ?? 0)) {
+        greediest = connections;
+      }
+    }
+    const other = greediest && greediest.size > ownCount ? [...greediest] : undefined;
+    const candidates = other ?? [...own ?? []];
+    return candidates.find((c) => this.waiting.has(c)) ??
+      candidates.find((c) => this.unauthenticated.has(c)) ?? other?.[0];
+  }
+}

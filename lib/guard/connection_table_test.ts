@@ -1,0 +1,54 @@
+import assert from "node:assert/strict";
+import { ConnectionTable } from "./connection_table.ts";
+
+/** A table holding `counts[address]` connections per address, all past their request head. */
+function table(counts: Record<string, number>) {
+  const connections = new ConnectionTable<{ address: string; name: string }>();
+  for (const [address, count] of Object.entries(counts)) {
+    for (let i = 0; i < count; i++) {
+      const connection = { address, name: `${address}#${i}` };
+      connections.add(connection);
+      connections.waiting.delete(connection); // its request is in flight
+    }
+  }
+  return connections;
+}
+
+Deno.test("connection table drops from the address holding the most, oldest first", () => {
+  const connections = table({ "192.0.2.1": 3, "192.0.2.2": 1 });
+  assert.equal(connections.victim("192.0.2.9", true)?.name, "192.0.2.1#0");
+  assert.equal(connections.victim("192.0.2.2", false)?.name, "192.0.2.1#0");
+});
+
+Deno.test("connection table prefers a crowded address's waiting connection, then its unauthenticated socket", () => {
+  const connections = table({ "192.0.2.1": 3 });
+  const [first, second, third] = connections.all();
+  connections.unauthenticated.add(second!);
+  assert.equal(connections.victim("192.0.2.9", true), second);
+  connections.wait(third!);
+  assert.equal(connections.victim("192.0.2.9", true), third);
+  assert.notEqual(connections.victim("192.0.2.9", true), first);
+});
+
+Deno.test("connection table does not drop an equal peer's request for a newcomer", () => {
+  const connections = table({ "192.0.2.1": 1, "192.0.2.2": 1 });
+  assert.equal(connections.victim("192.0.2.9", true), undefined);
+  assert.equal(connections.victim("192.0.2.1", false), undefined, "nor its own request in flight");
+});
+
+Deno.test("connection table lets one address replace its own waiting connections, never its requests", () => {
+  const connections = table({ "192.0.2.1": 2 });
+  assert.equal(connections.victim("192.0.2.1", true), undefined);
+  const [first] = connections.all();
+  connections.wait(first!);
+  assert.equal(connections.victim("192.0.2.1", true), first);
+});
+
+Deno.test("connection table forgets removed connections and empty addresses", () => {
+  const connections = table({ "192.0.2.1": 2, "192.0.2.2": 1 });
+  for (const connection of connections.all()) {
+    if (connection.address === "192.0.2.1") connections.remove(connection);
+  }
+  assert.equal(connections.size, 1);
+  assert.equal(connections.victim("192.0.2.9", true), undefined);
+});
