@@ -260,6 +260,9 @@ export interface ConnectionLimits {
   /** Time a socket's peer has to complete a close the relay started; then its TCP connection
    * is torn down. */
   readonly socketTeardownMs: number;
+  /** Bytes the gate's copy buffers (1 KiB each to start, up to 64 KiB on a busy connection) may
+   * grow by, together. At it: buffers stay small; connections copy in smaller steps. */
+  readonly pumpBufferBytes: number;
   /** Connections the kernel queues until the relay accepts them (capped by the system's
    * `net.core.somaxconn`). At it: new connection attempts are dropped and clients retry. */
   readonly listenBacklog: number;
@@ -305,6 +308,8 @@ export function relayLimits(
       socketTeardownMs: 3000,
       // A burst of connections (thousands at once) must not overflow the queue: 511 did.
       listenBacklog: 4096,
+      // 128 connections copying at full speed; before, 4096 slow bodies grew them to +325 MiB.
+      pumpBufferBytes: 8 * MiB,
     },
     http: {
       maxEnvelopeBytes: config.maxEnvelope,

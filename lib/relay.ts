@@ -199,6 +199,7 @@ export class Relay implements AsyncDisposable {
           fdBudget: limits.connections.httpFds,
           headerTimeoutMs: limits.connections.headerTimeoutMs,
           maxHeadBytes: limits.connections.maxHeadBytes,
+          pumpBufferBytes: limits.connections.pumpBufferBytes,
           socketTeardownMs: limits.connections.socketTeardownMs,
         },
         handler: (request, info) => api.handle(request, info),
@@ -207,6 +208,7 @@ export class Relay implements AsyncDisposable {
       const tableSizes = () => ({
         connections: server.stats()?.connections,
         connectionFds: server.stats()?.fds,
+        connectionBufferBytes: server.stats()?.bufferBytes,
         presenceBlobs: presence.size,
         nonces: nonces.size,
         longPolls: operations.longPolls.size,

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { isOutOfDescriptors, pump, readHead } from "./tcp_proxy.ts";
+import { isOutOfDescriptors, pump, PumpBuffers, readHead } from "./tcp_proxy.ts";
 import { NO_LIFECYCLE, type SocketLifecycle } from "./socket_lifecycle.ts";
 import { addressKey } from "./client_address.ts";
 import { ConnectionTable } from "./connection_table.ts";
@@ -29,6 +29,17 @@ export interface GateLimits {
   readonly headerTimeoutMs: number;
   /** Largest request head; beyond it the connection gets 431 and is closed. */
   readonly maxHeadBytes: number;
+  /** Bytes the copy buffers of every connection may grow by, together. */
+  readonly pumpBufferBytes: number;
+}
+
+/** What the gate holds now. */
+export interface GateStats {
+  readonly connections: number;
+  readonly fds: number;
+  readonly budget: number;
+  /** Bytes copy buffers have grown by (at most `pumpBufferBytes`). */
+  readonly bufferBytes: number;
 }
 
 /** What the gate did to a connection, for metrics. */
@@ -74,6 +85,7 @@ export class ConnectionGate {
   readonly #listener: Deno.TcpListener;
   #inner!: Deno.HttpServer<Deno.NetAddr>;
   readonly #table = new ConnectionTable<Connection>();
+  readonly #buffers: PumpBuffers;
   readonly #byInnerPort = new Map<number, Connection>();
   readonly #byRequest = new WeakMap<Request, Connection>();
   #fds = 0;
@@ -85,6 +97,7 @@ export class ConnectionGate {
   private constructor(options: GateOptions) {
     this.#options = options;
     this.#budget = options.limits.fdBudget;
+    this.#buffers = new PumpBuffers(options.limits.pumpBufferBytes);
     this.#listener = Deno.listen({
       hostname: options.hostname,
       port: options.port,
@@ -109,9 +122,14 @@ export class ConnectionGate {
     return this.#listener.addr as Deno.NetAddr;
   }
 
-  /** Client connections open, descriptors they hold and the budget in force. */
-  get stats(): { connections: number; fds: number; budget: number } {
-    return { connections: this.#table.size, fds: this.#fds, budget: this.#budget };
+  /** Client connections open, descriptors they hold, the budget in force, copy buffer bytes. */
+  get stats(): GateStats {
+    return {
+      connections: this.#table.size,
+      fds: this.#fds,
+      budget: this.#budget,
+      bufferBytes: this.#buffers.used,
+    };
   }
 
   /** Registers the socket upgraded from `request`; its owner reports what becomes of it. */
@@ -294,7 +312,10 @@ export class ConnectionGate {
     } catch {
       return this.#close(connection);
     }
-    await Promise.all([pump(connection.outer, upstream), pump(upstream, connection.outer)]);
+    await Promise.all([
+      pump(connection.outer, upstream, this.#buffers),
+      pump(upstream, connection.outer, this.#buffers),
+    ]);
     this.#close(connection);
   }
 }

@@ -22,9 +22,45 @@ export function isOutOfDescriptors(error: unknown): boolean {
 /** A pump's smallest and largest buffer: idle connections park a small one in their read. */
 const PUMP_BUFFER = { min: 1024, max: 65536 };
 
-/** Copies bytes one way until either side ends; the buffer grows with the traffic. */
-export async function pump(from: Deno.Conn, to: Deno.Conn): Promise<void> {
+/**
+ * Bytes of pump buffers beyond their smallest size, shared by every connection: a buffer grows
+ * only while the pool has room, so thousands of busy connections (slow bodies, many sockets)
+ * cost a bounded amount of memory and only copy in smaller steps.
+ */
+export class PumpBuffers {
+  #used = 0;
+
+  constructor(readonly limit: number) {}
+
+  /** Bytes granted now. */
+  get used(): number {
+    return this.#used;
+  }
+
+  /** Grants `bytes` more if they fit. */
+  take(bytes: number): boolean {
+    if (this.#used + bytes > this.limit) return false;
+    this.#used += bytes;
+    return true;
+  }
+
+  /** Returns `bytes` granted earlier. */
+  give(bytes: number): void {
+    this.#used -= bytes;
+  }
+}
+
+/**
+ * Copies bytes one way until either side ends; the buffer grows with the traffic while `pool`
+ * grants the growth, and shrinks (returning it) when the traffic falls.
+ */
+export async function pump(from: Deno.Conn, to: Deno.Conn, pool: PumpBuffers): Promise<void> {
   let buffer = new Uint8Array(PUMP_BUFFER.min);
+  const resize = (length: number) => {
+    if (length > buffer.length && !pool.take(length - buffer.length)) return;
+    if (length < buffer.length) pool.give(buffer.length - length);
+    buffer = new Uint8Array(length);
+  };
   try {
     while (true) {
       const count = await from.read(buffer);
@@ -32,15 +68,16 @@ export async function pump(from: Deno.Conn, to: Deno.Conn): Promise<void> {
       for (let written = 0; written < count;) {
         written += await to.write(buffer.subarray(written, count));
       }
-      if (count === buffer.length && buffer.length < PUMP_BUFFER.max) {
-        buffer = new Uint8Array(count * 2);
-      } else if (count < buffer.length / 4 && buffer.length > PUMP_BUFFER.min) {
-        buffer = new Uint8Array(buffer.length / 2);
+      if (count === buffer.length && buffer.length < PUMP_BUFFER.max) resize(count * 2);
+      else if (count < buffer.length / 4 && buffer.length > PUMP_BUFFER.min) {
+        resize(buffer.length / 2);
       }
     }
     await to.closeWrite();
   } catch {
     // Reset by the peer, or closed by the gate.
+  } finally {
+    pool.give(buffer.length - PUMP_BUFFER.min);
   }
 }
 

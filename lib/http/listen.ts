@@ -5,7 +5,12 @@
  *
  * @module
  */
-import { ConnectionGate, type GateEvent, type GateLimits } from "../guard/connection_gate.ts";
+import {
+  ConnectionGate,
+  type GateEvent,
+  type GateLimits,
+  type GateStats,
+} from "../guard/connection_gate.ts";
 import { NO_LIFECYCLE, type SocketLifecycle } from "../guard/socket_lifecycle.ts";
 
 /** A running HTTP listener. */
@@ -15,7 +20,7 @@ export interface HttpListener {
   /** The gate's view of the socket upgraded from `request` (nothing without a gate). */
   socketOf(request: Request): SocketLifecycle;
   /** Client connections and the descriptors they hold, when the gate counts them. */
-  stats(): { connections: number; fds: number; budget: number } | undefined;
+  stats(): GateStats | undefined;
   /** Stops accepting, finishes requests in flight and closes connections. */
   shutdown(): Promise<void>;
 }

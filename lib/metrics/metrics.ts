@@ -15,6 +15,8 @@ export interface TableSizes {
   readonly connections: number | undefined;
   /** Descriptors those connections hold. */
   readonly connectionFds: number | undefined;
+  /** Bytes the gate's copy buffers have grown by. */
+  readonly connectionBufferBytes: number | undefined;
   /** Presence blobs held. */
   readonly presenceBlobs: number;
   /** Nonces in the replay cache. */

@@ -116,6 +116,12 @@ export class PrometheusMetrics implements Metrics {
       "File descriptors client connections hold",
       () => sources.tables()?.connectionFds,
     );
+    gauge(
+      r,
+      "connection_buffer_bytes",
+      "Bytes the gate's copy buffers have grown by (connections.pumpBufferBytes bounds it)",
+      () => sources.tables()?.connectionBufferBytes,
+    );
     table("presence_blobs", "Presence blobs held", (sizes) => sizes.presenceBlobs);
     table("replay_cache_nonces", "Nonces held by the replay cache", (sizes) => sizes.nonces);
     table("long_polls_waiting", "Long polls waiting", (sizes) => sizes.longPolls);

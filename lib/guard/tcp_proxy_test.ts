@@ -1,0 +1,55 @@
+import assert from "node:assert/strict";
+import { pump, PumpBuffers } from "./tcp_proxy.ts";
+
+/** A connected pair of loopback TCP connections. */
+async function pair(): Promise<[Deno.TcpConn, Deno.TcpConn]> {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const [client, server] = await Promise.all([
+    Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port }),
+    listener.accept(),
+  ]);
+  return [client, server];
+}
+
+/** Pumps `bytes` from one pair to another through `pool`; returns what arrived. */
+async function pumpThrough(bytes: Uint8Array<ArrayBuffer>, pool: PumpBuffers) {
+  const [source, from] = await pair();
+  const [to, sink] = await pair();
+  let peak = 0;
+  const watch = setInterval(() => peak = Math.max(peak, pool.used), 1);
+  const copied = pump(from, to, pool);
+  const written = source.write(bytes).then(() => source.closeWrite());
+  const received = new Response(sink.readable).bytes();
+  await Promise.all([copied, written]);
+  const arrived = await received;
+  clearInterval(watch);
+  for (const conn of [source, from, to]) conn.close();
+  return { arrived, peak };
+}
+
+const MESSAGE = new Uint8Array(512 * 1024).map((_, i) => i % 251);
+
+Deno.test("a pump copies every byte, growing its buffer within the pool, and gives it all back", async () => {
+  const pool = new PumpBuffers(1024 * 1024);
+  const { arrived, peak } = await pumpThrough(MESSAGE, pool);
+  assert.deepEqual(arrived, MESSAGE);
+  assert.ok(peak > 0 && peak <= pool.limit, `grew by ${peak}`);
+  assert.equal(pool.used, 0);
+});
+
+Deno.test("a pump whose pool is spent copies every byte with its smallest buffer", async () => {
+  const pool = new PumpBuffers(0);
+  const { arrived, peak } = await pumpThrough(MESSAGE, pool);
+  assert.deepEqual(arrived, MESSAGE);
+  assert.equal(peak, 0);
+  assert.equal(pool.used, 0);
+});
+
+Deno.test("pump buffers grant growth up to their limit and take it back", () => {
+  const pool = new PumpBuffers(3000);
+  assert.equal(pool.take(2048), true);
+  assert.equal(pool.take(2048), false, "beyond the limit");
+  pool.give(2048);
+  assert.equal(pool.take(3000), true);
+  assert.equal(pool.used, 3000);
+});
