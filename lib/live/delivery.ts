@@ -1,9 +1,10 @@
 /**
  * How envelopes reach one authenticated socket. Stateless: each published envelope is written to
  * the outbox at once (it is published only once the vault's readers have room, see
- * `Hub.publishWhenReady`). Store-and-forward: the socket is pushed to only while it keeps up;
- * otherwise a pump reads pages from the store in seq order, no larger than the room left below
- * the high-water mark. Either way a slow reader holds at most that mark plus one envelope.
+ * `Hub.publishWhenReady`), so a slow reader holds at most its high-water mark plus one envelope.
+ * Store-and-forward: the socket is pushed to only while it keeps up; otherwise a pump reads pages
+ * from the store in seq order once the reader has room, so a slow reader holds at most its
+ * high-water mark plus one page.
  *
  * @module
  */
@@ -123,8 +124,7 @@ class StorePump implements Delivery {
           device: peer.deviceId,
           after: this.#sentUpTo,
           limit: limits.pumpPageEnvelopes,
-          // No more than the room left below the high-water mark (a page has at least one).
-          maxBytes: Math.min(limits.pumpPageBytes, limits.highWaterBytes - outbox.queuedBytes),
+          maxBytes: limits.pumpPageBytes,
         });
         if (page.envelopes.length === 0 && !this.#published) {
           this.#caughtUp = true;

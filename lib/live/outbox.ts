@@ -16,8 +16,12 @@ export interface OutboxLimits {
   readonly slowReaderMs: number;
 }
 
-/** How often a lagging socket's queue is looked at; WebSocket has no "drained" event. */
-const POLL_MS = 5;
+/**
+ * How often a lagging socket's queue is looked at; WebSocket has no "drained" event. Short,
+ * because a stateless sender publishes only when its readers have room: a queue that drains
+ * between two looks leaves the connection idle (at 5 ms a 64 KiB stream ran at 40 % of 1 ms).
+ */
+const POLL_MS = 1;
 
 /** The outgoing side of a socket. */
 export class Outbox {
