@@ -16,6 +16,8 @@ export interface Subscriber {
    * mark), or has been disconnected for falling behind. Absent means always ready.
    */
   settled?(): Promise<void>;
+  /** Whether it has room now (below its high-water mark). Absent means always. */
+  hasRoom?(): boolean;
   /** Sockets are told when other devices come and go; long polls are not. */
   onPresence?(event: PresenceEvent): void;
 }
@@ -92,6 +94,10 @@ export class Hub {
    */
   publishWhenReady(envelope: Envelope): Promise<number> {
     const vault = envelope.vault;
+    // The common case, at once: nothing queued before it and every reader has room.
+    if (!this.#turns.has(vault) && this.#allHaveRoom(vault)) {
+      return Promise.resolve(this.publish(envelope));
+    }
     const published = (this.#turns.get(vault) ?? Promise.resolve())
       .then(() => this.settled(vault))
       .then(() => this.publish(envelope));
@@ -101,6 +107,13 @@ export class Hub {
       if (this.#turns.get(vault) === turn) this.#turns.delete(vault);
     });
     return published;
+  }
+
+  #allHaveRoom(vault: string): boolean {
+    for (const subscriber of this.#vaults.get(vault) ?? []) {
+      if (subscriber.hasRoom?.() === false) return false;
+    }
+    return true;
   }
 
   /** Resolves once every subscriber of the vault has room for more (or was cut as too slow). */

@@ -174,3 +174,22 @@ Deno.test("hub forgets a vault whose last subscriber left, and a stale unsubscri
   assert.equal(hub.publish(envelope("v1", "phone")), 1);
   assert.deepEqual(laptop.events, [], "the stale unsubscribe announced nothing");
 });
+
+Deno.test("hub publishes at once while every reader has room, else in turn, never out of order", async () => {
+  const hub = new Hub();
+  let room = true;
+  const waiting = Promise.withResolvers<void>();
+  const laptop = listener("laptop", { settled: () => room ? Promise.resolve() : waiting.promise });
+  hub.subscribe("v1", { ...laptop, hasRoom: () => room });
+  const [first, second, third] = [1, 2, 3].map(() => envelope("v1", "phone"));
+  void hub.publishWhenReady(first!);
+  assert.deepEqual(laptop.received, [first], "at once, with room");
+  room = false;
+  const later = hub.publishWhenReady(second!);
+  room = true;
+  const last = hub.publishWhenReady(third!);
+  assert.deepEqual(laptop.received, [first], "the third waits behind the second");
+  waiting.resolve();
+  assert.deepEqual(await Promise.all([later, last]), [1, 1]);
+  assert.deepEqual(laptop.received, [first, second, third]);
+});

@@ -225,6 +225,7 @@ export class DeviceSession {
       device: deviceId,
       deliver: (envelope) => delivery.deliver(envelope),
       settled: () => this.settled(),
+      hasRoom: () => this.#outbox.hasRoom,
       onPresence: (event: PresenceEvent) => this.#send(event as unknown as Json),
     });
     this.#idle = new IdleWatch(this.parts.limits.idleTimeoutSeconds, {

@@ -32,15 +32,39 @@ function stateless(limits: Partial<ModeLimits> = {}) {
   return { mode, clock, hub };
 }
 
-/** A live subscriber recording what it receives. */
-function listener(device: string, settled?: () => Promise<void>) {
+/** A live subscriber recording what it receives, with room for everything. */
+function listener(device: string) {
   const received: Envelope[] = [];
+  const subscriber: Subscriber = { device, deliver: (envelope) => received.push(envelope) > 0 };
+  return { subscriber, received };
+}
+
+/** A subscriber without room until it is granted some: once (`grantOnce`) or for good. */
+function laggingListener(device: string) {
+  const received: Envelope[] = [];
+  let room = Promise.withResolvers<void>();
+  let caughtUp = false;
   const subscriber: Subscriber = {
     device,
     deliver: (envelope) => received.push(envelope) > 0,
-    ...(settled ? { settled } : {}),
+    hasRoom: () => caughtUp,
+    settled: () => caughtUp ? Promise.resolve() : room.promise,
   };
-  return { subscriber, received };
+  return {
+    subscriber,
+    received,
+    /** Room for what waits now; it lags again right after. */
+    grantOnce() {
+      const granted = room;
+      room = Promise.withResolvers<void>();
+      granted.resolve();
+    },
+    /** Room from now on. */
+    catchUp() {
+      caughtUp = true;
+      room.resolve();
+    },
+  };
 }
 
 function send(from: string, options: Partial<SendRequest> = {}): SendRequest {
@@ -124,8 +148,8 @@ Deno.test("stateless mode forgets the oldest idempotency key beyond its bound", 
 
 Deno.test("stateless mode answers a sender once its readers have room", async () => {
   const { mode, hub } = stateless();
-  const room = Promise.withResolvers<void>();
-  hub.subscribe("v1", listener("laptop", () => room.promise).subscriber);
+  const laptop = laggingListener("laptop");
+  hub.subscribe("v1", laptop.subscriber);
   let answered = false;
   const sent = mode.send(send("phone")).then((outcome) => {
     answered = true;
@@ -133,7 +157,7 @@ Deno.test("stateless mode answers a sender once its readers have room", async ()
   });
   await new Promise((resolve) => setTimeout(resolve, 0));
   assert.equal(answered, false);
-  room.resolve();
+  laptop.catchUp();
   assert.deepEqual(await sent, { kind: "delivered", seq: 1, recipients: 1 });
   await mode.close();
 });
@@ -168,19 +192,16 @@ Deno.test("stateless mode usage counts online devices and holds no bytes", async
 
 Deno.test("stateless mode hands a lagging reader nothing more until it has room, then in order", async () => {
   const { mode, hub } = stateless();
-  let room = Promise.withResolvers<void>();
-  const laptop = listener("laptop", () => room.promise);
+  const laptop = laggingListener("laptop");
   hub.subscribe("v1", laptop.subscriber);
   const sends = [mode.send(send("phone")), mode.send(send("phone")), mode.send(send("tablet"))];
   await new Promise((resolve) => setTimeout(resolve, 0));
   const seqs = () => laptop.received.map((envelope) => envelope.seq);
   assert.deepEqual(seqs(), [], "nothing is published while the reader has no room");
-  const first = room;
-  room = Promise.withResolvers<void>();
-  first.resolve();
+  laptop.grantOnce();
   await sends[0];
   assert.deepEqual(seqs(), [1], "one envelope per room");
-  room.resolve();
+  laptop.catchUp();
   assert.deepEqual((await Promise.all(sends)).map((outcome) => outcome.seq), [1, 2, 3]);
   assert.deepEqual(seqs(), [1, 2, 3]);
   await mode.close();
