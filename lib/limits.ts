@@ -46,9 +46,7 @@ export interface SocketLimits {
   readonly authTimeoutMs: number;
   /**
    * Unsent bytes above which the relay stops pushing to a reader until it catches up (stored
-   * mode) or the sender waits (stateless); a stateless reader a sender's window past it
-   * (`maxSendBytesInFlight`) is cut off at once (close 4009, its connection torn down without
-   * waiting for the close handshake).
+   * mode), or a vault's stateless sends wait until its readers are below it again.
    */
   readonly highWaterBytes: number;
   /** Time a reader may stay above the high-water mark. At it: close 4009. */

@@ -45,8 +45,6 @@ export interface DeliveryParts {
   readonly limits: SocketLimits;
   /** The seq after which the device wants envelopes. */
   readonly after: number;
-  /** Called when a stateless reader is too far behind to keep. */
-  readonly onStalled: () => void;
 }
 
 /** The delivery for `mode`. */
@@ -55,8 +53,9 @@ export function createDelivery(mode: RelayMode, parts: DeliveryParts): Delivery 
 }
 
 /**
- * Stateless: write at once; a reader that fell a sender's whole window past its high-water mark
- * is cut, so its queue is freed now rather than after a close it cannot read.
+ * Stateless: write at once. The hub publishes only while the reader has room, so its queue stays
+ * within the high-water mark plus one envelope; a reader stuck above the mark is cut by its
+ * outbox after `slowReaderMs`.
  */
 class DirectDelivery implements Delivery {
   constructor(private readonly parts: DeliveryParts) {}
@@ -64,15 +63,7 @@ class DirectDelivery implements Delivery {
   start(): void {}
 
   deliver(envelope: Envelope): boolean {
-    const { outbox, limits } = this.parts;
-    if (!outbox.isOpen) return false;
-    // A sender may keep its window of sends unanswered, so a reader may legitimately be that
-    // far past its high-water mark; beyond, it stalled while senders kept going.
-    if (outbox.queuedBytes > limits.highWaterBytes + limits.maxSendBytesInFlight) {
-      this.parts.onStalled();
-      return false;
-    }
-    return outbox.send(frameOf(envelope));
+    return this.parts.outbox.send(frameOf(envelope));
   }
 }
 

@@ -219,7 +219,6 @@ export class DeviceSession {
       peer: this.peer,
       limits: this.parts.limits,
       after: after ?? page.acked,
-      onStalled: () => this.close(CLOSE.slowReader, "slow reader: too far behind"),
     });
     this.#unsubscribe = hub.subscribe(vaultId, {
       device: deviceId,
