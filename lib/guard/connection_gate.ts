@@ -6,9 +6,10 @@
  * - The accept loop survives descriptor errors: it shrinks the budget below what is in use and
  *   drops connections to get under it.
  * - A descriptor budget: a connection still sending its request head costs 1 descriptor; once
- *   handed to `Deno.serve` (over loopback) it costs 3. At the budget the oldest connection that
- *   has not completed a request head is dropped, then the oldest unauthenticated socket, then
- *   the oldest connection of the address holding the most, so a fresh honest client gets in.
+ *   handed to `Deno.serve` (over loopback) it costs 3. At the budget a connection is dropped to
+ *   let a new one in: one of the address holding the most if it holds more than the newcomer's,
+ *   else the oldest without a complete request head or the oldest unauthenticated socket (see
+ *   `ConnectionTable.victim`), so a fresh honest client gets in.
  * - A head deadline: a connection that has not sent a complete request head within it is closed;
  *   after each answer an idle keep-alive connection gets the same deadline for its next request.
  * - A socket the relay closed is torn down at the TCP level if its peer ignores the close.

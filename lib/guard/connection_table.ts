@@ -61,14 +61,25 @@ export class ConnectionTable<C extends TableEntry> {
 
   /**
    * Whom to drop to make room for a connection from `address` (`newcomer`: one not in the
-   * table yet). A connection of the address holding the most, if that is another address
-   * holding more than `address` would, so that a flood of connections, slow bodies or sockets
-   * from a few addresses does not lock anyone else out: its oldest connection waiting for a
-   * request head, else its oldest unauthenticated socket, else its oldest. Otherwise one of
-   * `address`'s own: its oldest waiting connection, else its oldest unauthenticated socket;
-   * `undefined` when there is none.
+   * table yet). If another address holds more connections than `address` would, the one holding
+   * the most gives way, so that a flood of connections, slow bodies or sockets from a few
+   * addresses does not lock anyone else out: its oldest connection waiting for a request head,
+   * else its oldest unauthenticated socket, else its oldest. Otherwise the oldest connection
+   * waiting for a request head, else the oldest unauthenticated socket, whoever holds it: never
+   * a request in flight or an authenticated socket. `undefined` when there is none.
    */
   victim(address: string, newcomer: boolean): C | undefined {
+    const greediest = this.#greediestOther(address, newcomer);
+    if (greediest) {
+      const candidates = [...greediest];
+      return candidates.find((c) => this.waiting.has(c)) ??
+        candidates.find((c) => this.unauthenticated.has(c)) ?? candidates[0];
+    }
+    return this.waiting.values().next().value ?? this.unauthenticated.values().next().value;
+  }
+
+  /** The connections of the address holding the most, if more than `address` would hold. */
+  #greediestOther(address: string, newcomer: boolean): Set<C> | undefined {
     const own = this.#byAddress.get(address);
     const ownCount = (own?.size ?? 0) + (newcomer ? 1 : 0);
     let greediest: Set<C> | undefined;
@@ -77,9 +88,6 @@ export class ConnectionTable<C extends TableEntry> {
         greediest = connections;
       }
     }
-    const other = greediest && greediest.size > ownCount ? [...greediest] : undefined;
-    const candidates = other ?? [...own ?? []];
-    return candidates.find((c) => this.waiting.has(c)) ??
-      candidates.find((c) => this.unauthenticated.has(c)) ?? other?.[0];
+    return greediest && greediest.size > ownCount ? greediest : undefined;
   }
 }

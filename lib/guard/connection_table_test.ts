@@ -30,10 +30,21 @@ Deno.test("connection table prefers a crowded address's waiting connection, then
   assert.notEqual(connections.victim("192.0.2.9", true), first);
 });
 
-Deno.test("connection table does not drop an equal peer's request for a newcomer", () => {
+Deno.test("connection table does not drop an equal peer's request or socket for a newcomer", () => {
   const connections = table({ "192.0.2.1": 1, "192.0.2.2": 1 });
   assert.equal(connections.victim("192.0.2.9", true), undefined);
   assert.equal(connections.victim("192.0.2.1", false), undefined, "nor its own request in flight");
+});
+
+Deno.test("connection table lets a newcomer replace the oldest waiting connection among equals", () => {
+  const connections = table({ "192.0.2.1": 1, "192.0.2.2": 1, "192.0.2.3": 1 });
+  const [, second, third] = connections.all();
+  connections.wait(third!);
+  connections.wait(second!);
+  assert.equal(connections.victim("192.0.2.9", true), third, "idle keep-alives go first");
+  connections.waiting.clear();
+  connections.unauthenticated.add(second!);
+  assert.equal(connections.victim("192.0.2.9", true), second, "then unauthenticated sockets");
 });
 
 Deno.test("connection table lets one address replace its own waiting connections, never its requests", () => {
