@@ -65,23 +65,34 @@ export class ConnectionTable<C extends TableEntry> {
    * the most gives way, so that a flood of connections, slow bodies or sockets from a few
    * addresses does not lock anyone else out: its oldest connection waiting for a request head,
    * else its oldest unauthenticated socket, else its oldest. Otherwise the oldest connection
-   * waiting for a request head, else the oldest unauthenticated socket, whoever holds it: never
-   * a request in flight or an authenticated socket. `undefined` when there is none.
+   * waiting for a request head, else the oldest unauthenticated socket, of an address holding at
+   * least as many as `address` does (its own included; so a crowded address never pushes out a
+   * lone client's): never a request in flight or an authenticated socket. `undefined` when there
+   * is none.
    */
   victim(address: string, newcomer: boolean): C | undefined {
-    const greediest = this.#greediestOther(address, newcomer);
+    const held = this.#byAddress.get(address)?.size ?? 0;
+    const greediest = this.#greediestOther(address, held + (newcomer ? 1 : 0));
     if (greediest) {
       const candidates = [...greediest];
       return candidates.find((c) => this.waiting.has(c)) ??
         candidates.find((c) => this.unauthenticated.has(c)) ?? candidates[0];
     }
-    return this.waiting.values().next().value ?? this.unauthenticated.values().next().value;
+    return this.#oldestHolding(this.waiting, held) ??
+      this.#oldestHolding(this.unauthenticated, held);
   }
 
-  /** The connections of the address holding the most, if more than `address` would hold. */
-  #greediestOther(address: string, newcomer: boolean): Set<C> | undefined {
+  /** The oldest of `connections` whose address holds at least `count` connections. */
+  #oldestHolding(connections: Set<C>, count: number): C | undefined {
+    for (const connection of connections) {
+      if ((this.#byAddress.get(connection.address)?.size ?? 0) >= count) return connection;
+    }
+    return undefined;
+  }
+
+  /** The connections of the address holding the most, if more than `ownCount`. */
+  #greediestOther(address: string, ownCount: number): Set<C> | undefined {
     const own = this.#byAddress.get(address);
-    const ownCount = (own?.size ?? 0) + (newcomer ? 1 : 0);
     let greediest: Set<C> | undefined;
     for (const connections of this.#byAddress.values()) {
       if (connections !== own && connections.size > (greediest?.size ?? 0)) {

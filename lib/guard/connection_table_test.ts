@@ -47,6 +47,16 @@ Deno.test("connection table lets a newcomer replace the oldest waiting connectio
   assert.equal(connections.victim("192.0.2.9", true), second, "then unauthenticated sockets");
 });
 
+Deno.test("connection table never lets a crowded address push out a lone client's waiting connection", () => {
+  const connections = table({ "192.0.2.9": 1, "192.0.2.1": 2, "192.0.2.2": 2 });
+  const [lone, crowded] = connections.all();
+  connections.wait(lone!);
+  connections.wait(crowded!);
+  assert.equal(connections.victim("192.0.2.1", true), crowded, "a peer as crowded goes first");
+  connections.waiting.delete(crowded!);
+  assert.equal(connections.victim("192.0.2.1", true), undefined, "not the lone client");
+});
+
 Deno.test("connection table lets one address replace its own waiting connections, never its requests", () => {
   const connections = table({ "192.0.2.1": 2 });
   assert.equal(connections.victim("192.0.2.1", true), undefined);
