@@ -46,7 +46,8 @@ export function relayCommand(
   });
 }
 
-async function collectLines(
+/** Reads `stream` line by line into `lines`, calling `onLine` with each whole line. */
+export async function collectLines(
   stream: ReadableStream<Uint8Array>,
   lines: string[],
   onLine: (line: string) => void,

@@ -11,7 +11,7 @@ import { type RelayProcess, spawnRelay } from "../relay_process.ts";
  * Relay flags for benchmarks: the load comes from one loopback address, so the per-address and
  * per-vault limits (which protect a public relay) are lifted to measure the relay itself.
  */
-const UNLIMITED = [
+export const UNLIMITED = [
   "--rate-limit-ip",
   "0",
   "--rate-limit-vault",

@@ -17,8 +17,8 @@
  * @module
  */
 import { generateVaultKeys, RelayClient, RelayError } from "../../lib/client/mod.ts";
-import { startTaskPermissions, startTaskV8Flags } from "../relay_process.ts";
-import { fixed, report } from "./_load.ts";
+import { collectLines, startTaskPermissions, startTaskV8Flags } from "../relay_process.ts";
+import { fixed, report, UNLIMITED } from "./_load.ts";
 import {
   type CgroupMemoryStats,
   createMemoryCgroup,
@@ -33,21 +33,6 @@ const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const IDLE_SOCKETS = new URL("./idle_sockets.ts", import.meta.url).pathname;
 const KiB = 1024;
 const MiB = 1024 * KiB;
-
-/**
- * The relay's flags beyond the defaults: one loopback address stands for every client, so the
- * limits per address and per vault (which protect a public relay) are lifted.
- */
-const LIFTED = [
-  "--rate-limit-ip",
-  "0",
-  "--rate-limit-vault",
-  "0",
-  "--rate-limit-new-vaults",
-  "0",
-  "--max-connections-per-ip",
-  "1000000",
-] as const;
 
 /** HTTP statuses that are documented refusals, not failures. */
 const REFUSED_STATUSES = new Set([429, 503, 507]);
@@ -184,7 +169,7 @@ async function spawnMixedRelay(
     // The open-file limit the relay would read as root or with --allow-all (systemd's
     // LimitNOFILE in production); the 1024 it assumes otherwise holds fewer idle sockets.
     ...(openFileLimit() === undefined ? [] : ["--max-open-files", String(openFileLimit())]),
-    ...LIFTED,
+    ...UNLIMITED,
     ...options.relayFlags,
   ];
   const { command, args: wrapped } = options.cgroup?.wrap(Deno.execPath(), args) ??
@@ -198,19 +183,14 @@ async function spawnMixedRelay(
   }).spawn();
   const lines: string[] = [];
   const listening = Promise.withResolvers<string>();
-  const drain = async (stream: ReadableStream<Uint8Array>) => {
-    let pending = "";
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      const parts = (pending + chunk).split("\n");
-      pending = parts.pop()!;
-      for (const line of parts) {
-        lines.push(line);
-        const match = /listening\s+(http:\/\/[^\s"]+)/.exec(line);
-        if (match) listening.resolve(match[1]!);
-      }
-    }
+  const onLine = (line: string) => {
+    const match = /listening\s+(http:\/\/[^\s"]+)/.exec(line);
+    if (match) listening.resolve(match[1]!);
   };
-  const drained = Promise.all([drain(child.stderr), drain(child.stdout)]);
+  const drained = Promise.all([
+    collectLines(child.stderr, lines, onLine),
+    collectLines(child.stdout, lines, onLine),
+  ]);
   const relay: MixedRelay = {
     child,
     lines,
