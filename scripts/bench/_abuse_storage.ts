@@ -8,6 +8,9 @@
 import { DatabaseSync } from "node:sqlite";
 import { Database } from "../../lib/store/database.ts";
 import { EnvelopeStore } from "../../lib/store/envelopes.ts";
+import { relayLimits } from "../../lib/limits.ts";
+import { defaultConfig } from "../../lib/config/parse.ts";
+import { fdBudget } from "../../lib/guard/fd_budget.ts";
 import {
   generateVaultKeys,
   RelayClient,
@@ -269,15 +272,12 @@ async function buildLargeVault(
 function storeAckMs(path: string, vault: string, base: number): number[] {
   const database = Database.open(path);
   try {
-    // Only ackDeleteRows bears on an ack; the rest are the defaults of lib/limits.ts.
-    const store = new EnvelopeStore(database, {
-      ttlMs: 72 * 3600_000,
-      maxBufferBytes: 10 * MiB,
-      envelopeOverheadBytes: 512,
-      maxEnvelopesPerVault: 10_000,
-      maxStoredBytes: 16 * 1024 * MiB,
-      ackDeleteRows: 2000,
+    // The relay's default limits; a database cap above anything the bench writes.
+    const { modes } = relayLimits(defaultConfig(), {
+      maxDbBytes: Number.MAX_SAFE_INTEGER,
+      fds: fdBudget(1024, { p2p: false }),
     });
+    const store = new EnvelopeStore(database, modes);
     return [7, 8, 9].map((d) => {
       const started = performance.now();
       store.ack(vault, `device-${String(d).padStart(3, "0")}`, base + 1, Date.now());
