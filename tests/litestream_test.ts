@@ -137,13 +137,18 @@ function restoreArgs(dir: string, output?: string): string[] {
   return output ? [...args.slice(0, -1), "-o", output, args.at(-1)!] : args;
 }
 
+/** Runs `litestream replicate`; what it prints goes to `litestream.log` in `dir`. */
 function startLitestream(path: string, dir: string): Deno.ChildProcess {
-  return new Deno.Command(path, {
-    args: ["replicate", "-config", `${dir}/litestream.yml`],
+  const script = 'exec "$0" replicate -config "$1" >>"$2" 2>&1';
+  return new Deno.Command("sh", {
+    args: ["-c", script, path, `${dir}/litestream.yml`, `${dir}/litestream.log`],
     stdin: "null",
-    stdout: "null",
-    stderr: "null",
   }).spawn();
+}
+
+/** The end of what Litestream printed, for a failure message. */
+function litestreamLog(dir: string): string {
+  return Deno.readTextFileSync(`${dir}/litestream.log`).split("\n").slice(-20).join("\n");
 }
 
 function startRelay(dir: string): Promise<RelayProcess> {
@@ -249,7 +254,12 @@ Deno.test({
         sent.push({ vault: sample % vaults.length, seq, body });
         const deadline = acknowledged + 15_000;
         while (await envelopesInReplica(litestream, dir.path) < sent.length) {
-          assert.ok(performance.now() < deadline, "the replica did not catch up within 15 s");
+          assert.ok(
+            performance.now() < deadline,
+            `the replica did not catch up within 15 s; Litestream printed:\n${
+              litestreamLog(dir.path)
+            }`,
+          );
           await new Promise((resolve) => setTimeout(resolve, 50));
         }
         lags.push(performance.now() - acknowledged);
