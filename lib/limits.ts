@@ -49,6 +49,14 @@ export interface SocketLimits {
    * mode), or a vault's stateless sends wait until its readers are below it again.
    */
   readonly highWaterBytes: number;
+  /**
+   * Unsent bytes the sockets of one vault hold together: each socket's high-water mark is its
+   * share of this (between `minHighWaterBytes` and `highWaterBytes`), so a vault's readers that
+   * stop reading hold about this much, not `highWaterBytes` each.
+   */
+  readonly vaultQueueBytes: number;
+  /** The smallest high-water mark a socket's share comes to. */
+  readonly minHighWaterBytes: number;
   /** Time a reader may stay above the high-water mark. At it: close 4009. */
   readonly slowReaderMs: number;
   /** Seconds between pings on an idle socket (`--socket-idle-timeout`); unanswered: close 4010. */
@@ -328,8 +336,12 @@ export function relayLimits(
     socket: {
       maxEnvelopeBytes: config.maxEnvelope,
       authTimeoutMs: 10_000,
-      // 32 readers that stop reading must cost the relay at most ~32 MiB (issue 13).
+      // A lone reader's mark: 256 KiB cost a 64 KiB stream half its rate.
       highWaterBytes: 512 * KiB,
+      // 32 readers that stop reading must cost the relay at most ~32 MiB (issue 13): together
+      // they queue 2 MiB plus a frame each, where 512 KiB each came to +43 MiB (stateless).
+      vaultQueueBytes: 2 * MiB,
+      minHighWaterBytes: 64 * KiB,
       slowReaderMs: 10_000,
       idleTimeoutSeconds: config.socketIdleTimeout,
       maxSocketsPerVault: config.maxSocketsPerVault,

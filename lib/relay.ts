@@ -213,6 +213,7 @@ export class Relay implements AsyncDisposable {
         nonces: nonces.size,
         longPolls: operations.longPolls.size,
         requestBytes: operations.memory.used,
+        socketQueuedBytes: sockets.queuedBytes,
       });
       relay = new Relay({
         config,

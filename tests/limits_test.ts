@@ -217,7 +217,13 @@ Deno.test("sends beyond a socket's unanswered limit get too_many_in_flight, each
     adjustLimits: (limits) => ({
       ...limits,
       // Every frame to the reader leaves bytes queued, so each send waits for the reader.
-      socket: { ...limits.socket, maxSendsInFlight: 2, highWaterBytes: 0, slowReaderMs: 60_000 },
+      socket: {
+        ...limits.socket,
+        maxSendsInFlight: 2,
+        highWaterBytes: 0,
+        minHighWaterBytes: 0,
+        slowReaderMs: 60_000,
+      },
     }),
   });
   const [laptop, phone] = await vaultDevices(relay.url, ["laptop", "phone"]);

@@ -294,6 +294,58 @@ Deno.test("a reader that stops reading is cut off with 4009 while the relay's me
   conn.close();
 });
 
+Deno.test("a vault's stalled readers share its queue budget instead of each queueing a lone reader's mark", async () => {
+  using dir = tempDir();
+  const readers = 8;
+  const frame = 64 * 1024;
+  await using relay = await startRelay(dir.path, { mode: "stateless" }, {
+    adjustLimits: (limits) => ({
+      ...limits,
+      socket: {
+        ...limits.socket,
+        highWaterBytes: 1024 * 1024,
+        vaultQueueBytes: 1024 * 1024,
+        minHighWaterBytes: 64 * 1024,
+        slowReaderMs: 60_000,
+      },
+    }),
+  });
+  const share = relay.limits.socket.vaultQueueBytes / readers;
+  const [laptop, ...devices] = await vaultDevices(
+    relay.url,
+    ["laptop", ...Array.from({ length: readers }, (_, i) => `stalled-${i}`)],
+  );
+  const conns = await Promise.all(devices.map((device) => stalledReader(relay.url, device!)));
+  // The laptop sends until every reader's kernel buffers are full and the relay queues the rest:
+  // its sends then wait for readers that never read.
+  let sent = 0;
+  let stop = false;
+  const sending = (async () => {
+    while (!stop && sent < 2000) {
+      await laptop!.send(new Uint8Array(frame));
+      sent++;
+    }
+  })().catch(() => {}); // The last send is still waiting when the relay stops.
+  let peak = 0;
+  for (let look = 0; look < 1500 && relay.sockets.queuedBytes < readers * share; look++) {
+    peak = Math.max(peak, relay.sockets.queuedBytes);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.ok(relay.sockets.queuedBytes >= readers * share, `never reached the budget: ${sent} sent`);
+  const heldAt = sent;
+  // Held: more looks find no more queued than each reader's share plus the frame that crossed it.
+  for (let look = 0; look < 25; look++) {
+    peak = Math.max(peak, relay.sockets.queuedBytes);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const bound = readers * (share + frame + 1024);
+  assert.ok(peak <= bound, `queued ${peak} bytes in all, more than ${bound}`);
+  assert.ok(sent <= heldAt + 1, `the sender was held back (${heldAt} -> ${sent})`);
+  stop = true;
+  for (const conn of conns) conn.close();
+  await sending;
+});
+
 Deno.test("a vault's sockets beyond --max-sockets-per-vault are closed with 4029 after authentication", async () => {
   using dir = tempDir();
   await using relay = await startRelay(dir.path, { maxSocketsPerVault: 2 });

@@ -115,7 +115,9 @@ class StorePump implements Delivery {
           device: peer.deviceId,
           after: this.#sentUpTo,
           limit: limits.pumpPageEnvelopes,
-          maxBytes: limits.pumpPageBytes,
+          // A page lands in the outbox whole: at most twice the reader's high-water mark, so
+          // many readers of a vault share its queue budget for backlog as they do for live.
+          maxBytes: Math.min(limits.pumpPageBytes, 2 * outbox.highWaterBytes),
         });
         if (page.envelopes.length === 0 && !this.#published) {
           this.#caughtUp = true;

@@ -122,6 +122,11 @@ export class Hub {
     await Promise.all(waits);
   }
 
+  /** Live subscribers of a vault (sockets and long polls), in constant time. */
+  subscriberCount(vault: string): number {
+    return this.#vaults.get(vault)?.size ?? 0;
+  }
+
   /** Open sockets of a vault. */
   socketCount(vault: string): number {
     let count = 0;

@@ -10,8 +10,15 @@ import type { Clock } from "../clock.ts";
 
 /** Bounds of an {@linkcode Outbox}. */
 export interface OutboxLimits {
-  /** Unsent bytes above which {@linkcode Outbox.hasRoom} is false. */
+  /** Unsent bytes above which {@linkcode Outbox.hasRoom} is false, for a socket alone. */
   readonly highWaterBytes: number;
+  /**
+   * Unsent bytes the sockets of one vault hold together: with many readers, each one's
+   * high-water mark is its share of this, but never below `minHighWaterBytes`.
+   */
+  readonly vaultQueueBytes: number;
+  /** The smallest high-water mark a share comes to. */
+  readonly minHighWaterBytes: number;
   /** A reader above the high-water mark for this long is stalled. */
   readonly slowReaderMs: number;
 }
@@ -38,6 +45,8 @@ export class Outbox {
     private readonly options: {
       readonly limits: OutboxLimits;
       readonly clock: Clock;
+      /** How many sockets share the vault's queue budget now (this one included). */
+      readonly sharedBy?: () => number;
       /** Called once when the reader stayed above the high-water mark too long. */
       readonly onStalled: () => void;
     },
@@ -48,9 +57,16 @@ export class Outbox {
     return this.socket.bufferedAmount;
   }
 
+  /** Unsent bytes above which this socket has no room: its share of the vault's budget. */
+  get highWaterBytes(): number {
+    const { highWaterBytes, vaultQueueBytes, minHighWaterBytes } = this.options.limits;
+    const share = Math.floor(vaultQueueBytes / Math.max(1, this.options.sharedBy?.() ?? 1));
+    return Math.max(minHighWaterBytes, Math.min(highWaterBytes, share));
+  }
+
   /** Whether the socket is open and below its high-water mark. */
   get hasRoom(): boolean {
-    return this.isOpen && this.queuedBytes <= this.options.limits.highWaterBytes;
+    return this.isOpen && this.queuedBytes <= this.highWaterBytes;
   }
 
   /** Whether frames can still be sent. */

@@ -2,9 +2,19 @@ import assert from "node:assert/strict";
 import { Outbox, type OutboxLimits } from "./outbox.ts";
 import { ManualClock } from "../clock.ts";
 
-const ROOMY: OutboxLimits = { highWaterBytes: 1024 * 1024, slowReaderMs: 1000 };
+const ROOMY: OutboxLimits = {
+  highWaterBytes: 1024 * 1024,
+  vaultQueueBytes: 1024 * 1024,
+  minHighWaterBytes: 1024 * 1024,
+  slowReaderMs: 1000,
+};
 /** Any unsent byte is above this mark. */
-const TINY: OutboxLimits = { highWaterBytes: 1, slowReaderMs: 1000 };
+const TINY: OutboxLimits = {
+  highWaterBytes: 1,
+  vaultQueueBytes: 1,
+  minHighWaterBytes: 1,
+  slowReaderMs: 1000,
+};
 
 /**
  * A server on 127.0.0.1:0 that upgrades one request and hands over its side of the WebSocket
@@ -113,6 +123,20 @@ function pause(ms: number): Promise<void> {
 function flood(outbox: Outbox): void {
   outbox.send(new Uint8Array(32 * 1024 * 1024));
 }
+
+Deno.test("an outbox's high-water mark is its share of the vault's queue budget, within bounds", () => {
+  const limits = { ...ROOMY, highWaterBytes: 512, vaultQueueBytes: 2048, minHighWaterBytes: 64 };
+  let readers = 1;
+  const socket = { readyState: WebSocket.OPEN, bufferedAmount: 0 } as WebSocket;
+  const outbox = new Outbox(socket, {
+    limits,
+    clock: new ManualClock(),
+    sharedBy: () => readers,
+    onStalled() {},
+  });
+  const marks = [1, 4, 8, 32, 64].map((count) => (readers = count, outbox.highWaterBytes));
+  assert.deepEqual(marks, [512, 512, 256, 64, 64]);
+});
 
 Deno.test("an outbox below its high-water mark sends frames and has room at once", async () => {
   await using server = new SocketServer();

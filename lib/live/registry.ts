@@ -9,6 +9,8 @@ import { CLOSE } from "../protocol/close_codes.ts";
 export interface ClosableSocket {
   /** Closes with `code` and resolves once the closing handshake is done. */
   closeAndWait(code: number, reason: string): Promise<void>;
+  /** Bytes queued and not yet sent. */
+  readonly queuedBytes: number;
 }
 
 /** Open sockets, counted for metrics. */
@@ -32,6 +34,13 @@ export class SocketRegistry<S extends ClosableSocket = ClosableSocket> {
   /** Open sockets. */
   get size(): number {
     return this.#sockets.size;
+  }
+
+  /** Bytes every open socket has queued and not yet sent (read at scrape time). */
+  get queuedBytes(): number {
+    let bytes = 0;
+    for (const socket of this.#sockets) bytes += socket.queuedBytes;
+    return bytes;
   }
 
   /**

@@ -74,6 +74,7 @@ export class DeviceSession {
     this.#outbox = new Outbox(socket, {
       limits: parts.limits,
       clock: parts.clock,
+      sharedBy: () => parts.hub.subscriberCount(peer.vaultId),
       onStalled: () => this.close(CLOSE.slowReader, "slow reader: too far behind"),
     });
     this.#sends = new SendFrames({ ...parts, peer, reply: (message) => this.#send(message) });
@@ -82,6 +83,11 @@ export class DeviceSession {
     socket.onmessage = (event) => this.#receive(event.data);
     socket.onclose = () => this.#finish();
     socket.onerror = () => this.#finish();
+  }
+
+  /** Bytes queued for this device and not yet sent. */
+  get queuedBytes(): number {
+    return this.#outbox.queuedBytes;
   }
 
   /** Closes the socket with `code`, telling the device why. */

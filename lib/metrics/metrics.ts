@@ -25,6 +25,8 @@ export interface TableSizes {
   readonly longPolls: number;
   /** Client bytes held in memory (request bodies, socket sends awaiting commit). */
   readonly requestBytes: number;
+  /** Bytes sockets have queued and not yet handed to the network (slow readers). */
+  readonly socketQueuedBytes: number;
 }
 
 /** Where gauges read their values at scrape time. */

@@ -130,6 +130,11 @@ export class PrometheusMetrics implements Metrics {
       "Client bytes held in memory: request bodies and socket sends awaiting commit",
       (sizes) => sizes.requestBytes,
     );
+    table(
+      "socket_queued_bytes",
+      "Bytes sockets have queued for readers (each vault's readers share socket.vaultQueueBytes)",
+      (sizes) => sizes.socketQueuedBytes,
+    );
     gauge(
       r,
       "p2p_reservations",
