@@ -15,6 +15,7 @@ import { forward } from "./bench/forward.ts";
 import { connections } from "./bench/connections.ts";
 import { abuse } from "./bench/abuse.ts";
 import { mixed } from "./bench/mixed.ts";
+import { replayCache } from "./bench/replay_cache.ts";
 
 type Scenario = (
   options: { seconds: number; json: boolean; only?: readonly string[] },
@@ -31,6 +32,7 @@ const SCENARIOS: Record<string, { run: Scenario; seconds: number }> = {
   connections: { run: connections, seconds: 1 },
   abuse: { run: abuse, seconds: 15 },
   mixed: { run: mixed, seconds: 20 },
+  "replay-cache": { run: replayCache, seconds: 1 },
 };
 
 if (import.meta.main) {

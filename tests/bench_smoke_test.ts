@@ -10,6 +10,7 @@ import { soak } from "../scripts/bench/soak.ts";
 import { p2p } from "../scripts/bench/p2p.ts";
 import { forward } from "../scripts/bench/forward.ts";
 import { connections } from "../scripts/bench/connections.ts";
+import { replayCache } from "../scripts/bench/replay_cache.ts";
 
 function assertPositive(figures: object, names: readonly string[]): void {
   for (const name of names) {
@@ -85,4 +86,12 @@ Deno.test("the abuse scenario runs an attack against a relay child and reports i
   assert.equal(typeof row.fiveXX, "number", JSON.stringify(row));
   assert.equal(typeof row.stackTraceLines, "number");
   assert.ok(Object.keys(row.statuses as object).length > 0, "requests were answered");
+});
+
+Deno.test("the replay-cache scenario measures the relay's cache and a set of strings", async () => {
+  const { relay, strings } = await replayCache({ json: true, nonces: 20_000 });
+  for (const figures of [relay, strings]) {
+    assert.equal(figures.nonces, 20_000);
+    assertPositive(figures, ["bytesPerNonce", "nsPerRemember"]);
+  }
 });

@@ -83,3 +83,29 @@ Deno.test("nonce cache refuses one address beyond its share while other addresse
   );
   assert.ok(cache.remember({ vaultId: "v9", nonce: "n", address: "honest" }));
 });
+
+Deno.test("nonce cache agrees with a plain set of strings over growth, wrap-around and expiry", () => {
+  const clock = new ManualClock();
+  const cache = new NonceCache(clock, { perVault: 1_000_000, perAddress: 1_000_000, total: 5000 });
+  /** The model: every live (vault, nonce) with its expiry, in arrival order. */
+  const live = new Map<string, number>();
+  let seed = 7;
+  const random = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % n;
+  for (let step = 0; step < 60_000; step++) {
+    clock.advance(random(10));
+    for (const [key, expiry] of live) {
+      if (expiry > clock.now()) break;
+      live.delete(key);
+    }
+    // Few distinct nonces, so repeats (replays) are common.
+    const use = { vaultId: `v${random(40)}`, nonce: `n${random(300)}`, address: `a${random(3)}` };
+    const key = `${use.vaultId}\n${use.nonce}`;
+    if (live.size >= 5000 && !live.has(key)) {
+      assert.throws(() => cache.remember(use), ProtocolError);
+      continue;
+    }
+    assert.equal(cache.remember(use), !live.has(key), `step ${step}: ${key}`);
+    if (!live.has(key)) live.set(key, clock.now() + 121_000);
+    assert.equal(cache.size, live.size, `step ${step}`);
+  }
+});
