@@ -64,11 +64,12 @@ export class ConnectionTable<C extends TableEntry> {
    * table yet). If another address holds more connections than `address` would, the one holding
    * the most gives way, so that a flood of connections, slow bodies or sockets from a few
    * addresses does not lock anyone else out: its oldest connection waiting for a request head,
-   * else its oldest unauthenticated socket, else its oldest. Otherwise the oldest connection
-   * waiting for a request head, else the oldest unauthenticated socket, of an address holding at
-   * least as many as `address` does (its own included; so a crowded address never pushes out a
-   * lone client's): never a request in flight or an authenticated socket. `undefined` when there
-   * is none.
+   * else its oldest unauthenticated socket, else its oldest. Otherwise a connection waiting for
+   * a request head, else an unauthenticated socket, of the address holding the most among those
+   * holding at least as many as `address` does (its own included), the oldest of that address:
+   * so when many addresses hold a few each, a newcomer takes from the most crowded, not from a
+   * lone client that just connected. Never a request in flight or an authenticated socket.
+   * `undefined` when there is none.
    */
   victim(address: string, newcomer: boolean): C | undefined {
     const held = this.#byAddress.get(address)?.size ?? 0;
@@ -78,16 +79,24 @@ export class ConnectionTable<C extends TableEntry> {
       return candidates.find((c) => this.waiting.has(c)) ??
         candidates.find((c) => this.unauthenticated.has(c)) ?? candidates[0];
     }
-    return this.#oldestHolding(this.waiting, held) ??
-      this.#oldestHolding(this.unauthenticated, held);
+    return this.#mostCrowded(this.waiting, held) ?? this.#mostCrowded(this.unauthenticated, held);
   }
 
-  /** The oldest of `connections` whose address holds at least `count` connections. */
-  #oldestHolding(connections: Set<C>, count: number): C | undefined {
+  /**
+   * Of `connections`, one whose address holds the most connections, at least `count`; the
+   * oldest such.
+   */
+  #mostCrowded(connections: Set<C>, count: number): C | undefined {
+    let found: C | undefined;
+    let most = count - 1;
     for (const connection of connections) {
-      if ((this.#byAddress.get(connection.address)?.size ?? 0) >= count) return connection;
+      const holds = this.#byAddress.get(connection.address)?.size ?? 0;
+      if (holds > most) {
+        found = connection;
+        most = holds;
+      }
     }
-    return undefined;
+    return found;
   }
 
   /** The connections of the address holding the most, if more than `ownCount`. */

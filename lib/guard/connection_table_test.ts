@@ -73,3 +73,19 @@ Deno.test("connection table forgets removed connections and empty addresses", ()
   assert.equal(connections.size, 1);
   assert.equal(connections.victim("192.0.2.9", true), undefined);
 });
+
+Deno.test("connection table takes a newcomer's room from the most crowded address, not the oldest waiting one", () => {
+  // Many addresses hold a few each (none more than the newcomer's would): a lone client's fresh
+  // connection waits for its head, and so does one of a crowded address.
+  const connections = table({ "192.0.2.9": 1, "192.0.2.1": 2, "192.0.2.2": 2, "192.0.2.3": 1 });
+  const [lone, , , crowded] = connections.all();
+  connections.wait(lone!);
+  connections.wait(crowded!);
+  assert.equal(connections.victim("192.0.2.3", true), crowded);
+  connections.waiting.delete(crowded!);
+  assert.equal(
+    connections.victim("192.0.2.3", true),
+    lone,
+    "with nothing else waiting, the lone client's connection is the only one that can go",
+  );
+});
