@@ -23,6 +23,7 @@ import type { P2pNode } from "./p2p/node.ts";
 import { createOperations, type Operations } from "./guard/operations.ts";
 import type { Metrics, TableSizes } from "./metrics/metrics.ts";
 import { loadMetrics } from "./metrics/load.ts";
+import { scavenging } from "./guard/scavenge_pacer.ts";
 import { serveMetrics } from "./metrics/endpoint.ts";
 import { addressKey, clientAddress } from "./guard/client_address.ts";
 import { type Limits, relayLimits } from "./limits.ts";
@@ -137,6 +138,9 @@ export class Relay implements AsyncDisposable {
     const maxDbBytes = resolveMaxDbBytes(config.maxDbSize, config.db);
     const fds = fdBudget(config.maxOpenFiles, { p2p: config.p2pPort !== 0 });
     const limits = withOverrides(relayLimits(config, { maxDbBytes, fds }), options);
+    scavenging.configure(limits.memory.scavengeEveryBytes, {
+      onScavenged: () => metrics.scavenged(),
+    });
     // A backstop under the store's own accounting: the file itself cannot outgrow the cap.
     database.setMaxPageCount(Math.max(1, Math.floor(maxDbBytes / PAGE_SIZE_BYTES)));
     let relay: Relay | undefined;

@@ -85,6 +85,7 @@ Deno.test("metrics count requests, auth failures, envelopes and commits without 
   assert.equal(series("long_polls_waiting"), 0);
   assert.equal(series("request_bytes_held"), 0, "every body was released with its request");
   assert.equal(series("socket_queued_bytes"), 0, "both readers keep up");
+  assert.equal(series("scavenges_total"), 0, "an in-process relay has no exposed gc");
   for (const name of ["rate_limited_total", "envelopes_expired_total", "p2p_reservations"]) {
     assert.match(text, new RegExp(`# TYPE vaultmesh_relay_${name} `), name);
   }

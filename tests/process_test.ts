@@ -320,3 +320,29 @@ Deno.test({
     assert.equal(walSize(db), 0, "the write-ahead log was checkpointed");
   },
 });
+
+Deno.test("the relay process (start task flags) runs a young-generation collection per 4 MiB of buffers", async () => {
+  using dir = tempDir();
+  const port = (() => {
+    using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    return listener.addr.port;
+  })();
+  await using relay = await spawnRelay([
+    "--listen",
+    "127.0.0.1:0",
+    "--db",
+    `${dir.path}/relay.db`,
+    "--p2p-port",
+    "0",
+    "--metrics-listen",
+    `127.0.0.1:${port}`,
+  ]);
+  const [laptop] = await vaultDevices(relay.url, ["laptop"]);
+  const body = new Uint8Array(1000 * 1024);
+  for (let i = 0; i < 10; i++) assert.ok((await laptop!.send(body)).stored);
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const scavenges = Number(/^vaultmesh_relay_scavenges_total (\d+)$/m.exec(metrics)?.[1]);
+  // 10 bodies of 1000 KiB and nothing read back: a collection once 4 MiB arrived since the last,
+  // after the 5th body and the 10th (the start task exposes V8's gc).
+  assert.equal(scavenges, 2, metrics.split("\n").filter((l) => l.includes("scavenge")).join("\n"));
+});

@@ -8,6 +8,7 @@
  * @module
  */
 import { ProtocolError } from "../protocol/errors.ts";
+import { scavenging } from "./scavenge_pacer.ts";
 
 /** Bytes held for one request or one socket send; released all at once. */
 export interface BudgetHold {
@@ -60,6 +61,7 @@ export class ByteBudget {
         this.#used += bytes;
         this.#byAddress.set(address, fromAddress + bytes);
         held += bytes;
+        scavenging.made(bytes);
       },
       release: () => {
         if (held === 0) return;

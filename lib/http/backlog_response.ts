@@ -15,6 +15,7 @@ import {
   encodeBacklogPage,
 } from "../protocol/backlog_page.ts";
 import { jsonResponse } from "./errors.ts";
+import { scavenging } from "../guard/scavenge_pacer.ts";
 
 /** A backlog page as the handler answers it, whichever the rendering. */
 export interface RenderedPage extends BacklogPageInfo {
@@ -55,6 +56,7 @@ export function backlogFramesResponse(page: RenderedPage): Response {
 
 /** The page rendered as `request`'s `Accept` asks: frames when it names them, else JSON. */
 export function backlogResponse(request: Request, page: RenderedPage): Response {
+  scavenging.made(page.envelopes.reduce((bytes, envelope) => bytes + envelope.body.byteLength, 0));
   return acceptsFrames(request.headers.get("accept"))
     ? backlogFramesResponse(page)
     : backlogJsonResponse(page);

@@ -7,6 +7,7 @@
  * @module
  */
 import type { Clock } from "../clock.ts";
+import { scavenging } from "../guard/scavenge_pacer.ts";
 
 /** Bounds of an {@linkcode Outbox}. */
 export interface OutboxLimits {
@@ -78,6 +79,7 @@ export class Outbox {
   send(frame: string | Uint8Array<ArrayBuffer>): boolean {
     if (!this.isOpen) return false;
     this.socket.send(frame);
+    scavenging.made(typeof frame === "string" ? frame.length : frame.byteLength);
     return true;
   }
 

@@ -57,6 +57,8 @@ export interface Metrics {
   expired(count: number): void;
   /** Sets the number of open WebSocket sessions. */
   setSocketsOpen(count: number): void;
+  /** Counts a young-generation collection run to free dead buffers. */
+  scavenged(): void;
   /** Wraps `mode` so sends and deliveries are counted. */
   instrument(mode: RelayMode): RelayMode;
   /** The exposition text. */
@@ -73,6 +75,7 @@ export const NO_METRICS: Metrics = {
   commit: () => {},
   expired: () => {},
   setSocketsOpen: () => {},
+  scavenged: () => {},
   instrument: (mode) => mode,
   text: () => Promise.resolve(""),
   contentType: "text/plain; version=0.0.4",

@@ -65,6 +65,11 @@ export class PrometheusMetrics implements Metrics {
     help: "Envelopes deleted because their TTL ended",
     registers: [this.registry],
   });
+  readonly #scavenges = new Counter({
+    name: PREFIX + "scavenges_total",
+    help: "Young-generation collections run after memory.scavengeEveryBytes of buffers",
+    registers: [this.registry],
+  });
   readonly #batchSize = new Histogram({
     name: PREFIX + "sqlite_commit_batch_size",
     help: "Envelopes per SQLite group-commit transaction",
@@ -201,6 +206,11 @@ export class PrometheusMetrics implements Metrics {
   /** Sets the number of open WebSocket sessions; the socket code calls it as they come and go. */
   setSocketsOpen(count: number): void {
     this.#sockets.set(count);
+  }
+
+  /** Counts a young-generation collection run to free dead buffers. */
+  scavenged(): void {
+    this.#scavenges.inc();
   }
 
   /** The exposition text. */
