@@ -17,7 +17,7 @@ import { SIGNATURE_WINDOW_SECONDS } from "../protocol/signature_base.ts";
  * created >= now - window, so twice the window (plus a second of rounding). */
 const NONCE_HORIZON_MS = 2 * SIGNATURE_WINDOW_SECONDS * 1000 + 1000;
 
-/** Nonces the ring holds before it first grows. */
+/** Nonces the ring holds before it first grows, and the least it shrinks back to. */
 const INITIAL_CAPACITY = 1024;
 
 /** Capacities of a {@linkcode NonceCache}. */
@@ -93,7 +93,9 @@ export class NonceCache {
     const from = this.#byAddress.get(address);
     if ((from?.count ?? 0) >= this.capacity.perAddress) throw cacheFull("from this address");
     if (this.size >= this.capacity.total) throw cacheFull("");
-    if (this.#ring.isFull) this.#ring = this.#ring.grown(this.capacity.total);
+    if (this.#ring.isFull) {
+      this.#ring = this.#ring.resized(Math.min(this.capacity.total, 2 * this.#ring.capacity));
+    }
     this.#ring.push(hi, lo, this.clock.now() + NONCE_HORIZON_MS, {
       vault: take(this.#byVault, vault, vaultId),
       address: take(this.#byAddress, from, address),
@@ -110,6 +112,11 @@ export class NonceCache {
     for (let shares = this.#ring.shiftExpired(now); shares; shares = this.#ring.shiftExpired(now)) {
       give(this.#byVault, shares.vault);
       give(this.#byAddress, shares.address);
+    }
+    // Once the traffic falls, the memory of its peak is given back.
+    const { length, capacity } = this.#ring;
+    if (capacity > INITIAL_CAPACITY && length * 4 < capacity) {
+      this.#ring = this.#ring.resized(Math.max(INITIAL_CAPACITY, Math.ceil(capacity / 2)));
     }
   }
 }
@@ -177,17 +184,17 @@ class NonceRing {
     return this.#length === this.capacity;
   }
 
-  /** A ring of twice the capacity (at most `limit`) holding the same nonces. */
-  grown(limit: number): NonceRing {
-    const bigger = new NonceRing(Math.min(limit, 2 * this.capacity));
+  /** A ring of `capacity` (at least the length) holding the same nonces in the same order. */
+  resized(capacity: number): NonceRing {
+    const resized = new NonceRing(Math.max(capacity, this.#length));
     for (let i = 0; i < this.#length; i++) {
       const at = (this.#head + i) % this.capacity;
-      bigger.push(this.#hi[at]!, this.#lo[at]!, this.#expiry[at]!, {
+      resized.push(this.#hi[at]!, this.#lo[at]!, this.#expiry[at]!, {
         vault: this.#vaults[at]!,
         address: this.#addresses[at]!,
       });
     }
-    return bigger;
+    return resized;
   }
 
   has(hi: number, lo: number): boolean {
