@@ -45,8 +45,9 @@ export interface SocketLimits {
   /** Time from upgrade to a verified auth message. At it: close 4008. */
   readonly authTimeoutMs: number;
   /**
-   * Unsent bytes above which the relay stops pushing to a reader until it catches up (stored
-   * mode), or a vault's stateless sends wait until its readers are below it again.
+   * The most unsent bytes a reader's high-water mark allows: above its mark the relay stops
+   * pushing to it until it catches up (stored mode), or a vault's stateless sends wait until its
+   * readers are below their marks again. A reader alone (or with one other) gets all of it.
    */
   readonly highWaterBytes: number;
   /**
