@@ -259,10 +259,10 @@ export interface ConnectionLimits {
   readonly openFileSource: FdBudget["source"];
   /** Descriptors HTTP connections may hold (a waiting one costs 1, a served one 3). At it: a
    * connection of the address holding the most is dropped if that address holds more than the
-   * newcomer's (waiting ones first, then unauthenticated sockets, then any); otherwise the oldest
-   * connection without a complete request head, then the oldest unauthenticated socket, of an
-   * address holding at least as many as the newcomer's; with none, the new connection is closed
-   * at once (`guard/connection_table.ts`). */
+   * newcomer's (waiting ones first, then unauthenticated sockets, then any); otherwise a
+   * connection without a complete request head, then an unauthenticated socket, of the most
+   * crowded address holding at least as many as the newcomer's (its oldest); with none, the new
+   * connection is closed at once (`guard/connection_table.ts`). */
   readonly httpFds: number;
   /** libp2p connections (the p2p share of the descriptor budget). */
   readonly p2pConnections: number;
