@@ -274,6 +274,9 @@ export interface ConnectionLimits {
   /** Time a socket's peer has to complete a close the relay started; then its TCP connection
    * is torn down. */
   readonly socketTeardownMs: number;
+  /** Time from an answer that refuses a request without reading its body (`Connection: close`)
+   * to closing the connection, so the rest of the body is not read. */
+  readonly closeAfterRefusalMs: number;
   /** Bytes the gate's copy buffers (1 KiB each to start, up to 64 KiB on a busy connection) may
    * grow by, together. At it: buffers stay small; connections copy in smaller steps. */
   readonly pumpBufferBytes: number;
@@ -320,6 +323,8 @@ export function relayLimits(
       headerTimeoutMs: 10_000,
       maxHeadBytes: config.maxHeaderBytes + 8 * KiB,
       socketTeardownMs: 3000,
+      // Long enough for the answer to reach the client; the server would otherwise read on.
+      closeAfterRefusalMs: 1000,
       // A burst of connections (thousands at once) must not overflow the queue: 511 did.
       listenBacklog: 4096,
       // 128 connections copying at full speed; before, 4096 slow bodies grew them to +325 MiB.

@@ -205,6 +205,7 @@ export class Relay implements AsyncDisposable {
           maxHeadBytes: limits.connections.maxHeadBytes,
           pumpBufferBytes: limits.connections.pumpBufferBytes,
           socketTeardownMs: limits.connections.socketTeardownMs,
+          closeAfterRefusalMs: limits.connections.closeAfterRefusalMs,
         },
         handler: (request, info) => api.handle(request, info),
         onGateEvent: (event) => metrics.limited(event),

@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import type { Limits } from "../lib/limits.ts";
 import { spawnRelay } from "../scripts/relay_process.ts";
-import { startRelay, tempDir, vaultDevices } from "./_helpers.ts";
+import { generateVaultKeys, signRequest, vaultIdOfKeys } from "../lib/client/mod.ts";
+import { PROTOCOL_3, startRelay, tempDir, vaultDevices } from "./_helpers.ts";
 
 function withConnections(changes: Partial<Limits["connections"]>) {
   return (limits: Limits): Limits => ({
@@ -169,3 +170,38 @@ async function hasPrlimit(): Promise<boolean> {
     return false;
   }
 }
+
+Deno.test("a request refused before its body is read gets its answer, then its connection is closed", async () => {
+  using dir = tempDir();
+  await using relay = await startRelay(dir.path, {}, {
+    adjustLimits: withConnections({ closeAfterRefusalMs: 200 }),
+  });
+  // A signed send that declares 2 MiB, over the 1 MiB envelope limit: 413 without reading it.
+  const keys = await generateVaultKeys();
+  const vault = await vaultIdOfKeys(keys);
+  const url = new URL(`/v3/vaults/${vault}/envelopes`, relay.url);
+  const body = new Uint8Array(2 * 1024 * 1024);
+  const headers = new Headers({ ...PROTOCOL_3, "x-vaultmesh-device": "big" });
+  await signRequest({ method: "POST", url, headers, body }, {
+    privateKey: keys.privateKey,
+    keyid: vault,
+  });
+  const head = [`POST ${url.pathname} HTTP/1.1`, `host: ${url.host}`]
+    .concat([...headers].map(([name, value]) => `${name}: ${value}`))
+    .concat([`content-length: ${body.byteLength}`, "", ""]).join("\r\n");
+  const conn = await connect(relay.url);
+  await conn.write(new TextEncoder().encode(head));
+  // The client keeps sending its body, a chunk every 50 ms, as a flood of slow bodies does.
+  const chunk = new Uint8Array(16 * 1024);
+  const trickle = setInterval(() => conn.write(chunk).catch(() => {}), 50);
+  try {
+    const buffer = new Uint8Array(4096);
+    const first = await conn.read(buffer);
+    const answer = new TextDecoder().decode(buffer.subarray(0, first ?? 0));
+    assert.match(answer, /^HTTP\/1\.1 413 /, "the answer arrives first");
+    assert.match(answer, /connection: close/i);
+    assert.equal(await closedWithin(conn, 5000), true, "then the relay closes the connection");
+  } finally {
+    clearInterval(trickle);
+  }
+});

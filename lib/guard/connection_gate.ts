@@ -32,6 +32,8 @@ export interface GateLimits {
   readonly maxHeadBytes: number;
   /** Bytes the copy buffers of every connection may grow by, together. */
   readonly pumpBufferBytes: number;
+  /** Time from a refusal's answer (`Connection: close`) to closing its connection. */
+  readonly closeAfterRefusalMs: number;
 }
 
 /** What the gate holds now. */
@@ -201,7 +203,28 @@ export class ConnectionGate {
       if (connection.inFlight === 0 && connection.socket === "none") this.#wait(connection);
     });
     const remoteAddr = connection.outer.remoteAddr as Deno.NetAddr;
-    return this.#options.handler(request, { remoteAddr, completed: info.completed });
+    const response = this.#options.handler(request, { remoteAddr, completed: info.completed });
+    return response instanceof Promise
+      ? response.then((answer) => this.#closingAfter(answer, connection, info))
+      : this.#closingAfter(response, connection, info);
+  }
+
+  /**
+   * A refusal that leaves the rest of the body unread says `Connection: close`; the HTTP server
+   * would still read (and drop) whatever the client keeps sending, so the connection is closed
+   * shortly after the answer went out instead (`closeAfterRefusalMs`).
+   */
+  #closingAfter(
+    response: Response,
+    connection: Connection,
+    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+  ): Response {
+    if (response.headers.get("connection")?.toLowerCase() === "close") {
+      info.completed.catch(() => {}).finally(() => {
+        setTimeout(() => this.#close(connection), this.#options.limits.closeAfterRefusalMs);
+      });
+    }
+    return response;
   }
 
   #wait(connection: Connection): void {

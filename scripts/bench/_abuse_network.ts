@@ -13,6 +13,7 @@ import {
   signatureBase,
 } from "../../lib/protocol/signature_base.ts";
 import { fixed } from "./_load.ts";
+import { openFileLimit } from "../../lib/guard/fd_budget.ts";
 import {
   ATTACKER,
   attackerAddress,
@@ -303,7 +304,13 @@ export async function slowBodies(context: AttackContext, row: Row): Promise<void
   const addresses = Math.min(64, count);
   const size = MiB;
   await using dir = scratchDir();
-  await using target = await startTarget({ dir: dir.path });
+  // The relay's descriptor budget as a service has it (the systemd unit passes the limit), not the
+  // 1024 a relay run from source assumes: a small budget would refuse most of the bodies itself.
+  const limit = openFileLimit();
+  await using target = await startTarget({
+    dir: dir.path,
+    flags: limit === undefined ? [] : ["--max-open-files", String(limit)],
+  });
   const idle = await settle(target);
   const digest = await contentDigest(new Uint8Array(size));
   const vaults = await Promise.all(Array.from({ length: addresses }, async () => {

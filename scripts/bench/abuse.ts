@@ -62,7 +62,8 @@ const DESCRIPTIONS: Record<string, string> = {
     "--mode stateless; 31 authenticated sockets stop reading, one sender keeps 2 MiB in flight",
   "slow-readers-stored": "store-and-forward; the same slow readers and sender",
   "partial-frames": "256 unauthenticated sockets announce a 64 MiB frame and send up to 4 MiB",
-  "slow-bodies": "4096 signed 1 MiB sends from 64 addresses; bodies trickle, last byte never sent",
+  "slow-bodies":
+    "4096 signed 1 MiB sends from 64 addresses; bodies trickle, last byte never sent; --max-open-files as the service's limit",
   "slowloris": "1000 connections send their request headers one byte a second",
   "p2p-connections": "one peer dials 1000 libp2p connections from one address, retrying refusals",
   "p2p-rendezvous": "10 peers register under 1000 namespaces each with ~63 KB records",
