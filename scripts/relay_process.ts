@@ -9,6 +9,12 @@ import manifest from "../deno.json" with { type: "json" };
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
+/** A TCP port on 127.0.0.1 that was free a moment ago (the config reserves 0 for "off"). */
+export function freePort(): number {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  return listener.addr.port;
+}
+
 /** The `deno run` permission flags of the `start` task. */
 export function startTaskPermissions(): string[] {
   return manifest.tasks.start.split(/\s+/).filter((word) => word.startsWith("--allow-"));

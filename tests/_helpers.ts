@@ -7,6 +7,7 @@ import { type Config, defaultConfig } from "../lib/config/mod.ts";
 import { Relay, type RelayOptions } from "../lib/relay.ts";
 import type { Clock } from "../lib/clock.ts";
 import { generateVaultKeys, RelayClient } from "../lib/client/mod.ts";
+import { type RelayProcess, spawnRelay } from "../scripts/relay_process.ts";
 
 /**
  * Removes a folder, retrying briefly while a process that just exited (e.g. Chromium's helper
@@ -49,6 +50,22 @@ export function startRelay(
     }),
     options,
   );
+}
+
+/**
+ * A relay child process (`main.ts` with the start task's permissions and V8 flags) on
+ * 127.0.0.1:0 with a database in `dir` and p2p off, and `flags` besides.
+ */
+export function spawnTestRelay(dir: string, flags: readonly string[] = []): Promise<RelayProcess> {
+  return spawnRelay([
+    "--listen",
+    "127.0.0.1:0",
+    "--db",
+    `${dir}/relay.db`,
+    "--p2p-port",
+    "0",
+    ...flags,
+  ]);
 }
 
 /** Protocol-3 request headers. */
@@ -104,6 +121,23 @@ export async function rawRequest(
   } finally {
     conn.close();
   }
+}
+
+/**
+ * An in-process relay with a 1 h TTL on `clock`, whose expiry sweep runs on the hour (or when
+ * the test runs {@linkcode sweepOf} it).
+ */
+export function startHourlyRelay(
+  dir: string,
+  clock: Clock,
+  overrides: Partial<Config> = {},
+): Promise<Relay> {
+  return startRelay(dir, { ttlHours: 1, ...overrides }, sweepingEvery(3600_000, { clock }));
+}
+
+/** The relay's expiry sweep (store-and-forward), to run it directly. */
+export function sweepOf(relay: Relay): () => Promise<number> {
+  return (relay.mode as unknown as { sweep(): Promise<number> }).sweep;
 }
 
 /** Relay options that sweep expired envelopes every `ms` milliseconds (with `clock`, if given). */

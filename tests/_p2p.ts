@@ -18,14 +18,7 @@ import { type P2pLimits, p2pLimits } from "../lib/limits.ts";
 import { type P2pNode, startP2pNode } from "../lib/p2p/node.ts";
 import { readFields } from "../lib/p2p/protobuf.ts";
 import { Database } from "../lib/store/database.ts";
-
-/** A TCP port on 127.0.0.1 that was free a moment ago (the config reserves 0 for "off"). */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
+import { freePort } from "../scripts/relay_process.ts";
 
 /** Options of {@linkcode createPeer}. */
 export interface PeerOptions {

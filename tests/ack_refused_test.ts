@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { type RelayClient, RelayError } from "../lib/client/mod.ts";
 import { ManualClock } from "../lib/clock.ts";
 import type { Relay } from "../lib/relay.ts";
-import { bytes, startRelay, sweepingEvery, tempDir, vaultDevices } from "./_helpers.ts";
+import { bytes, startHourlyRelay, startRelay, sweepOf, tempDir, vaultDevices } from "./_helpers.ts";
 
 const HOUR = 3600_000;
 
@@ -158,12 +158,8 @@ Deno.test("an ack refused because the vault's replay cache is full changes nothi
 Deno.test("a purged vault keeps its seq counter through the expiry sweep; only an idle one is forgotten", async () => {
   using dir = tempDir();
   const clock = new ManualClock();
-  await using relay = await startRelay(
-    dir.path,
-    { ttlHours: 1 },
-    sweepingEvery(3600_000, { clock }),
-  );
-  const sweep = (relay.mode as unknown as { sweep(): Promise<number> }).sweep;
+  await using relay = await startHourlyRelay(dir.path, clock);
+  const sweep = sweepOf(relay);
   const [sender, reader] = await vaultDevices(relay.url, ["sender", "reader"], { clock });
   for (let i = 0; i < 3; i++) await sender!.send(bytes(`m${i + 1}`));
   assert.deepEqual(await seqs(reader!), [1, 2, 3]);

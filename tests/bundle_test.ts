@@ -21,7 +21,7 @@ import {
   bundleRelay,
   type RelayBundle,
 } from "../scripts/package/bundle.ts";
-import { startTaskV8Flags } from "../scripts/relay_process.ts";
+import { freePort, startTaskV8Flags } from "../scripts/relay_process.ts";
 import { executableTarget } from "../scripts/package/denort.ts";
 import { humanSize } from "../scripts/package/download_page.ts";
 import { REPO_ROOT, run, tool } from "./_package_helpers.ts";
@@ -61,13 +61,6 @@ function sandboxEnv(dir: string): Record<string, string> {
     DENO_DIR: join(dir, ".deno-dir"),
     NO_COLOR: "1",
   };
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
 }
 
 /** Relay flags for one run: loopback, a database in the folder, libp2p on `p2pPort`. */

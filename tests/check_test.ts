@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { runCheck } from "../lib/cli/check.ts";
 import { parseCommand } from "../lib/config/mod.ts";
-import { relayCommand } from "../scripts/relay_process.ts";
+import { freePort, relayCommand } from "../scripts/relay_process.ts";
 import { startRelay, tempDir } from "./_helpers.ts";
 
 /** A server that looks like a relay from afar but answers /health with the wrong shape. */
@@ -78,10 +78,7 @@ Deno.test("check fails the health step against a server with the wrong /health s
 });
 
 Deno.test("check fails when nothing listens", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  const { ok, lines } = await check(`http://127.0.0.1:${port}`);
+  const { ok, lines } = await check(`http://127.0.0.1:${freePort()}`);
   assert.equal(ok, false);
   assert.match(lines[0]!, /^FAIL health and protocol: .*(refused|connect)/i);
 });

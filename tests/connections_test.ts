@@ -5,9 +5,8 @@
  */
 import assert from "node:assert/strict";
 import type { Limits } from "../lib/limits.ts";
-import { spawnRelay } from "../scripts/relay_process.ts";
 import { generateVaultKeys, signRequest, vaultIdOfKeys } from "../lib/client/mod.ts";
-import { PROTOCOL_3, startRelay, tempDir, vaultDevices } from "./_helpers.ts";
+import { PROTOCOL_3, spawnTestRelay, startRelay, tempDir, vaultDevices } from "./_helpers.ts";
 
 function withConnections(changes: Partial<Limits["connections"]>) {
   return (limits: Limits): Limits => ({
@@ -122,13 +121,7 @@ Deno.test({
   ignore: !await hasPrlimit(),
   async fn() {
     using dir = tempDir();
-    await using relay = await spawnRelay([
-      "--listen",
-      "127.0.0.1:0",
-      "--db",
-      `${dir.path}/relay.db`,
-      "--p2p-port",
-      "0",
+    await using relay = await spawnTestRelay(dir.path, [
       "--rate-limit-ip",
       "0",
     ]);

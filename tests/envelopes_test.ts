@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { RelayError } from "../lib/client/mod.ts";
 import { ManualClock } from "../lib/clock.ts";
-import { bytes, startRelay, sweepingEvery, tempDir, text, vaultDevices } from "./_helpers.ts";
+import {
+  bytes,
+  startHourlyRelay,
+  startRelay,
+  sweepOf,
+  tempDir,
+  text,
+  vaultDevices,
+} from "./_helpers.ts";
 
 const HOUR = 3600_000;
 
@@ -134,17 +142,13 @@ Deno.test("expired envelopes are never served, even before the sweeper runs", as
 Deno.test("the expiry sweeper deletes expired envelopes, frees their bytes and forgets idle vaults", async () => {
   using dir = tempDir();
   const clock = new ManualClock();
-  await using relay = await startRelay(
-    dir.path,
-    { ttlHours: 1 },
-    sweepingEvery(3600_000, { clock }),
-  );
+  await using relay = await startHourlyRelay(dir.path, clock);
   const [laptop, phone] = await vaultDevices(relay.url, ["laptop", "phone"], { clock });
   for (let i = 0; i < 3; i++) await laptop!.send(bytes("x".repeat(100)));
   clock.advance(HOUR / 2);
   await phone!.usage();
   clock.advance(HOUR / 2 + 1);
-  const sweep = (relay.mode as unknown as { sweep(): Promise<number> }).sweep;
+  const sweep = sweepOf(relay);
   assert.equal(await sweep(), 3);
   const usage = await phone!.usage();
   assert.equal(usage.envelopes, 0);

@@ -2,7 +2,15 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { RelayError } from "../lib/client/mod.ts";
 import { ManualClock } from "../lib/clock.ts";
-import { bytes, startRelay, sweepingEvery, tempDir, text, vaultDevices } from "./_helpers.ts";
+import {
+  bytes,
+  startHourlyRelay,
+  startRelay,
+  sweepOf,
+  tempDir,
+  text,
+  vaultDevices,
+} from "./_helpers.ts";
 import { mountTmpfs, TMPFS_UNAVAILABLE } from "./_tmpfs.ts";
 
 Deno.test("a full disk answers 507 storage_full to writes while reads keep working and nothing is lost", async () => {
@@ -74,8 +82,8 @@ Deno.test({
   async fn() {
     await using disk = await mountTmpfs(4096);
     const clock = new ManualClock();
-    const config = { rateLimitVault: null, rateLimitIp: null, ttlHours: 1 };
-    const relay = await startRelay(disk.path, config, sweepingEvery(3600_000, { clock }));
+    const unlimited = { rateLimitVault: null, rateLimitIp: null };
+    const relay = await startHourlyRelay(disk.path, clock, unlimited);
     try {
       const [laptop, phone] = await vaultDevices(relay.url, ["laptop", "phone"], { clock });
       const [other] = await vaultDevices(relay.url, ["other"], { clock });
@@ -107,8 +115,9 @@ Deno.test({
 
       // The sweep meets the full disk too; it fails without ending anything and runs again later.
       clock.advance(3600_000 + 1);
-      const sweep = (relay.mode as unknown as { sweep(): Promise<number> }).sweep;
-      await sweep().catch((error) => assert.equal((error as Error).name, "StorageFullError"));
+      await sweepOf(relay)().catch((error) =>
+        assert.equal((error as Error).name, "StorageFullError")
+      );
     } finally {
       // The final checkpoint has no room: the stop still completes.
       await relay.stop();
@@ -117,8 +126,7 @@ Deno.test({
     for (const seq of [2, 3, 4, 5]) assert.ok(seqs.includes(seq), `seq ${seq} kept: ${seqs}`);
 
     disk.unfill();
-    await using again = await startRelay(disk.path, config, sweepingEvery(3600_000, { clock }));
-    const sweep = (again.mode as unknown as { sweep(): Promise<number> }).sweep;
-    assert.ok(await sweep() >= 4, "with room the sweep deletes the expired envelopes");
+    await using again = await startHourlyRelay(disk.path, clock, unlimited);
+    assert.ok(await sweepOf(again)() >= 4, "with room the sweep deletes the expired envelopes");
   },
 });

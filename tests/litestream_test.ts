@@ -18,7 +18,7 @@ import { DatabaseSync } from "node:sqlite";
 import { generateVaultKeys, RelayClient } from "../lib/client/mod.ts";
 import { Database } from "../lib/store/database.ts";
 import { type RelayProcess, spawnRelay } from "../scripts/relay_process.ts";
-import { tempDir } from "./_helpers.ts";
+import { spawnTestRelay, tempDir } from "./_helpers.ts";
 
 const PACKAGED = new URL("../packaging/litestream/", import.meta.url).pathname;
 const LITESTREAM_PACKAGE = "@flydotio/litestream-linux-x64@1.0.1";
@@ -152,13 +152,7 @@ function litestreamLog(dir: string): string {
 }
 
 function startRelay(dir: string): Promise<RelayProcess> {
-  return spawnRelay([
-    "--listen",
-    "127.0.0.1:0",
-    "--db",
-    `${dir}/relay.db`,
-    "--p2p-port",
-    "0",
+  return spawnTestRelay(dir, [
     "--checkpoint",
     "external",
     "--rate-limit-ip",

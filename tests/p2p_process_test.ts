@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { relayCommand, spawnRelay } from "../scripts/relay_process.ts";
+import { freePort, relayCommand, spawnRelay } from "../scripts/relay_process.ts";
 import { tempDir } from "./_helpers.ts";
-import { freePort, waitFor } from "./_p2p.ts";
+import { waitFor } from "./_p2p.ts";
 
 Deno.test("the relay process prints its libp2p multiaddr with the peer id at start", async () => {
   using dir = tempDir();

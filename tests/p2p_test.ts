@@ -5,7 +5,8 @@ import type { Libp2p, Stream } from "@libp2p/interface";
 import type { Config } from "../lib/config/mod.ts";
 import type { Relay } from "../lib/relay.ts";
 import { startRelay, tempDir } from "./_helpers.ts";
-import { createPeer, freePort, HopStatus, reserve, startNode, waitFor } from "./_p2p.ts";
+import { createPeer, HopStatus, reserve, startNode, waitFor } from "./_p2p.ts";
+import { freePort } from "../scripts/relay_process.ts";
 
 const ECHO = "/vaultmesh-test/echo/1.0.0";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { relayCommand, spawnRelay } from "../scripts/relay_process.ts";
-import { tempDir, vaultDevices } from "./_helpers.ts";
+import { freePort, relayCommand, spawnRelay } from "../scripts/relay_process.ts";
+import { spawnTestRelay, tempDir, vaultDevices } from "./_helpers.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -74,14 +74,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
   Deno.test(`the relay process stops on ${signal}, exits 0 and leaves a sound database`, async () => {
     using dir = tempDir();
     const db = `${dir.path}/relay.db`;
-    await using relay = await spawnRelay([
-      "--listen",
-      "127.0.0.1:0",
-      "--db",
-      db,
-      "--p2p-port",
-      "0",
-    ]);
+    await using relay = await spawnTestRelay(dir.path);
     const health = await fetch(`${relay.url}/health`);
     assert.equal((await health.json()).status, "ok");
     const status = await relay.stop(signal);
@@ -134,13 +127,7 @@ function walSize(db: string): number {
 
 Deno.test("the relay process counts signals within the grace period as one stop request", async () => {
   using dir = tempDir();
-  await using relay = await spawnRelay([
-    "--listen",
-    "127.0.0.1:0",
-    "--db",
-    `${dir.path}/relay.db`,
-    "--p2p-port",
-    "0",
+  await using relay = await spawnTestRelay(dir.path, [
     "--log-level",
     "debug",
   ]);
@@ -157,14 +144,7 @@ Deno.test("the relay process counts signals within the grace period as one stop 
 
 Deno.test("the relay process exits 1 at once on a second SIGINT after the grace period", async () => {
   using dir = tempDir();
-  await using relay = await spawnRelay([
-    "--listen",
-    "127.0.0.1:0",
-    "--db",
-    `${dir.path}/relay.db`,
-    "--p2p-port",
-    "0",
-  ]);
+  await using relay = await spawnTestRelay(dir.path);
   // A long poll in flight keeps the graceful stop busy, as a slow client would.
   const [device] = await vaultDevices(relay.url, ["waiting"]);
   const poll = device!.backlog({ wait: 20 }).catch(() => undefined);
@@ -180,13 +160,7 @@ Deno.test("the relay process exits 1 at once on a second SIGINT after the grace 
 for (const mode of ["stateless", "store-and-forward"] as const) {
   Deno.test(`every output line is a JSON record with --log-format json (${mode}, long poll, check)`, async () => {
     using dir = tempDir();
-    const relay = await spawnRelay([
-      "--listen",
-      "127.0.0.1:0",
-      "--db",
-      `${dir.path}/relay.db`,
-      "--p2p-port",
-      "0",
+    const relay = await spawnTestRelay(dir.path, [
       "--mode",
       mode,
       "--log-format",
@@ -323,17 +297,8 @@ Deno.test({
 
 Deno.test("the relay process (start task flags) runs a young-generation collection per 4 MiB of buffers", async () => {
   using dir = tempDir();
-  const port = (() => {
-    using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    return listener.addr.port;
-  })();
-  await using relay = await spawnRelay([
-    "--listen",
-    "127.0.0.1:0",
-    "--db",
-    `${dir.path}/relay.db`,
-    "--p2p-port",
-    "0",
+  const port = freePort();
+  await using relay = await spawnTestRelay(dir.path, [
     "--metrics-listen",
     `127.0.0.1:${port}`,
   ]);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { generateVaultKeys, RelayClient } from "../lib/client/mod.ts";
 import { parseTrustedProxies } from "../lib/guard/client_address.ts";
-import { relayCommand } from "../scripts/relay_process.ts";
+import { freePort, relayCommand } from "../scripts/relay_process.ts";
 import { bytes, rawRequest, startRelay, tempDir, text } from "./_helpers.ts";
 
 const NGINX = ["/usr/sbin/nginx", "/usr/bin/nginx"].find((path) => {
@@ -14,13 +14,6 @@ const NGINX = ["/usr/sbin/nginx", "/usr/bin/nginx"].find((path) => {
 const SKIP = NGINX === undefined ? " (skipped: nginx is not installed; .ci/run installs it)" : "";
 
 const PACKAGED = new URL("../packaging/proxy/", import.meta.url).pathname;
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
 
 async function run(command: string, args: string[]): Promise<void> {
   const output = await new Deno.Command(command, { args, stdout: "piped", stderr: "piped" })

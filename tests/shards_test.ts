@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { generateVaultKeys, RelayClient, RelayError, type RelaySocket } from "../lib/client/mod.ts";
 import { defaultConfig, parseCommand } from "../lib/config/mod.ts";
-import { type RelayProcess, spawnRelay } from "../scripts/relay_process.ts";
+import { freePort, type RelayProcess, spawnRelay } from "../scripts/relay_process.ts";
 import type { Relay } from "../lib/relay.ts";
 import { startRelay, tempDir } from "./_helpers.ts";
 
@@ -40,13 +40,6 @@ const SHARDS = ["relay-1", "relay-2", "relay-3"] as const;
 const EXAMPLE_ADDRESSES = ["10.0.1.11:3030", "10.0.1.12:3030", "10.0.1.13:3030"];
 /** Operations in flight at once from the test's clients (sends, socket handshakes, usage reads). */
 const CONCURRENCY = 40;
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
 
 /** Runs `work` for each item, at most `limit` at a time; results in item order. */
 async function pooled<T, R>(

@@ -16,6 +16,7 @@ import manifest from "../deno.json" with { type: "json" };
 import { denoDir } from "../scripts/package/denort.ts";
 import { REPO_ROOT, run } from "./_package_helpers.ts";
 import { tempDir } from "./_helpers.ts";
+import { freePort } from "../scripts/relay_process.ts";
 
 const REGISTRY = "registry.npmjs.org";
 const MISSING = "@logtape";
@@ -114,9 +115,7 @@ Deno.test("deno task --quiet start prints only the relay's own output on a first
 
 Deno.test("deno task --quiet start still prints Deno's error when a package cannot be downloaded", async () => {
   using dir = tempDir();
-  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const registry = `http://127.0.0.1:${closed.addr.port}/`;
-  closed.close();
+  const registry = `http://127.0.0.1:${freePort()}/`;
   const result = await run(Deno.execPath(), {
     args: ["task", "--quiet", "start", "--version"],
     env: environment(join(dir.path, "empty-deno-dir"), {

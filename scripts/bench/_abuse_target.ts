@@ -7,7 +7,7 @@
  * @module
  */
 import { type RelayProcess, spawnRelay } from "../relay_process.ts";
-import { freePort } from "./footprint.ts";
+import { freePort } from "../relay_process.ts";
 import { residentBytes } from "./_load.ts";
 
 /** Memory the relay child may use before the kernel kills it (its own cgroup). */

@@ -9,17 +9,14 @@
  * @module
  */
 import { bundleRelay } from "../package/bundle.ts";
-import { relayCommand, startTaskPermissions, startTaskV8Flags } from "../relay_process.ts";
+import {
+  freePort,
+  relayCommand,
+  startTaskPermissions,
+  startTaskV8Flags,
+} from "../relay_process.ts";
 import { fixed, percentile, report } from "./_load.ts";
 import { processMemory } from "./_memory.ts";
-
-/** A port that was free a moment ago on 127.0.0.1. */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
 
 async function drainLines(stream: ReadableStream<Uint8Array>, lines: string[]): Promise<void> {
   let pending = "";

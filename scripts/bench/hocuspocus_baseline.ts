@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { freePort } from "./footprint.ts";
+import { freePort } from "../relay_process.ts";
 import { baselineArgs, fixed, report, residentBytes, stopBaseline } from "./_load.ts";
 
 /** The version checked in the npm package list; pinned so runs compare. */

@@ -17,7 +17,12 @@
  * @module
  */
 import { generateVaultKeys, RelayClient, RelayError } from "../../lib/client/mod.ts";
-import { collectLines, startTaskPermissions, startTaskV8Flags } from "../relay_process.ts";
+import {
+  collectLines,
+  freePort,
+  startTaskPermissions,
+  startTaskV8Flags,
+} from "../relay_process.ts";
 import { fixed, report, UNLIMITED } from "./_load.ts";
 import {
   type CgroupMemoryStats,
@@ -26,7 +31,6 @@ import {
   memoryCgroupUnavailable,
   processMemory,
 } from "./_memory.ts";
-import { freePort } from "./footprint.ts";
 import { openFileLimit } from "../../lib/guard/fd_budget.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;

@@ -14,7 +14,8 @@ import { circuitRelayTransport } from "@libp2p/circuit-relay-v2";
 import type { Libp2p } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
 import { type RelayProcess, spawnRelay } from "../relay_process.ts";
-import { freePort, startOnce } from "./footprint.ts";
+import { startOnce } from "./footprint.ts";
+import { freePort } from "../relay_process.ts";
 import { fixed, report } from "./_load.ts";
 
 const SINK = "/vaultmesh-bench/sink/1.0.0";

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { freePort } from "./footprint.ts";
+import { freePort } from "../relay_process.ts";
 import { baselineArgs, fixed, report, stopBaseline } from "./_load.ts";
 
 const MAGIC = 0x9e79bc40;
