@@ -8,7 +8,6 @@
  * @module
  */
 import { ProtocolError } from "../protocol/errors.ts";
-import { scavenging } from "./scavenge_pacer.ts";
 
 /** Bytes held for one request or one socket send; released all at once. */
 export interface BudgetHold {
@@ -32,8 +31,12 @@ export class ByteBudget {
   constructor(
     /** Most bytes held at once. */
     readonly capacity: number,
-    /** Called each time the budget refuses bytes, for metrics. */
-    private readonly onRefused: () => void = () => {},
+    private readonly hooks: {
+      /** Called each time the budget refuses bytes, for metrics. */
+      readonly onRefused?: () => void;
+      /** Called with the bytes of each grant: client data now in memory. */
+      readonly onTaken?: (bytes: number) => void;
+    } = {},
   ) {
     this.perAddress = Math.ceil(capacity / 4);
   }
@@ -50,7 +53,7 @@ export class ByteBudget {
       take: (bytes) => {
         const fromAddress = this.#byAddress.get(address) ?? 0;
         if (this.#used + bytes > this.capacity || fromAddress + bytes > this.perAddress) {
-          this.onRefused();
+          this.hooks.onRefused?.();
           const scope = this.#used + bytes > this.capacity ? "" : " for this address";
           throw new ProtocolError(
             "busy",
@@ -61,7 +64,7 @@ export class ByteBudget {
         this.#used += bytes;
         this.#byAddress.set(address, fromAddress + bytes);
         held += bytes;
-        scavenging.made(bytes);
+        this.hooks.onTaken?.(bytes);
       },
       release: () => {
         if (held === 0) return;

@@ -4,7 +4,7 @@ import { ProtocolError } from "../protocol/errors.ts";
 
 Deno.test("a byte budget refuses what does not fit with 503 busy and frees what a hold took", () => {
   let refused = 0;
-  const budget = new ByteBudget(100, () => refused++);
+  const budget = new ByteBudget(100, { onRefused: () => refused++ });
   // Four addresses, each with its quarter: 25 bytes.
   const first = budget.hold("a");
   first.take(25);

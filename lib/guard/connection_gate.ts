@@ -74,6 +74,8 @@ class Connection {
   deadline = 0;
   upstream: Deno.TcpConn | undefined;
   closed = false;
+  /** Set once a refusal was answered: closes the connection soon after. */
+  closeTimer: ReturnType<typeof setTimeout> | undefined;
   /** The client's address as per-address limits count it (an IPv6 /64 is one). */
   readonly address: string;
 
@@ -221,7 +223,11 @@ export class ConnectionGate {
   ): Response {
     if (response.headers.get("connection")?.toLowerCase() === "close") {
       info.completed.catch(() => {}).finally(() => {
-        setTimeout(() => this.#close(connection), this.#options.limits.closeAfterRefusalMs);
+        if (connection.closed || connection.closeTimer !== undefined) return;
+        connection.closeTimer = setTimeout(
+          () => this.#close(connection),
+          this.#options.limits.closeAfterRefusalMs,
+        );
       });
     }
     return response;
@@ -290,6 +296,7 @@ export class ConnectionGate {
   #close(connection: Connection): void {
     if (connection.closed) return;
     connection.closed = true;
+    clearTimeout(connection.closeTimer);
     this.#table.remove(connection);
     try {
       connection.outer.close();

@@ -14,6 +14,7 @@ import type { AuthHooks } from "../http/authenticate.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import { TokenBuckets } from "./rate_limit.ts";
 import { ByteBudget } from "./byte_budget.ts";
+import { scavenging } from "./scavenge_pacer.ts";
 import { addressKey, clientAddress } from "./client_address.ts";
 import { LongPolls } from "./long_polls.ts";
 import { ProtocolError } from "../protocol/errors.ts";
@@ -58,7 +59,11 @@ export function createOperations(
     verified: (caller) => chargeVault(caller.vaultId),
     failed: (code) => metrics.authFailure(code),
   };
-  const memory = new ByteBudget(limits.memory.requestBytes, () => metrics.limited("memory"));
+  const memory = new ByteBudget(limits.memory.requestBytes, {
+    onRefused: () => metrics.limited("memory"),
+    // Request bodies and socket sends are the buffers clients make; the pacer frees them.
+    onTaken: (bytes) => scavenging.made(bytes),
+  });
   const routerHooks: RouterHooks = {
     admit: (request, info, kind) => admission.admit(request, info, kind),
     hold: (request, info) =>
