@@ -274,7 +274,7 @@ export interface ConnectionLimits {
   /** Time a socket's peer has to complete a close the relay started; then its TCP connection
    * is torn down. */
   readonly socketTeardownMs: number;
-  /** Time from an answer that refuses a request without reading its body (`Connection: close`)
+  /** Time from an error answer to a request whose body was not read whole (`Connection: close`)
    * to closing the connection, so the rest of the body is not read. */
   readonly closeAfterRefusalMs: number;
   /** Bytes the gate's copy buffers (1 KiB each to start, up to 64 KiB on a busy connection) may

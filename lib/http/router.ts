@@ -101,6 +101,17 @@ function protocolMismatch(request: Request): ProtocolError {
   );
 }
 
+/**
+ * Whether `request` comes with a body nothing read (`readBody` answers a body it stopped reading
+ * with `Connection: close` itself).
+ */
+function hasUntouchedBody(request: Request): boolean {
+  // HTTP/1.1 frames a body with one of these (Deno gives a bodiless DELETE an empty stream).
+  const length = Number(request.headers.get("content-length") ?? 0);
+  const declared = length > 0 || request.headers.has("transfer-encoding");
+  return declared && request.body !== null && !request.bodyUsed;
+}
+
 function withStandardHeaders(response: Response, shardName: string | undefined): Response {
   // A WebSocket upgrade's headers are immutable; its handshake already carries what it needs.
   if (response.status === 101) return response;
@@ -185,6 +196,10 @@ export class Router {
       matched.hold.release();
     }
     this.hooks.observe?.(matched.route, response.status);
+    if (response.status >= 400 && hasUntouchedBody(request)) {
+      // Refused without reading the body: the client is asked to close, not to send it on.
+      response.headers.set("connection", "close");
+    }
     return withStandardHeaders(response, this.options.shardName);
   }
 

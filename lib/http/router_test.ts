@@ -258,3 +258,25 @@ Deno.test("router tells its observer the route pattern and status of each answer
     "/crash 500",
   ]);
 });
+
+Deno.test("router asks the client to close when it refuses a request whose body it did not read", async () => {
+  const readsBody = new Router()
+    .add("POST", "/read-then-refuse", async ({ request }) => {
+      await request.arrayBuffer();
+      throw new ProtocolError("bad_json", "Expected an object");
+    });
+  const post = (path: string) =>
+    new Request(`http://relay.test${path}`, {
+      method: "POST",
+      headers: { ...V3, "content-length": "10" },
+      body: "0123456789",
+    });
+  const unread = await router().handle(post("/nowhere"), INFO);
+  assert.equal(unread.status, 404);
+  assert.equal(unread.headers.get("connection"), "close", "a refused, unread body");
+  const read = await readsBody.handle(post("/read-then-refuse"), INFO);
+  assert.equal(read.status, 400);
+  assert.equal(read.headers.get("connection"), null, "the body was read whole");
+  const bodiless = await router().handle(request("DELETE", "/nowhere"), INFO);
+  assert.equal(bodiless.headers.get("connection"), null, "no body at all");
+});
