@@ -59,7 +59,7 @@ function cacheFull(scope: string): ProtocolError {
  * forgetting a live nonce, which would allow a replay.
  *
  * Two different nonces are taken for one only if their 64-bit fingerprints collide, which the
- * per-process random key makes a matter of chance (about 1 in 10^8 per request at the total),
+ * per-process random key makes a matter of chance (500 000 held: 1 in 3.7·10^13 per request),
  * not of choice: the request is then refused as a replay and the client signs it again.
  */
 export class NonceCache {
