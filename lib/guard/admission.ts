@@ -101,13 +101,26 @@ export class Admission {
   ): () => void {
     this.#checkHeaders(request.headers);
     const key = addressKey(clientAddress(request, info, this.limits.trustedProxies).hostname);
-    if (kind === "counted") this.#checkInFlight(key);
+    if (kind === "instant") {
+      this.#chargeRate(key);
+      return () => {};
+    }
+    // In-flight first: a request refused for it spends none of the address's rate.
+    this.#checkInFlight(key);
+    this.#chargeRate(key);
+    return this.#takeSlot(key);
+  }
+
+  #chargeRate(key: string): void {
     const taken = this.#buckets?.take(key);
     if (taken && !taken.allowed) {
       this.#onLimited("address_rate");
       throw rateLimited("address", taken.retryAfterSeconds);
     }
-    if (kind === "instant") return () => {};
+  }
+
+  /** Takes an in-flight slot for `key`; returns its release, safe to call more than once. */
+  #takeSlot(key: string): () => void {
     this.#total++;
     this.#inFlight.set(key, (this.#inFlight.get(key) ?? 0) + 1);
     let released = false;
