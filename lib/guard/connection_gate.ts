@@ -8,11 +8,13 @@
  * - A descriptor budget: a connection still sending its request head costs 1 descriptor; once
  *   handed to `Deno.serve` (over loopback) it costs 3. At the budget a connection is dropped to
  *   let a new one in: one of the address holding the most if it holds more than the newcomer's,
- *   else the oldest without a complete request head or the oldest unauthenticated socket (see
- *   `ConnectionTable.victim`), so a fresh honest client gets in.
+ *   else one without a complete request head or an unauthenticated socket of the most crowded
+ *   address (see `ConnectionTable.victim`), so a fresh honest client gets in.
  * - A head deadline: a connection that has not sent a complete request head within it is closed;
  *   after each answer an idle keep-alive connection gets the same deadline for its next request.
  * - A socket the relay closed is torn down at the TCP level if its peer ignores the close.
+ * - An answer with `Connection: close` (an error to a request whose body was not read whole)
+ *   closes its connection shortly after, so a refused body is never read on.
  * Handlers see the client's own address in `info.remoteAddr`, not the loopback hop.
  *
  * @module
@@ -212,9 +214,9 @@ export class ConnectionGate {
   }
 
   /**
-   * A refusal that leaves the rest of the body unread says `Connection: close`; the HTTP server
-   * would still read (and drop) whatever the client keeps sending, so the connection is closed
-   * shortly after the answer went out instead (`closeAfterRefusalMs`).
+   * An error answer to a request whose body was not read whole says `Connection: close` (the
+   * router sets it); the HTTP server would still read (and drop) whatever the client keeps
+   * sending, so the connection is closed shortly after the answer went out (`closeAfterRefusalMs`).
    */
   #closingAfter(
     response: Response,
