@@ -83,7 +83,9 @@ export interface SocketLimits {
 export interface MemoryLimits {
   /**
    * Request bodies being read and sends waiting for their commit, over HTTP and sockets, in
-   * bytes. Beyond it: 503 / socket error `busy` with `Retry-After: 1`.
+   * bytes. Beyond it: 503 / socket error `busy` with `Retry-After: 1`. A connection's first
+   * request whose `Content-Length` does not fit is refused by the gate before the HTTP server
+   * sees it, so a flood of large bodies costs no more than its connections.
    */
   readonly requestBytes: number;
   /**

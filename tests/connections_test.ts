@@ -96,7 +96,9 @@ Deno.test("at the descriptor budget an address holding the most connections make
 
 Deno.test("a socket whose peer ignores the relay's close is torn down at the TCP level", async () => {
   using dir = tempDir();
-  await using relay = await startRelay(dir.path, {}, {
+  await using relay = await startRelay(dir.path, {
+    metricsListen: { hostname: "127.0.0.1", port: 0 },
+  }, {
     adjustLimits: (limits) => ({
       ...withConnections({ socketTeardownMs: 300 })(limits),
       socket: { ...limits.socket, authTimeoutMs: 300 },
@@ -197,4 +199,34 @@ Deno.test("a request refused before its body is read gets its answer, then its c
   } finally {
     clearInterval(trickle);
   }
+});
+
+Deno.test("a body the memory budget cannot hold is refused at the gate, before anything reads it", async () => {
+  using dir = tempDir();
+  await using relay = await startRelay(dir.path, {
+    metricsListen: { hostname: "127.0.0.1", port: 0 },
+  }, {
+    adjustLimits: (limits) => ({
+      ...withConnections({ closeAfterRefusalMs: 200 })(limits),
+      memory: { ...limits.memory, requestBytes: 1000 },
+    }),
+  });
+  const url = new URL(`/v3/vaults/${"A".repeat(43)}/envelopes`, relay.url);
+  const conn = await connect(relay.url);
+  const head = `POST ${url.pathname} HTTP/1.1\r\nhost: ${url.host}\r\ncontent-length: 4096\r\n\r\n`;
+  await conn.write(new TextEncoder().encode(head));
+  const buffer = new Uint8Array(4096);
+  const answer = new TextDecoder().decode(buffer.subarray(0, await conn.read(buffer) ?? 0));
+  const [top, body] = answer.split("\r\n\r\n");
+  assert.match(top!, /^HTTP\/1\.1 503 /);
+  assert.match(top!, /\r\nretry-after: 1\r\n/i);
+  assert.match(top!, /\r\nconnection: close\r\n/i);
+  assert.match(top!, /\r\ncontent-type: application\/json/i);
+  assert.equal(JSON.parse(body!).error, "busy");
+  assert.equal(await closedWithin(conn, 5000), true, "then the relay closes the connection");
+  const health = await fetch(new URL("/health", relay.url));
+  assert.equal(health.status, 200, "other requests are still answered");
+  await health.body?.cancel();
+  const metrics = await fetch(`http://127.0.0.1:${relay.metricsAddress!.port}/metrics`);
+  assert.match(await metrics.text(), /vaultmesh_relay_rate_limited_total\{limit="memory"\} 1\b/);
 });

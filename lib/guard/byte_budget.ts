@@ -9,6 +9,14 @@
  */
 import { ProtocolError } from "../protocol/errors.ts";
 
+function busy(scope: string): ProtocolError {
+  return new ProtocolError(
+    "busy",
+    `The relay holds its limit of request bytes in memory${scope}; retry shortly`,
+    { retryAfter: 1 },
+  );
+}
+
 /** Bytes held for one request or one socket send; released all at once. */
 export interface BudgetHold {
   /**
@@ -46,20 +54,25 @@ export class ByteBudget {
     return this.#used;
   }
 
+  /**
+   * The refusal a request for `bytes` more would get now from the budget as a whole (the share of
+   * its address aside), or undefined if they would fit.
+   */
+  refusal(bytes: number): ProtocolError | undefined {
+    return this.#used + bytes > this.capacity ? busy("") : undefined;
+  }
+
   /** A new, empty hold on the budget for a request or send from `address` (an address key). */
   hold(address: string): BudgetHold {
     let held = 0;
     return {
       take: (bytes) => {
         const fromAddress = this.#byAddress.get(address) ?? 0;
-        if (this.#used + bytes > this.capacity || fromAddress + bytes > this.perAddress) {
+        const refusal = this.refusal(bytes) ??
+          (fromAddress + bytes > this.perAddress ? busy(" for this address") : undefined);
+        if (refusal) {
           this.hooks.onRefused?.();
-          const scope = this.#used + bytes > this.capacity ? "" : " for this address";
-          throw new ProtocolError(
-            "busy",
-            `The relay holds its limit of request bytes in memory${scope}; retry shortly`,
-            { retryAfter: 1 },
-          );
+          throw refusal;
         }
         this.#used += bytes;
         this.#byAddress.set(address, fromAddress + bytes);

@@ -14,7 +14,11 @@
  *   after each answer an idle keep-alive connection gets the same deadline for its next request.
  * - A socket the relay closed is torn down at the TCP level if its peer ignores the close.
  * - An answer with `Connection: close` (an error to a request whose body was not read whole)
- *   closes its connection shortly after, so a refused body is never read on.
+ *   closes its connection shortly after, and nothing more the client sends is passed on, so a
+ *   refused body is never read on.
+ * - A first request head the relay can refuse at once (`refuseHead`: a body its memory budget
+ *   cannot hold) is answered by the gate itself, so a flood of such requests costs no HTTP
+ *   server connections.
  * Handlers see the client's own address in `info.remoteAddr`, not the loopback hop.
  *
  * @module
@@ -63,6 +67,11 @@ export interface GateOptions {
     info: Deno.ServeHandlerInfo<Deno.NetAddr>,
   ) => Response | Promise<Response>;
   readonly onEvent?: (event: GateEvent) => void;
+  /**
+   * The answer to a request head that can be refused before the HTTP server sees it (the raw
+   * bytes of an HTTP/1.1 answer with `Connection: close`), or undefined to hand it over.
+   */
+  readonly refuseHead?: (head: Uint8Array) => Uint8Array | undefined;
 }
 
 /** How often head deadlines are checked, and the least budget a descriptor error shrinks to. */
@@ -76,6 +85,8 @@ class Connection {
   deadline = 0;
   upstream: Deno.TcpConn | undefined;
   closed = false;
+  /** Set once an answer said `Connection: close`: nothing more the client sends is passed on. */
+  ending = false;
   /** Set once a refusal was answered: closes the connection soon after. */
   closeTimer: ReturnType<typeof setTimeout> | undefined;
   /** The client's address as per-address limits count it (an IPv6 /64 is one). */
@@ -224,6 +235,7 @@ export class ConnectionGate {
     info: Deno.ServeHandlerInfo<Deno.NetAddr>,
   ): Response {
     if (response.headers.get("connection")?.toLowerCase() === "close") {
+      connection.ending = true;
       info.completed.catch(() => {}).finally(() => {
         if (connection.closed || connection.closeTimer !== undefined) return;
         connection.closeTimer = setTimeout(
@@ -317,10 +329,32 @@ export class ConnectionGate {
     }
   }
 
+  /**
+   * Answers `connection` with `answer` itself and closes it `closeAfterRefusalMs` later, reading
+   * nothing more from it: a refusal that costs no HTTP server connection.
+   */
+  async #refuseAtTheGate(connection: Connection, answer: Uint8Array): Promise<void> {
+    connection.ending = true;
+    try {
+      for (let written = 0; written < answer.length;) {
+        written += await connection.outer.write(answer.subarray(written));
+      }
+    } catch {
+      return this.#close(connection);
+    }
+    if (connection.closed) return;
+    connection.closeTimer = setTimeout(
+      () => this.#close(connection),
+      this.#options.limits.closeAfterRefusalMs,
+    );
+  }
+
   /** Reads the first request head, then hands the connection to `Deno.serve`. */
   async #serve(connection: Connection): Promise<void> {
     const head = await readHead(connection.outer, this.#options.limits.maxHeadBytes);
     if (!head || connection.closed) return this.#close(connection);
+    const refusal = this.#options.refuseHead?.(head);
+    if (refusal) return this.#refuseAtTheGate(connection, refusal);
     if (!this.#makeRoom(2, connection.address) || connection.closed) {
       return this.#close(connection);
     }
@@ -346,7 +380,7 @@ export class ConnectionGate {
       return this.#close(connection);
     }
     await Promise.all([
-      pump(connection.outer, upstream, this.#buffers),
+      pump(connection.outer, upstream, this.#buffers, () => connection.ending),
       pump(upstream, connection.outer, this.#buffers),
     ]);
     this.#close(connection);

@@ -14,6 +14,18 @@ function indexOfHeadEnd(bytes: Uint8Array, from: number): number {
   return -1;
 }
 
+/**
+ * The body length a request head declares with `Content-Length` (0 without one, as for a chunked
+ * body, whose length is not known up front), or undefined when the value is not a number.
+ */
+export function declaredBodyLength(head: Uint8Array): number | undefined {
+  const end = indexOfHeadEnd(head, 0);
+  const text = new TextDecoder().decode(end < 0 ? head : head.subarray(0, end));
+  const value = /\r\ncontent-length[ \t]*:[ \t]*([^\r]*)/i.exec(text)?.[1]?.trim();
+  if (value === undefined) return 0;
+  return /^\d{1,15}$/.test(value) ? Number(value) : undefined;
+}
+
 /** Whether `error` is "too many open files" (the process or the system). */
 export function isOutOfDescriptors(error: unknown): boolean {
   return error instanceof Error && /os error 2[34]|Too many open files/.test(error.message);
@@ -51,10 +63,17 @@ export class PumpBuffers {
 }
 
 /**
- * Copies bytes one way until either side ends; the buffer grows with the traffic while `pool`
- * grants the growth, and shrinks (returning it) when the traffic falls.
+ * Copies bytes one way until either side ends, or until `stopped()` (checked after each read) says
+ * the rest is not wanted: the copy then ends without passing on the end of the stream, and what the
+ * peer sends stays in the kernel's buffers. The buffer grows with the traffic while `pool` grants
+ * the growth, and shrinks (returning it) when the traffic falls.
  */
-export async function pump(from: Deno.Conn, to: Deno.Conn, pool: PumpBuffers): Promise<void> {
+export async function pump(
+  from: Deno.Conn,
+  to: Deno.Conn,
+  pool: PumpBuffers,
+  stopped: () => boolean = () => false,
+): Promise<void> {
   let buffer = new Uint8Array(PUMP_BUFFER.min);
   const resize = (length: number) => {
     if (length > buffer.length && !pool.take(length - buffer.length)) return;
@@ -64,6 +83,7 @@ export async function pump(from: Deno.Conn, to: Deno.Conn, pool: PumpBuffers): P
   try {
     while (true) {
       const count = await from.read(buffer);
+      if (stopped()) return;
       if (count === null) break;
       for (let written = 0; written < count;) {
         written += await to.write(buffer.subarray(written, count));

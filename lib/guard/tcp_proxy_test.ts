@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { pump, PumpBuffers } from "./tcp_proxy.ts";
+import { declaredBodyLength, pump, PumpBuffers } from "./tcp_proxy.ts";
 
 /** A connected pair of loopback TCP connections. */
 async function pair(): Promise<[Deno.TcpConn, Deno.TcpConn]> {
@@ -60,4 +60,37 @@ Deno.test("pump buffers grant growth up to their limit and take it back", () => 
   pool.give(2048);
   assert.equal(pool.take(3000), true);
   assert.equal(pool.used, 3000);
+});
+
+Deno.test("a pump told to stop passes on nothing more and leaves the rest unread", async () => {
+  const [source, from] = await pair();
+  const [to, sink] = await pair();
+  let stop = false;
+  const copied = pump(from, to, new PumpBuffers(0), () => stop);
+  const reader = sink.readable.getReader();
+  await source.write(new Uint8Array([1, 2, 3]));
+  assert.deepEqual((await reader.read()).value, new Uint8Array([1, 2, 3]));
+  stop = true;
+  await source.write(new Uint8Array([4, 5, 6]));
+  await copied;
+  to.close(); // the copy did not end the stream: the sink sees only what came before the stop
+  assert.equal((await reader.read()).done, true);
+  for (const conn of [source, from]) conn.close();
+});
+
+const head = (...lines: string[]) =>
+  new TextEncoder().encode(["POST /x HTTP/1.1", "host: relay", ...lines, "", ""].join("\r\n"));
+
+Deno.test("the body length a request head declares", () => {
+  assert.equal(declaredBodyLength(head("content-length: 1048576")), 1048576);
+  assert.equal(declaredBodyLength(head("Content-Length:  12 ")), 12, "any case, spaces");
+  assert.equal(declaredBodyLength(head()), 0, "no body");
+  assert.equal(declaredBodyLength(head("transfer-encoding: chunked")), 0, "length not known");
+  assert.equal(declaredBodyLength(head("content-length: 1e6")), undefined);
+  assert.equal(declaredBodyLength(head("content-length: -1")), undefined);
+  assert.equal(
+    declaredBodyLength(head("x-content-length: 5")),
+    0,
+    "another header's name ending the same",
+  );
 });

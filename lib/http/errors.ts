@@ -32,3 +32,30 @@ export function internalErrorResponse(): Response {
     new ProtocolError("internal", "The relay hit an unexpected error; it has been logged"),
   );
 }
+
+/**
+ * The raw HTTP/1.1 bytes of {@linkcode errorResponse}'s answer with `Connection: close`, for a
+ * refusal written before any HTTP server saw the request (the connection gate's).
+ */
+export function errorAnswerBytes(error: ProtocolError): Uint8Array {
+  const body = new TextEncoder().encode(
+    JSON.stringify({ error: error.code, message: error.message, ...error.details }),
+  );
+  const headers: Record<string, string> = {
+    "content-type": "application/json; charset=utf-8",
+    ...error.headers,
+    ...(error.retryAfter === undefined ? {} : { "retry-after": String(error.retryAfter) }),
+    "connection": "close",
+    "content-length": String(body.length),
+  };
+  let head = `HTTP/1.1 ${error.status || 400} ${REASONS[error.status] ?? ""}\r\n`;
+  for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
+  const bytes = new TextEncoder().encode(`${head}\r\n`);
+  const answer = new Uint8Array(bytes.length + body.length);
+  answer.set(bytes);
+  answer.set(body, bytes.length);
+  return answer;
+}
+
+/** Reason phrases of the statuses the gate answers itself (any other is sent without one). */
+const REASONS: Readonly<Record<number, string>> = { 503: "Service Unavailable" };

@@ -37,6 +37,8 @@ export interface ListenOptions {
     info: Deno.ServeHandlerInfo<Deno.NetAddr>,
   ) => Response | Promise<Response>;
   readonly onGateEvent?: (event: GateEvent) => void;
+  /** Refuses a request head at the gate (see `GateOptions.refuseHead`). */
+  readonly refuseHead?: (head: Uint8Array) => Uint8Array | undefined;
 }
 
 /**
@@ -62,6 +64,7 @@ export function listen(options: ListenOptions): HttpListener {
     limits: gate,
     handler,
     ...(options.onGateEvent ? { onEvent: options.onGateEvent } : {}),
+    ...(options.refuseHead ? { refuseHead: options.refuseHead } : {}),
   });
   return {
     addr: front.addr,
