@@ -1,9 +1,12 @@
 /**
- * JSON responses, and the one place that renders a {@linkcode ProtocolError} as an HTTP answer.
+ * JSON responses, and the one place that renders a {@linkcode ProtocolError} as an HTTP answer:
+ * a `Response`, or the raw bytes the connection gate writes itself.
  *
  * @module
  */
 import { ProtocolError } from "../protocol/errors.ts";
+
+const JSON_TYPE = "application/json; charset=utf-8";
 
 /** A JSON response with the given status. */
 export function jsonResponse(
@@ -12,18 +15,28 @@ export function jsonResponse(
 ): Response {
   return new Response(JSON.stringify(body), {
     status: init.status ?? 200,
-    headers: { "content-type": "application/json; charset=utf-8", ...init.headers },
+    headers: { "content-type": JSON_TYPE, ...init.headers },
   });
+}
+
+/** The JSON body of the error answer to `error`: its code, message and fields. */
+function errorBody(error: ProtocolError): string {
+  return JSON.stringify({ error: error.code, message: error.message, ...error.details });
+}
+
+/** The headers of the error answer to `error`: its own and `Retry-After`. */
+function errorHeaders(error: ProtocolError): Record<string, string> {
+  const headers: Record<string, string> = { ...error.headers };
+  if (error.retryAfter !== undefined) headers["retry-after"] = String(error.retryAfter);
+  return headers;
 }
 
 /** The JSON error response for a {@linkcode ProtocolError}: its status, code, message and fields. */
 export function errorResponse(error: ProtocolError): Response {
-  const headers: Record<string, string> = { ...error.headers };
-  if (error.retryAfter !== undefined) headers["retry-after"] = String(error.retryAfter);
-  return jsonResponse(
-    { error: error.code, message: error.message, ...error.details },
-    { status: error.status || 400, headers },
-  );
+  return new Response(errorBody(error), {
+    status: error.status || 400,
+    headers: { "content-type": JSON_TYPE, ...errorHeaders(error) },
+  });
 }
 
 /** The 500 answer to an unexpected error: no detail of it reaches the client. */
@@ -38,17 +51,15 @@ export function internalErrorResponse(): Response {
  * refusal written before any HTTP server saw the request (the connection gate's).
  */
 export function errorAnswerBytes(error: ProtocolError): Uint8Array {
-  const body = new TextEncoder().encode(
-    JSON.stringify({ error: error.code, message: error.message, ...error.details }),
-  );
+  const body = new TextEncoder().encode(errorBody(error));
   const headers: Record<string, string> = {
-    "content-type": "application/json; charset=utf-8",
-    ...error.headers,
-    ...(error.retryAfter === undefined ? {} : { "retry-after": String(error.retryAfter) }),
+    "content-type": JSON_TYPE,
+    ...errorHeaders(error),
     "connection": "close",
     "content-length": String(body.length),
   };
-  let head = `HTTP/1.1 ${error.status || 400} ${REASONS[error.status] ?? ""}\r\n`;
+  const status = error.status || 400;
+  let head = `HTTP/1.1 ${status} ${REASONS[status] ?? ""}\r\n`;
   for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
   const bytes = new TextEncoder().encode(`${head}\r\n`);
   const answer = new Uint8Array(bytes.length + body.length);
