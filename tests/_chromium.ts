@@ -33,10 +33,19 @@ function flags(profile: string): string[] {
   ];
 }
 
+/**
+ * Chromium's environment: its temporary files (the singleton socket's folder) go into the profile,
+ * which the test removes, instead of being left in /tmp when Chromium is killed.
+ */
+function env(profile: string): Record<string, string> {
+  return { TMPDIR: profile };
+}
+
 /** Runs Chromium to completion (e.g. `--screenshot`, `--dump-dom`) with a fresh profile. */
 export async function runChromium(args: string[], profile: string): Promise<Deno.CommandOutput> {
   return await new Deno.Command(CHROMIUM!, {
     args: [...flags(profile), ...args],
+    env: env(profile),
     stdout: "piped",
     stderr: "piped",
     signal: AbortSignal.timeout(60_000),
@@ -47,6 +56,7 @@ export async function runChromium(args: string[], profile: string): Promise<Deno
 export function spawnChromium(url: string, profile: string): Deno.ChildProcess {
   return new Deno.Command(CHROMIUM!, {
     args: [...flags(profile), "--remote-debugging-port=0", url],
+    env: env(profile),
     stdout: "null",
     stderr: "null",
   }).spawn();
