@@ -32,8 +32,6 @@ import { fdBudget } from "./guard/fd_budget.ts";
 import { type HttpListener, listen } from "./http/listen.ts";
 import { NO_LIFECYCLE } from "./guard/socket_lifecycle.ts";
 import { authorityOf } from "./protocol/signature_base.ts";
-import { declaredBodyLength } from "./guard/tcp_proxy.ts";
-import { errorAnswerBytes } from "./http/errors.ts";
 
 const log = getLogger([LOG_CATEGORY, "relay"]);
 
@@ -211,15 +209,7 @@ export class Relay implements AsyncDisposable {
         },
         handler: (request, info) => api.handle(request, info),
         onGateEvent: (event) => metrics.limited(event),
-        refuseHead: (head) => {
-          const declared = declaredBodyLength(head);
-          // A body too large for any route is the router's to refuse (413), not the budget's.
-          if (!declared || declared > config.maxEnvelope) return undefined;
-          const refusal = operations.memory.refusal(declared);
-          if (!refusal) return undefined;
-          metrics.limited("memory");
-          return errorAnswerBytes(refusal);
-        },
+        refuseHead: operations.refuseHead,
       });
       const tableSizes = () => ({
         connections: server.stats()?.connections,

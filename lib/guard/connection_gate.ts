@@ -227,7 +227,7 @@ export class ConnectionGate {
   /**
    * An error answer to a request whose body was not read whole says `Connection: close` (the
    * router sets it); the HTTP server would still read (and drop) whatever the client keeps
-   * sending, so the connection is closed shortly after the answer went out (`closeAfterRefusalMs`).
+   * sending, so the connection ends once the answer went out.
    */
   #closingAfter(
     response: Response,
@@ -236,15 +236,21 @@ export class ConnectionGate {
   ): Response {
     if (response.headers.get("connection")?.toLowerCase() === "close") {
       connection.ending = true;
-      info.completed.catch(() => {}).finally(() => {
-        if (connection.closed || connection.closeTimer !== undefined) return;
-        connection.closeTimer = setTimeout(
-          () => this.#close(connection),
-          this.#options.limits.closeAfterRefusalMs,
-        );
-      });
+      info.completed.catch(() => {}).finally(() => this.#closeSoon(connection));
     }
     return response;
+  }
+
+  /**
+   * Closes an ending connection `closeAfterRefusalMs` after its answer went out: long enough for
+   * the answer to reach the client before the close could reset it.
+   */
+  #closeSoon(connection: Connection): void {
+    if (connection.closed || connection.closeTimer !== undefined) return;
+    connection.closeTimer = setTimeout(
+      () => this.#close(connection),
+      this.#options.limits.closeAfterRefusalMs,
+    );
   }
 
   #wait(connection: Connection): void {
@@ -342,11 +348,7 @@ export class ConnectionGate {
     } catch {
       return this.#close(connection);
     }
-    if (connection.closed) return;
-    connection.closeTimer = setTimeout(
-      () => this.#close(connection),
-      this.#options.limits.closeAfterRefusalMs,
-    );
+    this.#closeSoon(connection);
   }
 
   /** Reads the first request head, then hands the connection to `Deno.serve`. */

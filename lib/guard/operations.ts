@@ -1,7 +1,8 @@
 /**
- * The guard around the API: admission (header size, requests in flight, per-address rate)
- * before routing, the per-vault rate once a signature verified (for HTTP requests and socket
- * control messages alike), and the metrics that observe all of it.
+ * The guard around the API: the connection gate's early refusal of bodies the memory budget
+ * cannot hold, admission (header size, requests in flight, per-address rate) before routing, the
+ * per-vault rate once a signature verified (for HTTP requests and socket control messages alike),
+ * and the metrics that observe all of it.
  *
  * @module
  */
@@ -18,6 +19,8 @@ import { scavenging } from "./scavenge_pacer.ts";
 import { addressKey, clientAddress } from "./client_address.ts";
 import { LongPolls } from "./long_polls.ts";
 import { ProtocolError } from "../protocol/errors.ts";
+import { declaredBodyLength } from "./tcp_proxy.ts";
+import { errorAnswerBytes } from "../http/errors.ts";
 
 /** Hooks and metrics the relay wires into its API and sockets. */
 export interface Operations {
@@ -33,6 +36,11 @@ export interface Operations {
   readonly longPolls: LongPolls;
   /** Charges an address for a new vault; throws 429 `rate_limited` beyond its budget. */
   readonly chargeNewVault: (address: string) => void;
+  /**
+   * The connection gate's answer to a first request head that declares a body the memory budget
+   * cannot hold now (503 `busy`, as raw bytes), or undefined to hand the request over.
+   */
+  readonly refuseHead: (head: Uint8Array) => Uint8Array | undefined;
 }
 
 /** Builds the guard for `config` and `limits`. */
@@ -88,6 +96,15 @@ export function createOperations(
     );
   };
   const longPolls = new LongPolls(limits.http.longPolls, () => metrics.limited("long_polls"));
+  const refuseHead = (head: Uint8Array) => {
+    const declared = declaredBodyLength(head);
+    // A body too large for any route is the router's to refuse (413), not the budget's.
+    if (!declared || declared > limits.http.maxEnvelopeBytes) return undefined;
+    const refusal = memory.refusal(declared);
+    if (!refusal) return undefined;
+    metrics.limited("memory");
+    return errorAnswerBytes(refusal);
+  };
   return {
     metrics,
     admission,
@@ -97,5 +114,6 @@ export function createOperations(
     memory,
     longPolls,
     chargeNewVault,
+    refuseHead,
   };
 }
