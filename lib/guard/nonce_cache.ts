@@ -108,6 +108,11 @@ export class NonceCache {
     return this.#ring.length;
   }
 
+  /** How many nonces its arrays have room for now: they grow with the traffic and shrink back. */
+  get allocated(): number {
+    return this.#ring.capacity;
+  }
+
   #forgetExpired(now: number): void {
     for (let shares = this.#ring.shiftExpired(now); shares; shares = this.#ring.shiftExpired(now)) {
       give(this.#byVault, shares.vault);
