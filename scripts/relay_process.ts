@@ -15,6 +15,11 @@ export function freePort(): number {
   return listener.addr.port;
 }
 
+/** Relay flags for a child on 127.0.0.1:0 with its database in `dir` and p2p off. */
+export function loopbackRelayFlags(dir: string): string[] {
+  return ["--listen", "127.0.0.1:0", "--db", `${dir}/relay.db`, "--p2p-port", "0"];
+}
+
 /** The `deno run` permission flags of the `start` task. */
 export function startTaskPermissions(): string[] {
   return manifest.tasks.start.split(/\s+/).filter((word) => word.startsWith("--allow-"));

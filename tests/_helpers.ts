@@ -7,7 +7,7 @@ import { type Config, defaultConfig } from "../lib/config/mod.ts";
 import { Relay, type RelayOptions } from "../lib/relay.ts";
 import type { Clock } from "../lib/clock.ts";
 import { generateVaultKeys, RelayClient } from "../lib/client/mod.ts";
-import { type RelayProcess, spawnRelay } from "../scripts/relay_process.ts";
+import { loopbackRelayFlags, type RelayProcess, spawnRelay } from "../scripts/relay_process.ts";
 
 /**
  * Removes a folder, retrying briefly while a process that just exited (e.g. Chromium's helper
@@ -57,15 +57,7 @@ export function startRelay(
  * 127.0.0.1:0 with a database in `dir` and p2p off, and `flags` besides.
  */
 export function spawnTestRelay(dir: string, flags: readonly string[] = []): Promise<RelayProcess> {
-  return spawnRelay([
-    "--listen",
-    "127.0.0.1:0",
-    "--db",
-    `${dir}/relay.db`,
-    "--p2p-port",
-    "0",
-    ...flags,
-  ]);
+  return spawnRelay([...loopbackRelayFlags(dir), ...flags]);
 }
 
 /** Protocol-3 request headers. */

@@ -5,7 +5,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { type RelayProcess, spawnRelay } from "../relay_process.ts";
+import { loopbackRelayFlags, type RelayProcess, spawnRelay } from "../relay_process.ts";
 
 /**
  * Relay flags for benchmarks: the load comes from one loopback address, so the per-address and
@@ -27,16 +27,7 @@ export const UNLIMITED = [
  * per-address limits lifted ({@linkcode UNLIMITED}); `extra` adds flags.
  */
 export function spawnBenchRelay(dir: string, extra: readonly string[] = []): Promise<RelayProcess> {
-  return spawnRelay([
-    ...UNLIMITED,
-    "--listen",
-    "127.0.0.1:0",
-    "--db",
-    `${dir}/relay.db`,
-    "--p2p-port",
-    "0",
-    ...extra,
-  ]);
+  return spawnRelay([...UNLIMITED, ...loopbackRelayFlags(dir), ...extra]);
 }
 
 /** Latency percentiles in milliseconds. */
