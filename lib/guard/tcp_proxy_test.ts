@@ -72,6 +72,7 @@ Deno.test("a pump told to stop passes on nothing more and leaves the rest unread
   assert.deepEqual((await reader.read()).value, new Uint8Array([1, 2, 3]));
   stop = true;
   await source.write(new Uint8Array([4, 5, 6]));
+  await source.closeWrite(); // a pump that ignored the stop would copy 4, 5, 6 and end the stream
   await copied;
   to.close(); // the copy did not end the stream: the sink sees only what came before the stop
   assert.equal((await reader.read()).done, true);
