@@ -295,3 +295,10 @@ export async function pool<T>(
     }
   }));
 }
+
+/** The value of one series on the relay's metrics listener at `127.0.0.1:port`, NaN if absent. */
+export async function metricValue(port: number, series: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const line = text.split("\n").find((line) => line.startsWith(`${series} `));
+  return line === undefined ? NaN : Number(line.slice(series.length + 1));
+}
