@@ -4,6 +4,12 @@
  * reader that stays above it is cut off. One timer runs per lagging socket, only while someone
  * waits for room.
  *
+ * A lagging reader is held to the mark in force when it fell behind. Its share of the vault's
+ * budget grows when another reader leaves; were that growth to count as room, the first of many
+ * stalled readers cut at its deadline would release all the others, each then restarting its
+ * clock, and a vault whose 31 readers stopped reading would hold its senders for 31 deadlines
+ * instead of one.
+ *
  * @module
  */
 import type { Clock } from "../clock.ts";
@@ -39,6 +45,8 @@ export class Outbox {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #pollMs = POLL_MS.first;
   #slowSince: number | undefined;
+  /** The high-water mark when the reader fell behind: it has room again only below it. */
+  #lagMark: number | undefined;
   #closed = false;
 
   constructor(
@@ -65,9 +73,11 @@ export class Outbox {
     return Math.max(minHighWaterBytes, Math.min(highWaterBytes, share));
   }
 
-  /** Whether the socket is open and below its high-water mark. */
+  /** Whether the socket is open and below its high-water mark
+   * (while it lags: the one it fell behind at).
+   */
   get hasRoom(): boolean {
-    return this.isOpen && this.queuedBytes <= this.highWaterBytes;
+    return this.isOpen && this.queuedBytes <= (this.#lagMark ?? this.highWaterBytes);
   }
 
   /** Whether frames can still be sent. */
@@ -87,8 +97,10 @@ export class Outbox {
   whenRoom(): Promise<void> {
     if (this.hasRoom || !this.isOpen) {
       this.#slowSince = undefined;
+      this.#lagMark = undefined;
       return Promise.resolve();
     }
+    this.#lagMark ??= this.highWaterBytes;
     const { promise, resolve } = Promise.withResolvers<void>();
     this.#waiters.push(resolve);
     this.#watch();
@@ -121,6 +133,7 @@ export class Outbox {
     this.#timer = undefined;
     this.#pollMs = POLL_MS.first;
     this.#slowSince = undefined;
+    this.#lagMark = undefined;
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const resolve of waiters) resolve();

@@ -138,6 +138,53 @@ Deno.test("an outbox's high-water mark is its share of the vault's queue budget,
   assert.deepEqual(marks, [512, 512, 256, 64, 64]);
 });
 
+Deno.test("a lagging reader whose share grows as other readers leave still stalls at its deadline", async () => {
+  // 32 readers share 2048 bytes: a mark of 64 each; this one holds 100 unsent bytes.
+  const limits = { ...ROOMY, highWaterBytes: 512, vaultQueueBytes: 2048, minHighWaterBytes: 64 };
+  let readers = 32;
+  const socket = { readyState: WebSocket.OPEN, bufferedAmount: 100 } as WebSocket;
+  const clock = new ManualClock();
+  let stalled = 0;
+  const outbox = new Outbox(socket, {
+    limits,
+    clock,
+    sharedBy: () => readers,
+    onStalled: () => stalled++,
+  });
+  assert.equal(outbox.hasRoom, false);
+  const waiting = outbox.whenRoom();
+  readers = 1; // the others were cut: a share of 512 would fit its 100 bytes
+  await pause(30);
+  assert.equal(outbox.hasRoom, false, "held to the mark it fell behind at");
+  clock.advance(limits.slowReaderMs + 1);
+  await waiting;
+  assert.equal(stalled, 1);
+  outbox.close();
+});
+
+Deno.test("a lagging reader that drains below the mark it fell behind at has room again", async () => {
+  const limits = { ...ROOMY, highWaterBytes: 512, vaultQueueBytes: 2048, minHighWaterBytes: 64 };
+  const socket = { readyState: WebSocket.OPEN, bufferedAmount: 100 } as {
+    -readonly [K in keyof WebSocket]: WebSocket[K];
+  };
+  const clock = new ManualClock();
+  let stalled = 0;
+  const outbox = new Outbox(socket as WebSocket, {
+    limits,
+    clock,
+    sharedBy: () => 32,
+    onStalled: () => stalled++,
+  });
+  const waiting = outbox.whenRoom();
+  socket.bufferedAmount = 64;
+  await waiting;
+  assert.equal(outbox.hasRoom, true);
+  clock.advance(limits.slowReaderMs + 1);
+  await pause(20);
+  assert.equal(stalled, 0);
+  outbox.close();
+});
+
 Deno.test("an outbox below its high-water mark sends frames and has room at once", async () => {
   await using server = new SocketServer();
   await using client = await readingClient(server.port);
