@@ -298,7 +298,9 @@ Deno.test("a vault's stalled readers share its queue budget instead of each queu
   using dir = tempDir();
   const readers = 8;
   const frame = 64 * 1024;
-  await using relay = await startRelay(dir.path, { mode: "stateless" }, {
+  // Served directly: the connection gate would see that these clients read nothing and stop
+  // pushing to them before their queues fill (the next test).
+  await using relay = await startRelay(dir.path, { mode: "stateless", connectionGate: "off" }, {
     adjustLimits: (limits) => ({
       ...limits,
       socket: {
@@ -341,6 +343,55 @@ Deno.test("a vault's stalled readers share its queue budget instead of each queu
   const bound = readers * (share + frame + 1024);
   assert.ok(peak <= bound, `queued ${peak} bytes in all, more than ${bound}`);
   assert.ok(sent <= heldAt + 1, `the sender was held back (${heldAt} -> ${sent})`);
+  stop = true;
+  for (const conn of conns) conn.close();
+  await sending;
+});
+
+Deno.test("through the gate, readers that read nothing are cut together at their deadline and the sender goes on", async () => {
+  using dir = tempDir();
+  const readers = 8;
+  const slowReaderMs = 2000;
+  await using relay = await startRelay(
+    dir.path,
+    { mode: "stateless", rateLimitIp: null, rateLimitVault: null },
+    { adjustLimits: (limits) => ({ ...limits, socket: { ...limits.socket, slowReaderMs } }) },
+  );
+  const [laptop, ...devices] = await vaultDevices(
+    relay.url,
+    ["laptop", ...Array.from({ length: readers }, (_, i) => `stalled-${i}`)],
+  );
+  const conns = await Promise.all(devices.map((device) => stalledReader(relay.url, device!)));
+  let sent = 0;
+  let stop = false;
+  const refusals = new Set<string>();
+  const sending = (async () => {
+    while (!stop) {
+      try {
+        await laptop!.send(new Uint8Array(64 * 1024));
+        sent++;
+      } catch (error) {
+        refusals.add((error as { code?: string }).code ?? String(error)); // rate limits
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  })();
+  // Their kernel buffers fill at the same pace, so the gate sees them all stop reading at once,
+  // and their deadlines end together: one deadline holds the sender, not one per reader.
+  let sentAtFirstCut: number | undefined;
+  for (let look = 0; look < 1500 && relay.sockets.size > 0; look++) {
+    if (relay.sockets.size < readers) sentAtFirstCut ??= sent;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.equal(relay.sockets.size, 0, `every reader was cut (refusals: ${[...refusals]})`);
+  // Cut one at a time, each next reader would first take its kernel buffers' worth of sends.
+  const sentWhileCutting = sent - (sentAtFirstCut ?? sent);
+  assert.ok(sentWhileCutting <= 2, `${sentWhileCutting} sends went through between the cuts`);
+  const afterCut = sent;
+  for (let look = 0; look < 250 && sent < afterCut + 10; look++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.ok(sent >= afterCut + 10, `the sender goes on (${afterCut} -> ${sent})`);
   stop = true;
   for (const conn of conns) conn.close();
   await sending;

@@ -13,6 +13,8 @@
  * - A head deadline: a connection that has not sent a complete request head within it is closed;
  *   after each answer an idle keep-alive connection gets the same deadline for its next request.
  * - A socket the relay closed is torn down at the TCP level if its peer ignores the close.
+ * - A socket's owner learns when its client reads nothing (`clientBlocked`): the loopback hop's
+ *   kernel buffers would otherwise take megabytes for it before its own queue grew.
  * - An answer with `Connection: close` (an error to a request whose body was not read whole)
  *   closes its connection shortly after, and nothing more the client sends is passed on, so a
  *   refused body is never read on.
@@ -26,7 +28,7 @@
  *
  * @module
  */
-import { isOutOfDescriptors, pump, PumpBuffers, readHead } from "./tcp_proxy.ts";
+import { isOutOfDescriptors, pump, PumpBuffers, readHead, type WriteWatch } from "./tcp_proxy.ts";
 import { NO_LIFECYCLE, type SocketLifecycle } from "./socket_lifecycle.ts";
 import { addressKey } from "./client_address.ts";
 import { ConnectionTable } from "./connection_table.ts";
@@ -80,6 +82,11 @@ export interface GateOptions {
 /** How often head deadlines are checked, and the least budget a descriptor error shrinks to. */
 const SWEEP_MS = 250;
 const MIN_BUDGET = 16;
+/**
+ * A write to the client waiting this long means the client is not reading: the kernel's buffers
+ * toward it are full (a slow link that reads at all completes a write sooner, a little at a time).
+ */
+const CLIENT_BLOCKED_MS = 100;
 
 /** One client connection. */
 class Connection {
@@ -94,6 +101,8 @@ class Connection {
   closeTimer: ReturnType<typeof setTimeout> | undefined;
   /** The client's address as per-address limits count it (an IPv6 /64 is one). */
   readonly address: string;
+  /** The copy to the client: a write waiting for room means the client reads nothing. */
+  readonly toClient: WriteWatch = { waitingSince: undefined };
 
   constructor(readonly outer: Deno.TcpConn) {
     this.address = addressKey((outer.remoteAddr as Deno.NetAddr).hostname);
@@ -168,6 +177,10 @@ export class ConnectionGate {
       closed: (now = false) => {
         this.#table.unauthenticated.delete(connection);
         setTimeout(() => this.#tearDown(connection), now ? 0 : teardownMs);
+      },
+      clientBlocked: () => {
+        const since = connection.toClient.waitingSince;
+        return since !== undefined && Date.now() - since >= CLIENT_BLOCKED_MS;
       },
     };
   }
@@ -387,8 +400,8 @@ export class ConnectionGate {
       return this.#close(connection);
     }
     await Promise.all([
-      pump(connection.outer, upstream, this.#buffers, () => connection.ending),
-      pump(upstream, connection.outer, this.#buffers),
+      pump(connection.outer, upstream, this.#buffers, { stopped: () => connection.ending }),
+      pump(upstream, connection.outer, this.#buffers, { watch: connection.toClient }),
     ]);
     this.#close(connection);
   }

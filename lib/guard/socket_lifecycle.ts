@@ -13,7 +13,17 @@ export interface SocketLifecycle {
    * at once when `now` (a reader too far behind will never read the close frame).
    */
   closed(now?: boolean): void;
+  /**
+   * Whether the client has read nothing for a while: the gate's write to it has been waiting
+   * for room in the kernel's buffers. Bytes the relay queues behind such a write only fill the
+   * buffers of the gate's loopback hop, which hide the stall from the socket's own queue.
+   */
+  clientBlocked(): boolean;
 }
 
 /** A socket lifecycle that does nothing (requests that did not come through a gate). */
-export const NO_LIFECYCLE: SocketLifecycle = { authenticated: () => {}, closed: () => {} };
+export const NO_LIFECYCLE: SocketLifecycle = {
+  authenticated: () => {},
+  closed: () => {},
+  clientBlocked: () => false,
+};

@@ -62,18 +62,25 @@ export class PumpBuffers {
   }
 }
 
+/** When a pump's write to its destination started waiting, if one is waiting now. */
+export interface WriteWatch {
+  waitingSince: number | undefined;
+}
+
 /**
  * Copies bytes one way until either side ends, or until `stopped()` (checked after each read) says
  * the rest is not wanted: the copy then ends without passing on the end of the stream, and what the
  * peer sends stays in the kernel's buffers. The buffer grows with the traffic while `pool` grants
- * the growth, and shrinks (returning it) when the traffic falls.
+ * the growth, and shrinks (returning it) when the traffic falls. `watch`, when given, shows a write
+ * that is waiting for room (a destination that reads nothing).
  */
 export async function pump(
   from: Deno.Conn,
   to: Deno.Conn,
   pool: PumpBuffers,
-  stopped: () => boolean = () => false,
+  options: { stopped?: () => boolean; watch?: WriteWatch } = {},
 ): Promise<void> {
+  const { stopped = () => false, watch } = options;
   let buffer = new Uint8Array(PUMP_BUFFER.min);
   const resize = (length: number) => {
     if (length > buffer.length && !pool.take(length - buffer.length)) return;
@@ -86,7 +93,9 @@ export async function pump(
       if (stopped()) return;
       if (count === null) break;
       for (let written = 0; written < count;) {
+        if (watch) watch.waitingSince = Date.now();
         written += await to.write(buffer.subarray(written, count));
+        if (watch) watch.waitingSince = undefined;
       }
       if (count === buffer.length && buffer.length < PUMP_BUFFER.max) resize(count * 2);
       else if (count < buffer.length / 4 && buffer.length > PUMP_BUFFER.min) {

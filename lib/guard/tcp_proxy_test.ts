@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { declaredBodyLength, pump, PumpBuffers } from "./tcp_proxy.ts";
+import { declaredBodyLength, pump, PumpBuffers, type WriteWatch } from "./tcp_proxy.ts";
 
 /** A connected pair of loopback TCP connections. */
 async function pair(): Promise<[Deno.TcpConn, Deno.TcpConn]> {
@@ -66,7 +66,7 @@ Deno.test("a pump told to stop passes on nothing more and leaves the rest unread
   const [source, from] = await pair();
   const [to, sink] = await pair();
   let stop = false;
-  const copied = pump(from, to, new PumpBuffers(0), () => stop);
+  const copied = pump(from, to, new PumpBuffers(0), { stopped: () => stop });
   const reader = sink.readable.getReader();
   await source.write(new Uint8Array([1, 2, 3]));
   assert.deepEqual((await reader.read()).value, new Uint8Array([1, 2, 3]));
@@ -94,4 +94,28 @@ Deno.test("the body length a request head declares", () => {
     0,
     "another header's name ending the same",
   );
+});
+
+Deno.test("a pump's watch shows a write waiting on a destination that reads nothing, until it reads", async () => {
+  const [source, from] = await pair();
+  const [to, sink] = await pair();
+  const watch: WriteWatch = { waitingSince: undefined };
+  const copied = pump(from, to, new PumpBuffers(1024 * 1024), { watch });
+  // More than loopback buffers hold: the pump's write to `to` waits for room.
+  const bytes = new Uint8Array(64 * 1024 * 1024);
+  const written = (async () => {
+    for (let done = 0; done < bytes.length;) done += await source.write(bytes.subarray(done));
+    await source.closeWrite();
+  })();
+  const waitedLong = () =>
+    watch.waitingSince !== undefined && Date.now() - watch.waitingSince >= 200;
+  for (const giveUp = Date.now() + 10_000; !waitedLong() && Date.now() < giveUp;) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.ok(waitedLong(), "a write has waited 200 ms for the destination to read");
+  const received = new Response(sink.readable).bytes(); // the destination reads at last
+  await Promise.all([copied, written]);
+  assert.equal((await received).length, 64 * 1024 * 1024);
+  assert.equal(watch.waitingSince, undefined, "no write waits once everything is copied");
+  for (const conn of [source, from, to]) conn.close();
 });

@@ -56,6 +56,11 @@ export class Outbox {
       readonly clock: Clock;
       /** How many sockets share the vault's queue budget now (this one included). */
       readonly sharedBy?: () => number;
+      /**
+       * Whether the client reads nothing now, seen below the socket (the connection gate's
+       * write to it is waiting): the socket then has no room, however little it queues.
+       */
+      readonly clientBlocked?: () => boolean;
       /** Called once when the reader stayed above the high-water mark too long. */
       readonly onStalled: () => void;
     },
@@ -77,7 +82,8 @@ export class Outbox {
    * (while it lags: the one it fell behind at).
    */
   get hasRoom(): boolean {
-    return this.isOpen && this.queuedBytes <= (this.#lagMark ?? this.highWaterBytes);
+    return this.isOpen && this.queuedBytes <= (this.#lagMark ?? this.highWaterBytes) &&
+      !this.options.clientBlocked?.();
   }
 
   /** Whether frames can still be sent. */

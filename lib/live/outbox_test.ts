@@ -162,6 +162,27 @@ Deno.test("a lagging reader whose share grows as other readers leave still stall
   outbox.close();
 });
 
+Deno.test("an outbox whose client reads nothing has no room, however little it queues, and stalls", async () => {
+  const socket = { readyState: WebSocket.OPEN, bufferedAmount: 0 } as WebSocket;
+  const clock = new ManualClock();
+  let blocked = true;
+  let stalled = 0;
+  const outbox = new Outbox(socket, {
+    limits: ROOMY,
+    clock,
+    clientBlocked: () => blocked,
+    onStalled: () => stalled++,
+  });
+  assert.equal(outbox.hasRoom, false);
+  const waiting = outbox.whenRoom();
+  clock.advance(ROOMY.slowReaderMs + 1);
+  await waiting;
+  assert.equal(stalled, 1);
+  blocked = false;
+  assert.equal(outbox.hasRoom, true, "room again once the client reads");
+  outbox.close();
+});
+
 Deno.test("a lagging reader that drains below the mark it fell behind at has room again", async () => {
   const limits = { ...ROOMY, highWaterBytes: 512, vaultQueueBytes: 2048, minHighWaterBytes: 64 };
   const socket = { readyState: WebSocket.OPEN, bufferedAmount: 100 } as {

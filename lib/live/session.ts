@@ -75,6 +75,7 @@ export class DeviceSession {
       limits: parts.limits,
       clock: parts.clock,
       sharedBy: () => parts.hub.subscriberCount(peer.vaultId),
+      clientBlocked: () => parts.lifecycle?.clientBlocked() ?? false,
       onStalled: () => this.close(CLOSE.slowReader, "slow reader: too far behind"),
     });
     this.#sends = new SendFrames({ ...parts, peer, reply: (message) => this.#send(message) });
