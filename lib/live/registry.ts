@@ -43,6 +43,13 @@ export class SocketRegistry<S extends ClosableSocket = ClosableSocket> {
     return bytes;
   }
 
+  /** The most one open socket has queued and not yet sent. */
+  get largestQueue(): number {
+    let bytes = 0;
+    for (const socket of this.#sockets) bytes = Math.max(bytes, socket.queuedBytes);
+    return bytes;
+  }
+
   /**
    * Closes every socket with 4012 (relay restarting) so devices reconnect later, and waits up
    * to `timeoutMs` for the closing handshakes.
