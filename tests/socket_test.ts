@@ -363,7 +363,7 @@ Deno.test("a vault's stalled readers share its queue budget instead of each queu
   await sending;
 });
 
-Deno.test("through the gate, readers that read nothing are cut together at their deadline and the sender goes on", async () => {
+Deno.test("through the gate, readers that read nothing are all cut at their deadlines and the sender goes on", async () => {
   using dir = tempDir();
   const readers = 8;
   const slowReaderMs = 2000;
@@ -391,17 +391,13 @@ Deno.test("through the gate, readers that read nothing are cut together at their
       }
     }
   })();
-  // Their kernel buffers fill at the same pace, so the gate sees them all stop reading at once,
-  // and their deadlines end together: one deadline holds the sender, not one per reader.
-  let sentAtFirstCut: number | undefined;
+  // The gate sees each one stop reading once its kernel buffers are full (the outbox unit tests
+  // show that this alone leaves it no room); readers whose buffers fill together are cut at the
+  // same deadline. How many deadlines it takes is not asserted: it depends on the scheduling.
   for (let look = 0; look < 1500 && relay.sockets.size > 0; look++) {
-    if (relay.sockets.size < readers) sentAtFirstCut ??= sent;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   assert.equal(relay.sockets.size, 0, `every reader was cut (refusals: ${[...refusals]})`);
-  // Cut one at a time, each next reader would first take its kernel buffers' worth of sends.
-  const sentWhileCutting = sent - (sentAtFirstCut ?? sent);
-  assert.ok(sentWhileCutting <= 2, `${sentWhileCutting} sends went through between the cuts`);
   const afterCut = sent;
   for (let look = 0; look < 250 && sent < afterCut + 10; look++) {
     await new Promise((resolve) => setTimeout(resolve, 20));
