@@ -232,6 +232,11 @@ export interface P2pLimits {
   /** Largest signed peer record in a registration. Beyond it: E_INVALID_SIGNED_PEER_RECORD. */
   readonly recordBytes: number;
   /**
+   * Bytes of signed peer records held in memory by a relay without a database (stateless mode,
+   * whose registrations live in memory). At it: E_UNAVAILABLE, like `registrations`.
+   */
+  readonly registrationMemoryBytes: number;
+  /**
    * Largest rendezvous message (a record at its cap fits with its namespace). Beyond it: the
    * stream is reset without an answer.
    */
@@ -445,6 +450,7 @@ export function p2pLimits(
     registrationsPerPeer: config.p2pMaxRegistrationsPerPeer,
     registrationsPerAddress: 256,
     recordBytes: 4 * KiB,
+    registrationMemoryBytes: 4 * MiB,
     rendezvousMessageBytes: 8 * KiB,
     discoverRegistrations: 100,
     discoverBytes: 128 * KiB,

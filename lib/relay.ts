@@ -1,6 +1,6 @@
 /**
- * The relay as one object: opens the database, picks the mode, serves HTTP, and stops all of it
- * in the right order.
+ * The relay as one object: opens the database (store-and-forward only: stateless mode keeps
+ * none), picks the mode, serves HTTP, and stops all of it in the right order.
  *
  * @module
  */
@@ -69,8 +69,8 @@ export class Relay implements AsyncDisposable {
   readonly config: Config;
   /** Every bound it enforces. */
   readonly limits: Limits;
-  /** The open database. */
-  readonly database: Database;
+  /** The open database; stateless mode has none. */
+  readonly database: Database | undefined;
   /** The selected mode. */
   readonly mode: RelayMode;
   /** Open device sockets. */
@@ -84,7 +84,7 @@ export class Relay implements AsyncDisposable {
   private constructor(parts: {
     config: Config;
     limits: Limits;
-    database: Database;
+    database: Database | undefined;
     mode: RelayMode;
     server: HttpListener;
     sockets: SocketRegistry<DeviceSession>;
@@ -113,7 +113,7 @@ export class Relay implements AsyncDisposable {
     const metrics = await loadMetrics(Boolean(config.metricsListen), {
       // A deleted or replaced database answers no reads; the gauges keep their last values.
       totals: () =>
-        running?.database.fault?.readable === false ? undefined : running?.mode.totals(),
+        running?.database?.fault?.readable === false ? undefined : running?.mode.totals(),
       p2p: () => running?.p2p?.stats(),
       inFlight: () => running?.operations.admission.inFlight ?? 0,
       tables: () => running?.tableSizes(),
@@ -134,18 +134,20 @@ export class Relay implements AsyncDisposable {
     parts: { clock: Clock; metrics: Metrics; options: RelayOptions },
   ): Relay {
     const { clock, metrics, options } = parts;
-    const database = Database.open(config.db, { checkpoint: config.checkpoint });
-    const maxDbBytes = resolveMaxDbBytes(config.maxDbSize, config.db);
+    const database = config.mode === "stateless"
+      ? undefined
+      : Database.open(config.db, { checkpoint: config.checkpoint });
+    const maxDbBytes = database ? resolveMaxDbBytes(config.maxDbSize, config.db) : 0;
     const fds = fdBudget(config.maxOpenFiles, { p2p: config.p2pPort !== 0 });
     const limits = withOverrides(relayLimits(config, { maxDbBytes, fds }), options);
     scavenging.configure(limits.memory.scavengeEveryBytes, {
       onScavenged: () => metrics.scavenged(),
     });
     // A backstop under the store's own accounting: the file itself cannot outgrow the cap.
-    database.setMaxPageCount(Math.max(1, Math.floor(maxDbBytes / PAGE_SIZE_BYTES)));
+    database?.setMaxPageCount(Math.max(1, Math.floor(maxDbBytes / PAGE_SIZE_BYTES)));
     let relay: Relay | undefined;
     try {
-      database.watch(limits.storage.checkIntervalMs);
+      database?.watch(limits.storage.checkIntervalMs);
       const hub = new Hub();
       const operations = createOperations(config, { clock, metrics, limits });
       const mode = createMode(config.mode, {
@@ -192,7 +194,7 @@ export class Relay implements AsyncDisposable {
         clientAddress: ({ request, info }) => clientAddress(request, info, config.trustProxy),
         addressOf: ({ request, info }) =>
           addressKey(clientAddress(request, info, config.trustProxy).hostname),
-        storageFault: () => database.fault?.reason,
+        storageFault: () => database?.fault?.reason,
         shardName: config.shardName,
       });
       const server = listener = listen({
@@ -237,7 +239,7 @@ export class Relay implements AsyncDisposable {
       return relay;
     } catch (error) {
       if (relay) void relay.server.shutdown();
-      database.close();
+      database?.close();
       throw error;
     }
   }
@@ -286,7 +288,7 @@ export class Relay implements AsyncDisposable {
     // Before the database closes: the node's rendezvous server writes to it.
     await this.#p2p?.stop();
     await this.mode.close();
-    this.database.close();
+    this.database?.close();
     log.info("Stopped cleanly");
   }
 

@@ -13,6 +13,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { existsSync } from "node:fs";
 import manifest from "../deno.json" with { type: "json" };
 import { FLAG_KEYS } from "../lib/config/mod.ts";
 import {
@@ -274,8 +275,10 @@ for (const mode of ["store-and-forward", "stateless"]) {
         await expectP2pListener(multiaddr);
       },
     });
-    // Stateless mode keeps no envelopes on disk but still opens the database (its own state).
-    assert.ok(Deno.statSync(join(dir.path, "relay.db")).isFile);
+    // Store-and-forward keeps its libp2p key in its database; stateless mode has none, only the key.
+    const state = mode === "stateless" ? "relay.p2p-key" : "relay.db";
+    assert.ok(Deno.statSync(join(dir.path, state)).isFile);
+    if (mode === "stateless") assert.ok(!existsSync(join(dir.path, "relay.db")));
     assert.deepEqual(
       [...Deno.readDirSync(dir.path)].map((e) => e.name).filter((n) => n.endsWith(".js")).sort(),
       (await bundle()).files,

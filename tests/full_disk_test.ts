@@ -21,7 +21,7 @@ Deno.test("a full disk answers 507 storage_full to writes while reads keep worki
   await phone!.backlog();
 
   // No room to grow: SQLite refuses any write needing a new page.
-  relay.database.setMaxPageCount(1);
+  relay.database!.setMaxPageCount(1);
   const big = new Uint8Array(256 * 1024).fill(1);
   let refused: RelayError | undefined;
   for (let i = 0; i < 8 && !refused; i++) {
@@ -52,7 +52,7 @@ Deno.test("a full disk answers 507 storage_full to writes while reads keep worki
   assert.equal(health.status, 200);
   await health.body?.cancel();
 
-  relay.database.setMaxPageCount(1_073_741_823);
+  relay.database!.setMaxPageCount(1_073_741_823);
   assert.equal((await laptop!.send(bytes("after"))).stored, true, "writes resume with room");
   const after = await phone!.backlog();
   assert.ok(after.envelopes.some((e) => text(e.body) === "after"));

@@ -109,6 +109,23 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a stateless relay keeps no database: its peer id survives a restart in its key file alone",
+  fn: async () => {
+    using dir = tempDir();
+    const first = await startP2pRelay(dir.path, { mode: "stateless" });
+    const peerId = first.p2p!.peerId;
+    assert.equal(first.database, undefined);
+    await first.stop();
+    assert.deepEqual([...Deno.readDirSync(dir.path)].map((entry) => entry.name), ["relay.p2p-key"]);
+    if (Deno.build.os !== "windows") {
+      assert.equal(Deno.statSync(`${dir.path}/relay.p2p-key`).mode! & 0o777, 0o600);
+    }
+    await using second = await startP2pRelay(dir.path, { mode: "stateless" });
+    assert.equal(second.p2p!.peerId, peerId);
+  },
+});
+
+Deno.test({
   name: "the relay releases a reservation when its peer disconnects so a new peer gets the slot",
   fn: async () => {
     using dir = tempDir();

@@ -95,7 +95,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
   });
 }
 
-Deno.test("the relay banner names the address, mode, database and warns about plain HTTP", async () => {
+Deno.test("the relay banner names the address, mode, state and warns about plain HTTP", async () => {
   using dir = tempDir();
   const db = `${dir.path}/relay.db`;
   await using relay = await spawnRelay([
@@ -112,9 +112,28 @@ Deno.test("the relay banner names the address, mode, database and warns about pl
   const text = relay.lines.join("\n");
   assert.match(text, /VaultMesh Relay \d+\.\d+\.\d+/);
   assert.match(text, /mode\s+stateless \(buffering disabled\)/);
-  assert.ok(text.includes(db));
+  assert.match(text, /database\s+none \(stateless/);
   assert.match(text, /p2p\s+disabled/);
   assert.match(text, /warning\s+plain HTTP on a public address/);
+});
+
+Deno.test("a stateless relay without p2p writes no file: no database, no key file", async () => {
+  using dir = tempDir();
+  await using relay = await spawnRelay([
+    "--listen",
+    "127.0.0.1:0",
+    "--db",
+    `${dir.path}/relay.db`,
+    "--p2p-port",
+    "0",
+    "--mode",
+    "stateless",
+  ]);
+  const health = await fetch(`${relay.url}/health`);
+  assert.equal(health.status, 200);
+  await health.body?.cancel();
+  await relay.stop();
+  assert.deepEqual([...Deno.readDirSync(dir.path)], []);
 });
 
 function walSize(db: string): number {

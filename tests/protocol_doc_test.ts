@@ -9,7 +9,6 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { type InnerList, parseDictionary, serializeInnerList } from "structured-headers";
 import { Authenticator } from "../lib/http/signatures.ts";
 import { ERROR_STATUS, ProtocolError } from "../lib/protocol/errors.ts";
@@ -23,6 +22,7 @@ import {
 import { NonceCache } from "../lib/guard/nonce_cache.ts";
 import { VaultKeys } from "../lib/guard/vault_keys.ts";
 import { ManualClock } from "../lib/clock.ts";
+import { freePort } from "../scripts/relay_process.ts";
 import { protocolVectors, type RequestVector, VECTOR_INPUTS } from "../scripts/protocol_vectors.ts";
 import { RelayError, vaultIdOfKeys, vaultKeysFromSeed } from "../lib/client/mod.ts";
 import { bytes, PROTOCOL_3, startRelay, tempDir, vaultDevices } from "./_helpers.ts";
@@ -391,11 +391,12 @@ Deno.test("a socket send frame with an idempotency key outside 0x21-0x7E gets ba
   }
 });
 
-Deno.test("a stateless relay still creates its database file, as the document says", async () => {
+Deno.test("a stateless relay opens no database and keeps its libp2p key beside --db, as the document says", async () => {
   using dir = tempDir();
-  await using relay = await startRelay(dir.path, { mode: "stateless" });
+  await using relay = await startRelay(dir.path, { mode: "stateless", p2pPort: freePort() });
   const health = await fetch(`${relay.url}/health`);
   assert.equal((await health.json()).mode, "stateless");
-  assert.ok(Deno.statSync(join(dir.path, "relay.db")).isFile);
-  assert.match(doc, /The relay still creates and opens its\s+database file \(`--db`\)/);
+  assert.deepEqual([...Deno.readDirSync(dir.path)].map((entry) => entry.name), ["relay.p2p-key"]);
+  assert.match(doc, /The relay opens no database/);
+  assert.match(doc, /\(`relay\.db` →\s+`relay\.p2p-key`\)/);
 });

@@ -4,6 +4,7 @@
  * @module
  */
 import type { Config } from "../config/mod.ts";
+import { identityFilePath } from "../p2p/key_file.ts";
 
 function isLoopback(hostname: string): boolean {
   return hostname === "localhost" || hostname === "::1" || hostname.startsWith("127.");
@@ -12,6 +13,12 @@ function isLoopback(hostname: string): boolean {
 function formatBytes(bytes: number): string {
   const mib = bytes / 1024 ** 2;
   return Number.isInteger(mib) ? `${bytes} bytes (${mib} MiB)` : `${bytes} bytes`;
+}
+
+/** What a stateless relay keeps instead of a database: nothing, or its libp2p key. */
+function statelessState(config: Config): string {
+  const key = config.p2pPort === 0 ? "" : `; libp2p key in ${identityFilePath(config.db)}`;
+  return `none (stateless: envelopes and rendezvous registrations stay in memory${key})`;
 }
 
 /**
@@ -39,7 +46,7 @@ export function bannerLines(
     `VaultMesh Relay ${version}`,
     `  listening   http://${host}:${address.port}`,
     `  mode        ${config.mode} (buffering ${buffering ? "enabled" : "disabled"})`,
-    `  database    ${config.db}${buffering ? "" : " (relay state only; envelopes stay in memory)"}`,
+    buffering ? `  database    ${config.db}` : `  database    ${statelessState(config)}`,
     // TTL and the vault buffer only bound stored envelopes; stateless mode stores none.
     ...(buffering
       ? [

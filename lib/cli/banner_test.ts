@@ -16,7 +16,19 @@ Deno.test("the banner leaves out TTL and vault buffer in stateless mode, where t
   const config = defaultConfig({ mode: "stateless", p2pPort: 0 });
   const text = bannerLines({ version: "9.9.9", config, address }).join("\n");
   assert.match(text, /mode\s+stateless \(buffering disabled\)/);
-  assert.match(text, /database\s+relay\.db \(relay state only; envelopes stay in memory\)/);
-  assert.doesNotMatch(text, /ttl|max buffer/);
+  assert.match(
+    text,
+    /database\s+none \(stateless: envelopes and rendezvous registrations stay in memory\)/,
+  );
+  assert.doesNotMatch(text, /ttl|max buffer|relay\.db/);
   assert.match(text, /p2p\s+disabled/);
+});
+
+Deno.test("the banner of a stateless relay with p2p names the key file it keeps instead of a database", () => {
+  const config = defaultConfig({ mode: "stateless", db: "/var/lib/vaultmesh-relay/relay.db" });
+  const text = bannerLines({ version: "9.9.9", config, address }).join("\n");
+  assert.match(
+    text,
+    /database\s+none \(stateless: .*; libp2p key in \/var\/lib\/vaultmesh-relay\/relay\.p2p-key\)/,
+  );
 });

@@ -131,7 +131,7 @@ Deno.test("store-and-forward refuses a send beyond the vault's buffer with buffe
 Deno.test("store-and-forward refuses a send with storage_full when the disk is full", async () => {
   await using relay = storeAndForward({ maxBufferBytes: 10_000_000 });
   await relay.mode.send(send("phone", 1));
-  relay.database.setMaxPageCount(1);
+  relay.database!.setMaxPageCount(1);
   const error = await refusal(relay.mode.send(send("phone", 1_000_000)), "storage_full");
   assert.equal(error.status, 507);
   assert.equal(error.retryAfter, 60);

@@ -19,10 +19,12 @@ import type { Config } from "../config/mod.ts";
 import { type P2pLimits, p2pLimits } from "../limits.ts";
 import { LOG_CATEGORY } from "../log.ts";
 import type { Database } from "../store/database.ts";
-import { RendezvousStore } from "../store/rendezvous.ts";
+import { type Registrations, RendezvousStore } from "../store/rendezvous.ts";
+import { MemoryRendezvousStore } from "../store/rendezvous_memory.ts";
 import { listenMultiaddrs } from "./addresses.ts";
 import { AddressConnections } from "./connection_limits.ts";
-import { loadOrCreateIdentity } from "./identity.ts";
+import { databaseIdentity, loadOrCreateIdentity } from "./identity.ts";
+import { fileIdentity, identityFilePath } from "./key_file.ts";
 import { type RefusalReason, Refusals } from "./refusals.ts";
 import { RendezvousServer } from "./rendezvous.ts";
 import {
@@ -65,7 +67,12 @@ export interface P2pNodeOptions {
   readonly config: Config;
   /** The node's bounds; `p2pLimits(config)` when not given. */
   readonly limits?: P2pLimits;
-  readonly database: Database;
+  /**
+   * The relay's database, which keeps the identity and the rendezvous registrations; without
+   * one (stateless mode) the identity is kept in a key file beside `--db` and the registrations
+   * in memory.
+   */
+  readonly database: Database | undefined;
   /** Milliseconds since the epoch for rendezvous expiry; tests pass a fake clock. */
   readonly now?: () => number;
 }
@@ -90,9 +97,26 @@ function parseAnnounce(addresses: readonly string[]): string[] {
   });
 }
 
+/** The rendezvous registrations: a table of `database`, or in memory without one. */
+function registrationsIn(
+  database: Database | undefined,
+  limits: P2pLimits,
+  now: (() => number) | undefined,
+): Registrations {
+  const options = {
+    maxTotal: limits.registrations,
+    maxPerPeer: limits.registrationsPerPeer,
+    maxPerAddress: limits.registrationsPerAddress,
+    ...(now ? { now } : {}),
+  };
+  return database
+    ? new RendezvousStore(database, options)
+    : new MemoryRendezvousStore({ ...options, maxRecordBytes: limits.registrationMemoryBytes });
+}
+
 /**
  * Creates and starts the node on `config.p2pListen` and `config.p2pPort` (independent of the HTTP
- * `--listen`), with its identity kept in `database`.
+ * `--listen`), with its identity kept in `database` (or a key file without one).
  *
  * @throws {RangeError} when an announce address is not a multiaddr.
  */
@@ -100,7 +124,9 @@ export async function startP2pNode(options: P2pNodeOptions): Promise<P2pNode> {
   const { config, database } = options;
   const limits = options.limits ?? p2pLimits(config);
   const announce = parseAnnounce(config.p2pAnnounce);
-  const privateKey = await loadOrCreateIdentity(database);
+  const privateKey = await loadOrCreateIdentity(
+    database ? databaseIdentity(database) : fileIdentity(identityFilePath(config.db)),
+  );
   const view: RelayView = {};
   const refusals = new Refusals();
   const perAddress = new AddressConnections(limits, refusals);
@@ -167,12 +193,7 @@ export async function startP2pNode(options: P2pNodeOptions): Promise<P2pNode> {
     log.debug("Reservation granted; {count} held", { count: view.reservations?.size ?? 0 });
   });
   const rendezvous = new RendezvousServer({
-    store: new RendezvousStore(database, {
-      maxTotal: limits.registrations,
-      maxPerPeer: limits.registrationsPerPeer,
-      maxPerAddress: limits.registrationsPerAddress,
-      ...(options.now ? { now: options.now } : {}),
-    }),
+    store: registrationsIn(database, limits, options.now),
     limits,
     refusals,
   });

@@ -1,7 +1,7 @@
 /**
  * The `/rendezvous/1.0.0` server (libp2p specs, rendezvous): peers register a signed peer record
  * under a namespace with a TTL, unregister, and discover others page by page with a cookie.
- * Registrations live in SQLite through {@linkcode RendezvousStore}. This module serves the streams
+ * Registrations live in SQLite (`RendezvousStore`), or in memory in stateless mode. This module serves the streams
  * (framing, deadlines, the per-address pace, the bytes of replies in flight); the answers to
  * requests are `rendezvous_requests.ts`.
  *
@@ -14,7 +14,7 @@ import { LOG_CATEGORY } from "../log.ts";
 import { systemClock } from "../clock.ts";
 import { TokenBuckets } from "../guard/rate_limit.ts";
 import type { P2pLimits } from "../limits.ts";
-import type { RendezvousStore } from "../store/rendezvous.ts";
+import type { Registrations } from "../store/rendezvous.ts";
 import { peerAddressKey } from "./addresses.ts";
 import type { Refusals } from "./refusals.ts";
 import {
@@ -48,7 +48,7 @@ const RATE_BUCKETS = 4096;
 
 /** Options of {@linkcode RendezvousServer}. */
 export interface RendezvousServerOptions {
-  readonly store: RendezvousStore;
+  readonly store: Registrations;
   readonly limits: RendezvousLimits;
   /** Where refusals are counted (and logged, rate-limited). */
   readonly refusals?: Refusals;
@@ -107,7 +107,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 
 /** Serves the rendezvous protocol for one libp2p node. */
 export class RendezvousServer {
-  readonly #store: RendezvousStore;
+  readonly #store: Registrations;
   readonly #limits: RendezvousLimits;
   readonly #refusals: Refusals | undefined;
   readonly #requests: RendezvousRequests;

@@ -11,7 +11,7 @@ import { peerIdFromPublicKey } from "@libp2p/peer-id";
 import { PeerRecord, RecordEnvelope } from "@libp2p/peer-record";
 import { LOG_CATEGORY } from "../log.ts";
 import type { P2pLimits } from "../limits.ts";
-import type { RegisterRefusal, RendezvousStore } from "../store/rendezvous.ts";
+import type { RegisterRefusal, Registrations } from "../store/rendezvous.ts";
 import { peerAddressKey } from "./addresses.ts";
 import type { RefusalReason, Refusals } from "./refusals.ts";
 import {
@@ -98,7 +98,7 @@ async function verifiedRecord(
 
 /** Options of {@linkcode RendezvousRequests}. */
 export interface RendezvousRequestsOptions {
-  readonly store: RendezvousStore;
+  readonly store: Registrations;
   readonly limits: RendezvousRequestLimits;
   /** Where refusals are counted (and logged, rate-limited). */
   readonly refusals?: Refusals | undefined;
@@ -106,7 +106,7 @@ export interface RendezvousRequestsOptions {
 
 /** Answers the rendezvous requests of peers, against the registrations in the store. */
 export class RendezvousRequests {
-  readonly #store: RendezvousStore;
+  readonly #store: Registrations;
   readonly #limits: RendezvousRequestLimits;
   readonly #refusals: Refusals | undefined;
 

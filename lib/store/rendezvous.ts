@@ -79,6 +79,15 @@ const COUNT_BY_ADDRESS =
 const COUNT_ALL = "SELECT count(*) AS n FROM rendezvous_registration WHERE expires_at > ?";
 const PURGE = "DELETE FROM rendezvous_registration WHERE expires_at <= ?";
 
+/**
+ * What the rendezvous server needs of its registrations: this SQLite table, or
+ * `MemoryRendezvousStore` in a relay without a database (stateless mode).
+ */
+export type Registrations = Pick<
+  RendezvousStore,
+  "purgeExpired" | "register" | "refusal" | "unregister" | "discover" | "highestId" | "count"
+>;
+
 /** The rendezvous registrations table, with expiry and caps. */
 export class RendezvousStore {
   readonly #sql: Sql;

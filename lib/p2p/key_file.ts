@@ -1,0 +1,43 @@
+/**
+ * Where a relay without a database (stateless mode) keeps its libp2p key: a file beside the
+ * `--db` path. Free of libp2p, so the banner can name the file without loading it.
+ *
+ * @module
+ */
+
+/** Where the protobuf-encoded private key is kept. */
+export interface IdentityStore {
+  /** The stored key, or undefined before the first start. */
+  read(): Uint8Array | undefined;
+  write(key: Uint8Array): void;
+}
+
+/**
+ * The key file of a relay without a database: beside the `--db` path, named like it with
+ * `.p2p-key` for `.db` (`relay.db` → `relay.p2p-key`).
+ */
+export function identityFilePath(db: string): string {
+  return `${db.replace(/\.db$/, "")}.p2p-key`;
+}
+
+/**
+ * The key in the file at `path`, readable by its owner only. Written whole or not at all (a
+ * temporary file renamed over it), so a crash while writing leaves no half key.
+ */
+export function fileIdentity(path: string): IdentityStore {
+  return {
+    read: () => {
+      try {
+        return Deno.readFileSync(path);
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) return undefined;
+        throw error;
+      }
+    },
+    write: (key) => {
+      const temporary = `${path}.tmp`;
+      Deno.writeFileSync(temporary, key, { mode: 0o600 });
+      Deno.renameSync(temporary, path);
+    },
+  };
+}
