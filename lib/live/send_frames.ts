@@ -65,7 +65,8 @@ export class SendFrames {
         vault: peer.vaultId,
         from: peer.deviceId,
         to: validateRecipient(frame.to, peer.deviceId),
-        body: frame.body.slice(),
+        // A view, not a copy: the frame's buffer is this message's own and nothing reuses it.
+        body: frame.body,
         idempotencyKey: validateIdempotencyKey(frame.idempotencyKey),
         origin: peer.address,
       });

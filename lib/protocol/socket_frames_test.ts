@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import {
   decodeEnvelopeFrame,
+  decodeSendFrame,
   encodeEnvelopeFrame,
+  encodeSendFrame,
   envelopeFrameSize,
   writeEnvelopeFrame,
 } from "./socket_frames.ts";
@@ -43,4 +45,15 @@ Deno.test("an envelope frame refuses a label longer than 255 bytes, counted in U
   const accented = { ...FRAME, from: "é".repeat(127) };
   assert.equal(envelopeFrameSize(accented), envelopeFrameSize(FRAME) - 6 + 254);
   assert.deepEqual(decodeEnvelopeFrame(encodeEnvelopeFrame(accented)), accented);
+});
+
+Deno.test("a send frame round-trips its id, recipient, idempotency key and body", () => {
+  const send = { id: 2 ** 32 - 1, to: "phone", idempotencyKey: "op-0001", body: FRAME.body };
+  const bytes = encodeSendFrame(send);
+  assert.deepEqual([...bytes.subarray(0, 6)], [2, 0xff, 0xff, 0xff, 0xff, 5]);
+  assert.deepEqual(decodeSendFrame(bytes), send);
+  const bare = { id: 7, to: null, idempotencyKey: null, body: new Uint8Array(0) };
+  assert.deepEqual(decodeSendFrame(encodeSendFrame(bare)), bare);
+  const accented = { ...bare, idempotencyKey: "clé" }; // refused later as a key, decoded as sent
+  assert.deepEqual(decodeSendFrame(encodeSendFrame(accented)), accented);
 });

@@ -92,6 +92,25 @@ export function residentBytes(pid: number): number {
   }
 }
 
+/** Clock ticks per second of `/proc/<pid>/stat` (`getconf CLK_TCK`: 100 on Linux x64 and arm64). */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/**
+ * CPU time a process has used, user and system, in milliseconds (Linux), or NaN where /proc is
+ * missing. `"self"` is the calling process.
+ */
+export function cpuMs(pid: number | "self"): number {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // Fields after the command name (which may hold spaces), from field 3: utime is 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return NaN;
+  }
+}
+
 /** Prints `rows` as an aligned table, or `figures` as one JSON object with `--json`. */
 export function report(
   options: {

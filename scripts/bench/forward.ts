@@ -4,13 +4,15 @@
  * Baselines in the same run: a bare Deno WebSocket forwarder (same window, no auth, framing or
  * storage; `bare_forwarder.ts`), the relay with `--connection-gate off` (stateless, to show what
  * the gate costs), and Syncthing's relay server (strelaysrv) relaying a raw byte stream, when it
- * is installed.
+ * is installed. Each stream also reports the CPU time the server process and the clients' process
+ * used per 1000 envelopes: on a 2-core machine the two compete, so the throughput ratio mixes the
+ * reference client's cost into the relay's, and the server's CPU per envelope separates them.
  *
  * @module
  */
 import { generateVaultKeys, RelayClient, type RelaySocket } from "../../lib/client/mod.ts";
 import type { Mode } from "../../lib/config/mod.ts";
-import { fixed, percentile, report, spawnBenchRelay } from "./_load.ts";
+import { cpuMs, fixed, percentile, report, spawnBenchRelay } from "./_load.ts";
 import { strelaysrvBaseline } from "./strelaysrv_baseline.ts";
 
 /**
@@ -28,11 +30,25 @@ export interface StreamFigures {
   readonly mbPerSecond: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** CPU the server process used per 1000 envelopes (user and system). */
+  readonly serverCpuMsPer1000: number;
+  /** CPU this (client) process used per 1000 envelopes: both devices' work. */
+  readonly clientCpuMsPer1000: number;
+}
+
+/** CPU used by the server and by this process from now until `stop`, per 1000 envelopes. */
+function cpuMeter(serverPid: number) {
+  const server = cpuMs(serverPid);
+  const client = cpuMs("self");
+  return (envelopes: number) => ({
+    serverCpuMsPer1000: ((cpuMs(serverPid) - server) * 1000) / envelopes,
+    clientCpuMsPer1000: ((cpuMs("self") - client) * 1000) / envelopes,
+  });
 }
 
 async function stream(
   url: string,
-  options: { size: number; seconds: number; stored: boolean },
+  options: { size: number; seconds: number; stored: boolean; serverPid: number },
 ): Promise<StreamFigures> {
   const { stored } = options;
   const keys = await generateVaultKeys();
@@ -57,6 +73,7 @@ async function stream(
     },
   });
   const sender: RelaySocket = await a!.connect();
+  const cpu = cpuMeter(options.serverPid);
   const started = performance.now();
   const deadline = started + options.seconds * 1000;
   let sent = 0;
@@ -73,6 +90,7 @@ async function stream(
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
   await acking;
+  const used = cpu(received);
   await Promise.all([sender.close(), receiver.close()]);
   if (received < sent) throw new Error(`Only ${received} of ${sent} envelopes arrived`);
   const seconds = (lastReceived - started) / 1000;
@@ -82,13 +100,14 @@ async function stream(
     mbPerSecond: (received * options.size) / seconds / 1e6,
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
+    ...used,
   };
 }
 
 /** The same stream through the bare forwarder: sender waits for a receipt per message. */
 async function bareStream(
   url: string,
-  options: { size: number; seconds: number },
+  options: { size: number; seconds: number; serverPid: number },
 ): Promise<StreamFigures> {
   const open = (path: string) =>
     new Promise<WebSocket>((resolve, reject) => {
@@ -109,6 +128,7 @@ async function bareStream(
   };
   const receipts: (() => void)[] = [];
   sender.onmessage = () => receipts.shift()?.();
+  const cpu = cpuMeter(options.serverPid);
   const started = performance.now();
   const deadline = started + options.seconds * 1000;
   let sent = 0;
@@ -126,6 +146,7 @@ async function bareStream(
   while (received < sent && performance.now() < drainedBy) {
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+  const used = cpu(received);
   const closed = (ws: WebSocket) =>
     new Promise((resolve) => {
       ws.onclose = resolve;
@@ -139,6 +160,7 @@ async function bareStream(
     mbPerSecond: (received * options.size) / seconds / 1e6,
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
+    ...used,
   };
 }
 
@@ -158,9 +180,10 @@ async function measureBare(seconds: number) {
     }
     reader.cancel();
     const url = `http://127.0.0.1:${/listening (\d+)\n/.exec(text)![1]}`;
-    await bareStream(url, { size: 1024, seconds: Math.min(1, seconds) }); // warm-up
-    const small = await bareStream(url, { size: 1024, seconds });
-    const large = await bareStream(url, { size: 64 * 1024, seconds });
+    const serverPid = child.pid;
+    await bareStream(url, { size: 1024, seconds: Math.min(1, seconds), serverPid }); // warm-up
+    const small = await bareStream(url, { size: 1024, seconds, serverPid });
+    const large = await bareStream(url, { size: 64 * 1024, seconds, serverPid });
     return { small, large };
   } finally {
     child.kill("SIGTERM");
@@ -179,9 +202,10 @@ async function measureMode(mode: Mode, seconds: number, extra: readonly string[]
       ...extra,
     ]);
     const stored = mode === "store-and-forward";
-    await stream(relay.url, { size: 1024, seconds: Math.min(1, seconds), stored }); // warm-up
-    const small = await stream(relay.url, { size: 1024, seconds, stored });
-    const large = await stream(relay.url, { size: 64 * 1024, seconds, stored });
+    const serverPid = relay.child.pid;
+    await stream(relay.url, { size: 1024, seconds: Math.min(1, seconds), stored, serverPid }); // warm-up
+    const small = await stream(relay.url, { size: 1024, seconds, stored, serverPid });
+    const large = await stream(relay.url, { size: 64 * 1024, seconds, stored, serverPid });
     return { small, large };
   } finally {
     Deno.removeSync(dir, { recursive: true });
@@ -207,9 +231,13 @@ export async function forward(
   const stored = await measureMode("store-and-forward", options.seconds);
   const strelaysrv = options.baseline === false ? undefined : await baseline();
   const ratio = (mb: number) => strelaysrv === undefined ? NaN : mb / strelaysrv;
+  const cpu = (figures: StreamFigures) =>
+    `${fixed(figures.serverCpuMsPer1000, 1)} / ${fixed(figures.clientCpuMsPer1000, 1)}`;
   const rows: [string, string][] = [
     ["bare Deno forwarder 1 KiB messages/s", fixed(bare.small.perSecond, 0)],
     ["bare Deno forwarder 64 KiB MB/s", fixed(bare.large.mbPerSecond, 1)],
+    ["bare 1 KiB CPU ms per 1000, server / clients", cpu(bare.small)],
+    ["bare 64 KiB CPU ms per 1000, server / clients", cpu(bare.large)],
   ];
   for (
     const [name, figures] of [
@@ -238,6 +266,12 @@ export async function forward(
         fixed(figures.large.mbPerSecond / bare.large.mbPerSecond, 2),
       ],
       [`${name} 64 KiB ratio to strelaysrv`, fixed(ratio(figures.large.mbPerSecond), 3)],
+      [`${name} 1 KiB CPU ms per 1000, server / clients`, cpu(figures.small)],
+      [`${name} 64 KiB CPU ms per 1000, server / clients`, cpu(figures.large)],
+      [
+        `${name} 1 KiB server CPU per envelope, bare Deno / relay`,
+        fixed(bare.small.serverCpuMsPer1000 / figures.small.serverCpuMsPer1000, 2),
+      ],
     );
   }
   rows.push([
