@@ -58,7 +58,10 @@ export interface SocketLimits {
   readonly vaultQueueBytes: number;
   /** The smallest high-water mark a socket's share comes to. */
   readonly minHighWaterBytes: number;
-  /** Time a reader may stay above the high-water mark. At it: close 4009. */
+  /**
+   * Time a reader may stay above its high-water mark, or read nothing at all (the gate's writes
+   * to it wait). At it: close 4009.
+   */
   readonly slowReaderMs: number;
   /** Seconds between pings on an idle socket (`--socket-idle-timeout`); unanswered: close 4010. */
   readonly idleTimeoutSeconds: number;
