@@ -71,7 +71,8 @@ export const FLAGS = {
   db: flag({
     group: "storage",
     default: "relay.db",
-    help: "SQLite database path for persistent storage (its folder must exist)",
+    help: "SQLite database path for persistent storage (its folder must exist); stateless mode " +
+      "opens none and keeps only its libp2p key beside it (relay.db: relay.p2p-key)",
     ...filePath,
   }),
   ttlHours: flag({
