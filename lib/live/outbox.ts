@@ -7,8 +7,8 @@
  * A lagging reader is held to the mark in force when it fell behind. Its share of the vault's
  * budget grows when another reader leaves; were that growth to count as room, the first of many
  * stalled readers cut at its deadline would release all the others, each then restarting its
- * clock, and a vault whose 31 readers stopped reading would hold its senders for 31 deadlines
- * instead of one.
+ * clock: a vault whose readers all stopped reading would hold its senders for a deadline per
+ * reader instead of one.
  *
  * @module
  */
