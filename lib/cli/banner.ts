@@ -17,7 +17,8 @@ function formatBytes(bytes: number): string {
 
 /** What a stateless relay keeps instead of a database: nothing, or its libp2p key. */
 function statelessState(config: Config): string {
-  const key = config.p2pPort === 0 ? "" : `; libp2p key in ${identityFilePath(config.db)}`;
+  const keyFile = identityFilePath(config.db) ?? "memory";
+  const key = config.p2pPort === 0 ? "" : `; libp2p key in ${keyFile}`;
   return `none (stateless: envelopes and rendezvous registrations stay in memory${key})`;
 }
 

@@ -12,12 +12,23 @@ export interface IdentityStore {
   write(key: Uint8Array): void;
 }
 
+/** The `--db` of a relay that keeps nothing on disk; its key then lives as long as the process. */
+const IN_MEMORY = ":memory:";
+
 /**
  * The key file of a relay without a database: beside the `--db` path, named like it with
- * `.p2p-key` for `.db` (`relay.db` → `relay.p2p-key`).
+ * `.p2p-key` for `.db` (`relay.db` → `relay.p2p-key`); none for `--db :memory:`.
  */
-export function identityFilePath(db: string): string {
-  return `${db.replace(/\.db$/, "")}.p2p-key`;
+export function identityFilePath(db: string): string | undefined {
+  return db === IN_MEMORY ? undefined : `${db.replace(/\.db$/, "")}.p2p-key`;
+}
+
+/** Where a relay without a database keeps its key: the file beside `db`, or memory. */
+export function identityBeside(db: string): IdentityStore {
+  const path = identityFilePath(db);
+  if (path !== undefined) return fileIdentity(path);
+  let key: Uint8Array | undefined;
+  return { read: () => key, write: (written) => key = written };
 }
 
 /**

@@ -24,7 +24,7 @@ import { MemoryRendezvousStore } from "../store/rendezvous_memory.ts";
 import { listenMultiaddrs } from "./addresses.ts";
 import { AddressConnections } from "./connection_limits.ts";
 import { databaseIdentity, loadOrCreateIdentity } from "./identity.ts";
-import { fileIdentity, identityFilePath } from "./key_file.ts";
+import { identityBeside } from "./key_file.ts";
 import { type RefusalReason, Refusals } from "./refusals.ts";
 import { RendezvousServer } from "./rendezvous.ts";
 import {
@@ -125,7 +125,7 @@ export async function startP2pNode(options: P2pNodeOptions): Promise<P2pNode> {
   const limits = options.limits ?? p2pLimits(config);
   const announce = parseAnnounce(config.p2pAnnounce);
   const privateKey = await loadOrCreateIdentity(
-    database ? databaseIdentity(database) : fileIdentity(identityFilePath(config.db)),
+    database ? databaseIdentity(database) : identityBeside(config.db),
   );
   const view: RelayView = {};
   const refusals = new Refusals();
