@@ -21,9 +21,6 @@
  * - A first request head the relay can refuse at once (`refuseHead`: a body its memory budget
  *   cannot hold) is answered by the gate itself, so a flood of such requests costs no HTTP
  *   server connections.
- * - The first request head of an address holding many connections is handled a few per turn
- *   of the event loop, after other work: a flood from a few addresses then delays the accept
- *   loop and everyone else's requests far less.
  * - Both hops send without delay (`TCP_NODELAY`), as `Deno.serve` does on its own sockets: the
  *   pumps write what they read at once, and Nagle's algorithm would hold a request's or answer's
  *   last segment until the peer's delayed acknowledgement (40 ms on Linux).
@@ -35,7 +32,6 @@ import { isOutOfDescriptors, pump, PumpBuffers, readHead, type WriteWatch } from
 import { NO_LIFECYCLE, type SocketLifecycle } from "./socket_lifecycle.ts";
 import { addressKey } from "./client_address.ts";
 import { ConnectionTable } from "./connection_table.ts";
-import { TurnQueue } from "./turn_queue.ts";
 
 /** What the gate enforces. */
 export interface GateLimits {
@@ -91,13 +87,6 @@ const MIN_BUDGET = 16;
  * toward it are full (a slow link that reads at all completes a write sooner, a little at a time).
  */
 const CLIENT_BLOCKED_MS = 100;
-/**
- * An address holding more connections than this is crowded: its request heads are handled a few
- * per turn of the event loop (`CROWDED_PER_TURN`), after those of other addresses, so a flood
- * from a few addresses delays the new accepts and the requests of everyone else far less.
- */
-const CROWDED_ADDRESS = 16;
-const CROWDED_PER_TURN = 16;
 
 /** One client connection. */
 class Connection {
@@ -132,7 +121,6 @@ export class ConnectionGate {
   #fds = 0;
   #budget: number;
   #stopping = false;
-  readonly #crowded = new TurnQueue(CROWDED_PER_TURN);
   readonly #sweep: ReturnType<typeof setInterval>;
   readonly #accepting: Promise<void>;
 
@@ -384,8 +372,6 @@ export class ConnectionGate {
   async #serve(connection: Connection): Promise<void> {
     const head = await readHead(connection.outer, this.#options.limits.maxHeadBytes);
     if (!head || connection.closed) return this.#close(connection);
-    if (this.#table.countOf(connection.address) > CROWDED_ADDRESS) await this.#crowded.turn();
-    if (connection.closed) return;
     const refusal = this.#options.refuseHead?.(head);
     if (refusal) return this.#refuseAtTheGate(connection, refusal);
     if (!this.#makeRoom(2, connection.address) || connection.closed) {

@@ -26,11 +26,6 @@ export class ConnectionTable<C extends TableEntry> {
     return this.#open.size;
   }
 
-  /** Open connections of `address`. */
-  countOf(address: string): number {
-    return this.#byAddress.get(address)?.size ?? 0;
-  }
-
   /** Every open connection, oldest first. */
   all(): C[] {
     return [...this.#open];

@@ -89,11 +89,3 @@ Deno.test("connection table takes a newcomer's room from the most crowded addres
     "with nothing else waiting, the lone client's connection is the only one that can go",
   );
 });
-
-Deno.test("connection table counts the open connections of each address", () => {
-  const connections = table({ "192.0.2.1": 3, "192.0.2.2": 1 });
-  assert.equal(connections.countOf("192.0.2.1"), 3);
-  assert.equal(connections.countOf("192.0.2.9"), 0);
-  connections.remove(connections.all()[0]!);
-  assert.equal(connections.countOf("192.0.2.1"), 2);
-});
