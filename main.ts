@@ -67,7 +67,9 @@ async function startRelay(config: Parameters<typeof Relay.start>[0]): Promise<Re
   } catch (error) {
     if (error instanceof DatabaseRefusedError) fail(error.message, 1);
     // Matched by name: importing lib/p2p/ here would load libp2p even with --p2p-port 0.
-    if ((error as Error).name === "P2pListenError") fail((error as Error).message, 1);
+    if (["P2pListenError", "P2pKeyError"].includes((error as Error).name)) {
+      fail((error as Error).message, 1);
+    }
     if (isListenError(error)) {
       const { hostname, port } = config.listen;
       fail(`Cannot listen on ${hostname}:${port}: ${(error as Error).message}`, 1);

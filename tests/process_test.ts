@@ -70,6 +70,26 @@ Deno.test("the relay process exits 1 with a clear line when the database folder 
   assert.match(result.stderr, /does not exist \(create it first/);
 });
 
+Deno.test("a stateless relay with p2p exits 1 with a clear line when its key file's folder is missing", async () => {
+  using dir = tempDir();
+  const result = await runToExit([
+    "--mode",
+    "stateless",
+    "--db",
+    `${dir.path}/no/relay.db`,
+    "--listen",
+    "127.0.0.1:0",
+    "--p2p-port",
+    String(freePort()),
+  ]);
+  assert.equal(result.code, 1);
+  assert.match(
+    result.stderr,
+    /^vaultmesh-relay: Cannot write the libp2p key ".*relay\.p2p-key" \(beside --db\): folder ".*no" does not exist \(create it first/m,
+  );
+  assert.doesNotMatch(result.stderr, /Unexpected error|\n\s+at /);
+});
+
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   Deno.test(`the relay process stops on ${signal}, exits 0 and leaves a sound database`, async () => {
     using dir = tempDir();

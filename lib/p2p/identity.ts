@@ -8,7 +8,7 @@
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from "@libp2p/crypto/keys";
 import type { PrivateKey } from "@libp2p/interface";
 import type { Database } from "../store/database.ts";
-import type { IdentityStore } from "./key_file.ts";
+import { type IdentityStore, P2pKeyError } from "./key_file.ts";
 
 /** Meta key holding the protobuf-encoded private key. */
 export const IDENTITY_META_KEY = "p2p.identity";
@@ -24,7 +24,16 @@ export function databaseIdentity(database: Database): IdentityStore {
 /** Loads the relay's libp2p private key from `store`, creating and storing it the first time. */
 export async function loadOrCreateIdentity(store: IdentityStore): Promise<PrivateKey> {
   const stored = store.read();
-  if (stored) return privateKeyFromProtobuf(stored);
+  if (stored) {
+    try {
+      return privateKeyFromProtobuf(stored);
+    } catch (error) {
+      throw new P2pKeyError(
+        `The stored libp2p key is not a key (${(error as Error).message}); remove it to make a ` +
+          "new one (the relay's peer id then changes)",
+      );
+    }
+  }
   const key = await generateKeyPair("Ed25519");
   store.write(privateKeyToProtobuf(key));
   return key;

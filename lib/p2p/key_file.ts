@@ -4,6 +4,15 @@
  *
  * @module
  */
+import { dirname, resolve } from "node:path";
+
+/**
+ * The key file cannot be read or written. Its `name` is checked by the entry point, which must not
+ * import lib/p2p/ (that would load libp2p with p2p off). Exit status 1.
+ */
+export class P2pKeyError extends Error {
+  override name = "P2pKeyError";
+}
 
 /** Where the protobuf-encoded private key is kept. */
 export interface IdentityStore {
@@ -42,13 +51,21 @@ export function fileIdentity(path: string): IdentityStore {
         return Deno.readFileSync(path);
       } catch (error) {
         if (error instanceof Deno.errors.NotFound) return undefined;
-        throw error;
+        throw new P2pKeyError(`Cannot read the libp2p key "${path}": ${(error as Error).message}`);
       }
     },
     write: (key) => {
       const temporary = `${path}.tmp`;
-      Deno.writeFileSync(temporary, key, { mode: 0o600 });
-      Deno.renameSync(temporary, path);
+      try {
+        Deno.writeFileSync(temporary, key, { mode: 0o600 });
+        Deno.renameSync(temporary, path);
+      } catch (error) {
+        const reason = error instanceof Deno.errors.NotFound
+          ? `folder "${dirname(resolve(path))}" does not exist (create it first; the relay ` +
+            "does not create folders)"
+          : (error as Error).message;
+        throw new P2pKeyError(`Cannot write the libp2p key "${path}" (beside --db): ${reason}`);
+      }
     },
   };
 }

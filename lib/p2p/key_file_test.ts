@@ -23,3 +23,13 @@ Deno.test("a relay without a database keeps its key beside --db, or in memory fo
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("a key file that holds no key is refused with a clear error, not a stack trace", async () => {
+  const { loadOrCreateIdentity } = await import("./identity.ts");
+  const garbage = { read: () => new Uint8Array([1, 2, 3]), write: () => {} };
+  await assert.rejects(loadOrCreateIdentity(garbage), (error: Error) => {
+    assert.equal(error.name, "P2pKeyError");
+    assert.match(error.message, /not a key .*remove it to make a new one/);
+    return true;
+  });
+});
