@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { freePort, relayCommand, spawnRelay } from "../scripts/relay_process.ts";
+import {
+  freePort,
+  loopbackRelayFlags,
+  relayCommand,
+  spawnRelay,
+} from "../scripts/relay_process.ts";
 import { spawnTestRelay, tempDir, vaultDevices } from "./_helpers.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -139,16 +144,7 @@ Deno.test("the relay banner names the address, mode, state and warns about plain
 
 Deno.test("a stateless relay without p2p writes no file: no database, no key file", async () => {
   using dir = tempDir();
-  await using relay = await spawnRelay([
-    "--listen",
-    "127.0.0.1:0",
-    "--db",
-    `${dir.path}/relay.db`,
-    "--p2p-port",
-    "0",
-    "--mode",
-    "stateless",
-  ]);
+  await using relay = await spawnRelay([...loopbackRelayFlags(dir.path), "--mode", "stateless"]);
   const health = await fetch(`${relay.url}/health`);
   assert.equal(health.status, 200);
   await health.body?.cancel();

@@ -220,6 +220,39 @@ Deno.test("stateless mode writes no file and nothing it was sent anywhere", asyn
   assert.deepEqual([...Deno.readDirSync(dir.path)], [], "no database, no other file");
 });
 
+/**
+ * Sends `size`-byte envelopes from `client` one after another until stopped (or `max` were
+ * accepted), noting the code of each refusal and trying again 50 ms later.
+ */
+function keepSending(client: RelayClient, size: number, max = Infinity) {
+  let sent = 0;
+  let stop = false;
+  const refusals = new Set<string>();
+  const sending = (async () => {
+    while (!stop && sent < max) {
+      try {
+        await client.send(new Uint8Array(size));
+        sent++;
+      } catch (error) {
+        // A send still waiting when the relay stops fails; others may meet a refusal.
+        refusals.add((error as { code?: string }).code ?? String(error));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  })();
+  return {
+    get sent() {
+      return sent;
+    },
+    refusals,
+    /** Stops sending and waits for the last send. */
+    stop() {
+      stop = true;
+      return sending;
+    },
+  };
+}
+
 /** A raw WebSocket client that authenticates and then never reads again. */
 async function stalledReader(url: string, client: RelayClient): Promise<Deno.TcpConn> {
   const { hostname, port } = new URL(url);
@@ -316,21 +349,7 @@ Deno.test("a vault's stalled readers share its queue budget instead of each queu
   const conns = await Promise.all(devices.map((device) => stalledReader(relay.url, device!)));
   // The laptop sends until a reader's kernel buffers are full and the relay queues for it beyond
   // its share: its sends then wait for a reader that never reads.
-  let sent = 0;
-  let stop = false;
-  const refusals = new Set<string>();
-  const sending = (async () => {
-    while (!stop && sent < 2000) {
-      try {
-        await laptop!.send(new Uint8Array(frame));
-        sent++;
-      } catch (error) {
-        // The last send is still waiting when the relay stops; others may meet a refusal.
-        refusals.add((error as { code?: string }).code ?? String(error));
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    }
-  })();
+  const sender = keepSending(laptop!, frame, 2000);
   let peak = { one: 0, all: 0 };
   const look = async () => {
     const { largestQueue, queuedBytes } = relay.sockets;
@@ -340,18 +359,18 @@ Deno.test("a vault's stalled readers share its queue budget instead of each queu
   for (let looks = 0; looks < 1500 && relay.sockets.largestQueue <= share; looks++) await look();
   assert.ok(
     relay.sockets.largestQueue > share,
-    `no reader got behind: ${sent} sent (refusals: ${[...refusals]})`,
+    `no reader got behind: ${sender.sent} sent (refusals: ${[...sender.refusals]})`,
   );
-  const heldAt = sent;
+  const heldAt = sender.sent;
   // Held: more looks find no reader queueing more than its share plus the frame that crossed it.
   for (let looks = 0; looks < 25; looks++) await look();
   assert.ok(peak.one <= share + frame + 1024, `one reader queued ${peak.one} bytes`);
   const bound = readers * (share + frame + 1024);
   assert.ok(peak.all <= bound, `queued ${peak.all} bytes in all, more than ${bound}`);
-  assert.ok(sent <= heldAt + 1, `the sender was held back (${heldAt} -> ${sent})`);
-  stop = true;
+  assert.ok(sender.sent <= heldAt + 1, `the sender was held back (${heldAt} -> ${sender.sent})`);
+  const stopped = sender.stop();
   for (const conn of conns) conn.close();
-  await sending;
+  await stopped;
 });
 
 Deno.test("through the gate, readers that read nothing are all cut at their deadlines and the sender goes on", async () => {
@@ -368,35 +387,22 @@ Deno.test("through the gate, readers that read nothing are all cut at their dead
     ["laptop", ...Array.from({ length: readers }, (_, i) => `stalled-${i}`)],
   );
   const conns = await Promise.all(devices.map((device) => stalledReader(relay.url, device!)));
-  let sent = 0;
-  let stop = false;
-  const refusals = new Set<string>();
-  const sending = (async () => {
-    while (!stop) {
-      try {
-        await laptop!.send(new Uint8Array(64 * 1024));
-        sent++;
-      } catch (error) {
-        refusals.add((error as { code?: string }).code ?? String(error)); // rate limits
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    }
-  })();
+  const sender = keepSending(laptop!, 64 * 1024);
   // The gate sees each one stop reading once its kernel buffers are full (the outbox unit tests
   // show that this alone leaves it no room); readers whose buffers fill together are cut at the
   // same deadline. How many deadlines it takes is not asserted: it depends on the scheduling.
   for (let look = 0; look < 1500 && relay.sockets.size > 0; look++) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  assert.equal(relay.sockets.size, 0, `every reader was cut (refusals: ${[...refusals]})`);
-  const afterCut = sent;
-  for (let look = 0; look < 250 && sent < afterCut + 10; look++) {
+  assert.equal(relay.sockets.size, 0, `every reader was cut (refusals: ${[...sender.refusals]})`);
+  const afterCut = sender.sent;
+  for (let look = 0; look < 250 && sender.sent < afterCut + 10; look++) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  assert.ok(sent >= afterCut + 10, `the sender goes on (${afterCut} -> ${sent})`);
-  stop = true;
+  assert.ok(sender.sent >= afterCut + 10, `the sender goes on (${afterCut} -> ${sender.sent})`);
+  const stopped = sender.stop();
   for (const conn of conns) conn.close();
-  await sending;
+  await stopped;
 });
 
 Deno.test("a vault's sockets beyond --max-sockets-per-vault are closed with 4029 after authentication", async () => {

@@ -58,12 +58,12 @@ export class ScavengePacer {
 
   /** Counts `bytes` of buffers just made (received, encoded or queued to send). */
   made(bytes: number): void {
-    if (this.#scavenge === undefined || this.#everyBytes === 0) return;
+    if (!this.isActive) return;
     this.#since += bytes;
     if (this.#since < this.#everyBytes) return;
     this.#since = 0;
     this.#scavenges++;
-    this.#scavenge();
+    this.#scavenge!();
     this.#onScavenged();
   }
 }

@@ -94,6 +94,11 @@ function setUint64(view: DataView, at: number, value: number): void {
   view.setUint32(at + 4, value >>> 0);
 }
 
+/** Reads a u64 written by {@linkcode setUint64}: exact below 2^53, as every seq and time is. */
+function getUint64(view: DataView, at: number): number {
+  return view.getUint32(at) * 0x1_0000_0000 + view.getUint32(at + 4);
+}
+
 /**
  * Writes `frame` as an envelope frame into `into.bytes` at `into.at`, where
  * {@linkcode envelopeFrameSize} bytes must be free, and returns the offset after it. For
@@ -145,8 +150,7 @@ class Reader {
   }
   u64(): number {
     this.need(8);
-    // Two u32s: faster than a BigInt. Exact below 2^53, as every seq and time is.
-    const value = this.view.getUint32(this.at) * 0x1_0000_0000 + this.view.getUint32(this.at + 4);
+    const value = getUint64(this.view, this.at);
     this.at += 8;
     return value;
   }

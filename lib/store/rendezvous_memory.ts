@@ -54,6 +54,8 @@ export class MemoryRendezvousStore implements Registrations {
   readonly #perAddress = new Counts();
   #recordBytes = 0;
   #lastId = 0;
+  /** No registration expires before this: a purge until then has nothing to do. */
+  #nextExpiry = Infinity;
   readonly #options: MemoryRendezvousOptions;
   readonly #now: () => number;
 
@@ -67,14 +69,20 @@ export class MemoryRendezvousStore implements Registrations {
     return this.#recordBytes;
   }
 
-  /** Deletes expired registrations and returns how many went. */
+  /**
+   * Deletes expired registrations and returns how many went. It looks at them only once the
+   * earliest expiry has passed, so calling it before every request costs nothing in between.
+   */
   purgeExpired(): number {
     const now = this.#now();
+    if (now < this.#nextExpiry) return 0;
     let purged = 0;
+    this.#nextExpiry = Infinity;
     for (const entry of this.#entries.values()) {
-      if (entry.expiresAt > now) continue;
-      this.#remove(entry);
-      purged++;
+      if (entry.expiresAt <= now) {
+        this.#remove(entry);
+        purged++;
+      } else this.#nextExpiry = Math.min(this.#nextExpiry, entry.expiresAt);
     }
     return purged;
   }
@@ -107,6 +115,7 @@ export class MemoryRendezvousStore implements Registrations {
     this.#perPeer.add(entry.peerId, 1);
     this.#perAddress.add(entry.address, 1);
     this.#recordBytes += entry.record.byteLength;
+    this.#nextExpiry = Math.min(this.#nextExpiry, entry.expiresAt);
     return { stored: true, id: entry.id };
   }
 
@@ -157,12 +166,10 @@ export class MemoryRendezvousStore implements Registrations {
     return this.#lastId;
   }
 
-  /** As `RendezvousStore.count`. */
+  /** As `RendezvousStore.count`: what is left once the expired are gone. */
   count(): number {
-    const now = this.#now();
-    let live = 0;
-    for (const entry of this.#entries.values()) if (entry.expiresAt > now) live++;
-    return live;
+    this.purgeExpired();
+    return this.#entries.size;
   }
 
   #key(registration: { namespace: string; peerId: string }): string {

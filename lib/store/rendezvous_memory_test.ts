@@ -72,13 +72,16 @@ Deno.test("memory rendezvous: expired registrations are not discovered, counted 
   const [live] = registrations.discover({ namespace: undefined, afterId: 0, limit: 10 })
     .registrations;
   assert.equal(live?.ttlSeconds, 1, "seconds left, rounded up");
+  assert.equal(registrations.purgeExpired(), 0, "not yet expired");
+  assert.equal(registrations.count(), 1);
   clock.now += 500;
-  assert.equal(registrations.count(), 0);
   assert.deepEqual(registrations.discover({ namespace: undefined, afterId: 0, limit: 10 }), {
     registrations: [],
     lastId: 0,
   });
   assert.equal(registrations.purgeExpired(), 1);
+  assert.equal(registrations.purgeExpired(), 0, "nothing left to expire");
+  assert.equal(registrations.count(), 0);
   assert.equal(registrations.recordBytes, 0);
   assert.equal(registrations.refusal(input("peer-a", "other")), undefined, "its slot is free");
 });
@@ -102,4 +105,22 @@ Deno.test("memory rendezvous: discovery pages by id within a namespace or across
   assert.equal(registrations.unregister("x", "a"), true);
   assert.equal(registrations.unregister("x", "a"), false);
   assert.equal(registrations.highestId(), 4, "ids are never reused");
+});
+
+Deno.test("memory rendezvous: each registration expires at its own TTL, the shortest first", () => {
+  const { registrations, clock } = store();
+  registrations.register({ ...input("peer-long"), ttlSeconds: 60 });
+  registrations.register({ ...input("peer-short"), ttlSeconds: 10 });
+  clock.now += 10_000;
+  assert.equal(registrations.purgeExpired(), 1);
+  assert.deepEqual(
+    registrations.discover({ namespace: undefined, afterId: 0, limit: 10 }).registrations
+      .map((r) => r.peerId),
+    ["peer-long"],
+  );
+  clock.now += 49_999;
+  assert.equal(registrations.purgeExpired(), 0);
+  clock.now += 1;
+  assert.equal(registrations.purgeExpired(), 1);
+  assert.equal(registrations.count(), 0);
 });
