@@ -44,6 +44,13 @@ export interface SocketLimits {
   readonly maxEnvelopeBytes: number;
   /** Time from upgrade to a verified auth message. At it: close 4008. */
   readonly authTimeoutMs: number;
+  /** Largest message before the socket authenticates (an auth message is a few hundred bytes).
+   * Beyond it: close 1009, checked on the frame's head before its payload is read. */
+  readonly maxUnauthenticatedMessageBytes: number;
+  /** Largest message once authenticated: an envelope's frame or a control message, with room
+   * for a `too_large` answer to an envelope somewhat over `--max-envelope`. Beyond it: close
+   * 1009, checked on the frame's head. */
+  readonly maxMessageBytes: number;
   /**
    * The most unsent bytes a reader's high-water mark allows: above its mark the relay stops
    * pushing to it until it catches up (stored mode), or a vault's stateless sends wait until its
@@ -358,6 +365,8 @@ export function relayLimits(
     socket: {
       maxEnvelopeBytes: config.maxEnvelope,
       authTimeoutMs: 10_000,
+      maxUnauthenticatedMessageBytes: 4 * KiB,
+      maxMessageBytes: config.maxEnvelope + 64 * KiB,
       // A lone reader's mark: 256 KiB cost a 64 KiB stream half its rate.
       highWaterBytes: 512 * KiB,
       // 32 readers that stop reading must cost the relay at most ~32 MiB (issue 13): together

@@ -30,7 +30,6 @@ import { type Limits, relayLimits } from "./limits.ts";
 import { resolveMaxDbBytes } from "./store/disk.ts";
 import { fdBudget } from "./guard/fd_budget.ts";
 import { type HttpListener, listen } from "./http/listen.ts";
-import { NO_LIFECYCLE } from "./guard/socket_lifecycle.ts";
 import { authorityOf } from "./protocol/signature_base.ts";
 
 const log = getLogger([LOG_CATEGORY, "relay"]);
@@ -190,7 +189,8 @@ export class Relay implements AsyncDisposable {
           onLimited: (limit) => metrics.limited(limit),
         },
         sockets,
-        lifecycleOf: (request) => listener?.socketOf(request) ?? NO_LIFECYCLE,
+        // Requests come in only once the listener below exists.
+        upgradeSocket: (request, protocol) => listener!.upgradeSocket(request, protocol),
         clientAddress: ({ request, info }) => clientAddress(request, info, config.trustProxy),
         addressOf: ({ request, info }) =>
           addressKey(clientAddress(request, info, config.trustProxy).hostname),
@@ -208,6 +208,10 @@ export class Relay implements AsyncDisposable {
           pumpBufferBytes: limits.connections.pumpBufferBytes,
           socketTeardownMs: limits.connections.socketTeardownMs,
           closeAfterRefusalMs: limits.connections.closeAfterRefusalMs,
+          socketMessageBytes: {
+            unauthenticated: limits.socket.maxUnauthenticatedMessageBytes,
+            authenticated: limits.socket.maxMessageBytes,
+          },
         },
         handler: (request, info) => api.handle(request, info),
         onGateEvent: (event) => metrics.limited(event),

@@ -12,6 +12,10 @@
  *   address (see `ConnectionTable.victim`), so a fresh honest client gets in.
  * - A head deadline: a connection that has not sent a complete request head within it is closed;
  *   after each answer an idle keep-alive connection gets the same deadline for its next request.
+ * - A WebSocket upgrade that opens a connection is answered by the gate itself, which then speaks
+ *   WebSocket on the client's connection (`raw_websocket.ts`): no loopback hop, no HTTP server
+ *   connection, and a frame's length is checked before its payload is read. An upgrade after
+ *   other requests on a connection goes through `Deno.serve` like any request.
  * - A socket the relay closed is torn down at the TCP level if its peer ignores the close.
  * - A socket's owner learns when its client reads nothing (`clientBlocked`): the loopback hop's
  *   kernel buffers would otherwise take megabytes for it before its own queue grew.
@@ -29,7 +33,14 @@
  * @module
  */
 import { isOutOfDescriptors, pump, PumpBuffers, readHead, type WriteWatch } from "./tcp_proxy.ts";
-import { NO_LIFECYCLE, type SocketLifecycle } from "./socket_lifecycle.ts";
+import { NO_LIFECYCLE, type SocketLifecycle, type UpgradedSocket } from "./socket_lifecycle.ts";
+import { acceptKey, type MessageLimits, RawWebSocket } from "./raw_websocket.ts";
+import {
+  closingAnswer,
+  readUpgradeRequest,
+  switchingProtocols,
+  type UpgradeRequest,
+} from "./upgrade_head.ts";
 import { addressKey } from "./client_address.ts";
 import { ConnectionTable } from "./connection_table.ts";
 
@@ -45,6 +56,10 @@ export interface GateLimits {
   readonly pumpBufferBytes: number;
   /** Time from a refusal's answer (`Connection: close`) to closing its connection. */
   readonly closeAfterRefusalMs: number;
+  /** Time a socket's peer has to complete a close the relay started. */
+  readonly socketTeardownMs: number;
+  /** Largest message a client may send on a socket the gate speaks itself. */
+  readonly socketMessageBytes: MessageLimits;
 }
 
 /** What the gate holds now. */
@@ -109,6 +124,21 @@ class Connection {
   }
 }
 
+/** A socket upgrade the gate answers itself, while the handler runs. */
+interface PendingUpgrade {
+  readonly connection: Connection;
+  readonly rest: Uint8Array;
+  /** Set when the handler upgraded the request. */
+  accepted?: { readonly socket: RawWebSocket; readonly protocol: string | undefined };
+}
+
+/** The answer for a socket the gate upgrades; the gate writes the real `101` itself. */
+class SwitchingProtocols extends Response {
+  override get status(): number {
+    return 101;
+  }
+}
+
 /** The relay's listener: accepts, bounds and hands over client connections. */
 export class ConnectionGate {
   readonly #options: GateOptions;
@@ -118,6 +148,7 @@ export class ConnectionGate {
   readonly #buffers: PumpBuffers;
   readonly #byInnerPort = new Map<number, Connection>();
   readonly #byRequest = new WeakMap<Request, Connection>();
+  readonly #upgrades = new WeakMap<Request, PendingUpgrade>();
   #fds = 0;
   #budget: number;
   #stopping = false;
@@ -162,21 +193,49 @@ export class ConnectionGate {
     };
   }
 
-  /** Registers the socket upgraded from `request`; its owner reports what becomes of it. */
-  socketOf(request: Request, teardownMs: number): SocketLifecycle {
+  /**
+   * Upgrades `request` to a WebSocket the gate speaks itself, when the gate is answering it (the
+   * first request of a connection); undefined when it came through the HTTP server.
+   */
+  upgradeSocket(request: Request, protocol: string | undefined): UpgradedSocket | undefined {
+    const pending = this.#upgrades.get(request);
+    if (!pending) return undefined;
+    const { connection } = pending;
+    const socket = new RawWebSocket(connection.outer, {
+      limits: this.#options.limits.socketMessageBytes,
+      pool: this.#buffers,
+      watch: connection.toClient,
+      leftover: pending.rest,
+      onEnd: () => this.#close(connection),
+    });
+    pending.accepted = { socket, protocol };
+    return {
+      socket,
+      response: new SwitchingProtocols(null),
+      lifecycle: this.#lifecycle(connection, socket),
+    };
+  }
+
+  /** Registers the socket `Deno.serve` upgraded from `request`; its owner reports on it. */
+  socketOf(request: Request): SocketLifecycle {
     const connection = this.#byRequest.get(request);
-    if (!connection) return NO_LIFECYCLE;
+    return connection ? this.#lifecycle(connection) : NO_LIFECYCLE;
+  }
+
+  #lifecycle(connection: Connection, socket?: RawWebSocket): SocketLifecycle {
     connection.socket = "unauthenticated";
     this.#table.waiting.delete(connection);
     this.#table.unauthenticated.add(connection);
+    const { socketTeardownMs } = this.#options.limits;
     return {
       authenticated: () => {
         connection.socket = "authenticated";
         this.#table.unauthenticated.delete(connection);
+        socket?.authenticated();
       },
       closed: (now = false) => {
         this.#table.unauthenticated.delete(connection);
-        setTimeout(() => this.#tearDown(connection), now ? 0 : teardownMs);
+        setTimeout(() => this.#tearDown(connection), now ? 0 : socketTeardownMs);
       },
       clientBlocked: () => {
         const since = connection.toClient.waitingSince;
@@ -368,12 +427,56 @@ export class ConnectionGate {
     this.#closeSoon(connection);
   }
 
+  /**
+   * Answers a connection's first request, a WebSocket upgrade, itself: the handler sees it as any
+   * request; if it upgrades, the gate writes the handshake and starts the socket on the client's
+   * connection, otherwise it writes the answer and closes the connection.
+   */
+  async #answerUpgrade(connection: Connection, { request, rest }: UpgradeRequest): Promise<void> {
+    const pending: PendingUpgrade = { connection, rest };
+    this.#upgrades.set(request, pending);
+    connection.inFlight++;
+    this.#table.waiting.delete(connection);
+    const answered = Promise.withResolvers<void>();
+    const remoteAddr = connection.outer.remoteAddr as Deno.NetAddr;
+    let answer: Uint8Array | undefined;
+    try {
+      const response = await this.#options.handler(request, {
+        remoteAddr,
+        completed: answered.promise,
+      });
+      const key = request.headers.get("sec-websocket-key") ?? "";
+      answer = pending.accepted
+        ? switchingProtocols(acceptKey(key), pending.accepted.protocol)
+        : await closingAnswer(response);
+      for (let written = 0; written < answer.length && !connection.closed;) {
+        written += await connection.outer.write(answer.subarray(written));
+      }
+    } catch {
+      answer = undefined; // the client left, or the gate closed the connection
+    } finally {
+      this.#upgrades.delete(request);
+      connection.inFlight--;
+      answered.resolve();
+    }
+    const socket = pending.accepted?.socket;
+    if (!answer || connection.closed) {
+      socket?.close(1001, "");
+      return this.#close(connection);
+    }
+    if (socket) return socket.start();
+    connection.ending = true;
+    this.#closeSoon(connection);
+  }
+
   /** Reads the first request head, then hands the connection to `Deno.serve`. */
   async #serve(connection: Connection): Promise<void> {
     const head = await readHead(connection.outer, this.#options.limits.maxHeadBytes);
     if (!head || connection.closed) return this.#close(connection);
     const refusal = this.#options.refuseHead?.(head);
     if (refusal) return this.#refuseAtTheGate(connection, refusal);
+    const upgrade = readUpgradeRequest(head);
+    if (upgrade) return this.#answerUpgrade(connection, upgrade);
     if (!this.#makeRoom(2, connection.address) || connection.closed) {
       return this.#close(connection);
     }

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { DeviceSocket } from "../live/device_socket.ts";
 
 /** The gate's view of an upgraded socket, reported by the socket's owner. */
 export interface SocketLifecycle {
@@ -27,3 +28,10 @@ export const NO_LIFECYCLE: SocketLifecycle = {
   closed: () => {},
   clientBlocked: () => false,
 };
+
+/** A WebSocket upgraded from a request: the socket, the answer to return, and its lifecycle. */
+export interface UpgradedSocket {
+  readonly socket: DeviceSocket;
+  readonly response: Response;
+  readonly lifecycle: SocketLifecycle;
+}

@@ -11,14 +11,18 @@ import {
   type GateLimits,
   type GateStats,
 } from "../guard/connection_gate.ts";
-import { NO_LIFECYCLE, type SocketLifecycle } from "../guard/socket_lifecycle.ts";
+import { NO_LIFECYCLE, type UpgradedSocket } from "../guard/socket_lifecycle.ts";
+import { fromWebSocket } from "../live/device_socket.ts";
 
 /** A running HTTP listener. */
 export interface HttpListener {
   /** The bound address (with the real port when 0 was asked for). */
   readonly addr: Deno.NetAddr;
-  /** The gate's view of the socket upgraded from `request` (nothing without a gate). */
-  socketOf(request: Request): SocketLifecycle;
+  /**
+   * Upgrades `request` to a WebSocket offering `protocol`: the gate's own when the gate answers
+   * the request, otherwise Deno's (with the gate's view of its connection, if there is a gate).
+   */
+  upgradeSocket(request: Request, protocol: string | undefined): UpgradedSocket;
   /** Client connections and the descriptors they hold, when the gate counts them. */
   stats(): GateStats | undefined;
   /** Stops accepting, finishes requests in flight and closes connections. */
@@ -31,7 +35,7 @@ export interface ListenOptions {
   readonly port: number;
   /** Connections queued by the kernel until accepted. */
   readonly backlog: number;
-  readonly gate: false | GateLimits & { readonly socketTeardownMs: number };
+  readonly gate: false | GateLimits;
   readonly handler: (
     request: Request,
     info: Deno.ServeHandlerInfo<Deno.NetAddr>,
@@ -52,7 +56,10 @@ export function listen(options: ListenOptions): HttpListener {
     const server = Deno.serve({ hostname, port, tcpBacklog: backlog, onListen: () => {}, handler });
     return {
       addr: server.addr,
-      socketOf: () => NO_LIFECYCLE,
+      upgradeSocket: (request, protocol) => ({
+        ...upgradeWithDeno(request, protocol),
+        lifecycle: NO_LIFECYCLE,
+      }),
       stats: () => undefined,
       shutdown: () => server.shutdown(),
     };
@@ -68,8 +75,17 @@ export function listen(options: ListenOptions): HttpListener {
   });
   return {
     addr: front.addr,
-    socketOf: (request) => front.socketOf(request, gate.socketTeardownMs),
+    upgradeSocket: (request, protocol) =>
+      front.upgradeSocket(request, protocol) ?? {
+        ...upgradeWithDeno(request, protocol),
+        lifecycle: front.socketOf(request),
+      },
     stats: () => front.stats,
     shutdown: () => front.shutdown(),
   };
+}
+
+function upgradeWithDeno(request: Request, protocol: string | undefined) {
+  const { socket, response } = Deno.upgradeWebSocket(request, protocol ? { protocol } : {});
+  return { socket: fromWebSocket(socket), response };
 }

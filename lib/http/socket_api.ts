@@ -17,7 +17,7 @@ import { jsonResponse } from "./errors.ts";
 import { readBody } from "./body.ts";
 import { DeviceSession, type SessionParts } from "../live/session.ts";
 import type { SocketRegistry } from "../live/registry.ts";
-import type { SocketLifecycle } from "../guard/socket_lifecycle.ts";
+import type { UpgradedSocket } from "../guard/socket_lifecycle.ts";
 import type { HttpLimits } from "../limits.ts";
 import type { RequestContext, Router } from "./router.ts";
 
@@ -28,8 +28,8 @@ export interface LiveApiParts extends AuthParts {
   readonly httpLimits: HttpLimits;
   /** The relay's public `@authority` (`--public-url`); `null` accepts any. */
   readonly publicAuthority: string | null;
-  /** The connection gate's view of the socket upgraded from a request. */
-  readonly lifecycleOf: (request: Request) => SocketLifecycle;
+  /** Upgrades a request to a WebSocket offering a subprotocol (see `HttpListener`). */
+  readonly upgradeSocket: (request: Request, protocol: string | undefined) => UpgradedSocket;
   /** The caller's address as the relay sees it (honouring a trusted proxy). */
   readonly clientAddress: (context: RequestContext) => { hostname: string; port: number };
 }
@@ -42,12 +42,13 @@ function upgrade(context: RequestContext, parts: LiveApiParts): Response {
   if (
     headers.get("upgrade")?.toLowerCase() !== "websocket" ||
     !/\bupgrade\b/i.test(headers.get("connection") ?? "") ||
-    !headers.get("sec-websocket-key")
+    !headers.get("sec-websocket-key") ||
+    headers.get("sec-websocket-version")?.trim() !== "13"
   ) {
     throw new ProtocolError(
       "not_websocket",
       "This endpoint takes a WebSocket upgrade (Upgrade: websocket, Connection: Upgrade, " +
-        "Sec-WebSocket-Key)",
+        "Sec-WebSocket-Key, Sec-WebSocket-Version: 13)",
     );
   }
   const offered = (headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim());
@@ -55,13 +56,13 @@ function upgrade(context: RequestContext, parts: LiveApiParts): Response {
   const authority = authorityOf(headers.get("host") ?? context.url.host);
   validateAuthority(authority, parts.publicAuthority);
   const address = parts.addressOf(context);
-  const { socket, response } = Deno.upgradeWebSocket(
+  const { socket, response, lifecycle } = parts.upgradeSocket(
     context.request,
-    offered.includes(SOCKET_SUBPROTOCOL) ? { protocol: SOCKET_SUBPROTOCOL } : {},
+    offered.includes(SOCKET_SUBPROTOCOL) ? SOCKET_SUBPROTOCOL : undefined,
   );
   const session = new DeviceSession(socket, { vaultId, vaultKey, deviceId, authority, address }, {
     ...parts.session,
-    lifecycle: parts.lifecycleOf(context.request),
+    lifecycle,
     onClosed: (closed) => parts.sockets.delete(closed),
   });
   parts.sockets.add(session);

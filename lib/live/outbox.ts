@@ -14,6 +14,7 @@
  */
 import type { Clock } from "../clock.ts";
 import { scavenging } from "../guard/scavenge_pacer.ts";
+import type { DeviceSocket } from "./device_socket.ts";
 
 /** Bounds of an {@linkcode Outbox}. */
 export interface OutboxLimits {
@@ -50,7 +51,7 @@ export class Outbox {
   #closed = false;
 
   constructor(
-    private readonly socket: WebSocket,
+    private readonly socket: DeviceSocket,
     private readonly options: {
       readonly limits: OutboxLimits;
       readonly clock: Clock;
@@ -88,7 +89,7 @@ export class Outbox {
 
   /** Whether frames can still be sent. */
   get isOpen(): boolean {
-    return !this.#closed && this.socket.readyState === WebSocket.OPEN;
+    return !this.#closed && this.socket.state === "open";
   }
 
   /** Queues a frame if the socket is open; returns whether it was queued. */

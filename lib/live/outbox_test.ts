@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Outbox, type OutboxLimits } from "./outbox.ts";
 import { ManualClock } from "../clock.ts";
+import { type DeviceSocket, fromWebSocket } from "./device_socket.ts";
 
 const ROOMY: OutboxLimits = {
   highWaterBytes: 1024 * 1024,
@@ -22,13 +23,13 @@ const TINY: OutboxLimits = {
  */
 class SocketServer implements AsyncDisposable {
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
-  readonly #opened = Promise.withResolvers<WebSocket>();
+  readonly #opened = Promise.withResolvers<DeviceSocket>();
   readonly #closed = Promise.withResolvers<void>();
 
   constructor() {
     this.#server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
       const { socket, response } = Deno.upgradeWebSocket(request);
-      socket.onopen = () => this.#opened.resolve(socket);
+      socket.onopen = () => this.#opened.resolve(fromWebSocket(socket));
       socket.onclose = () => this.#closed.resolve();
       socket.onerror = () => {};
       return response;
@@ -40,7 +41,7 @@ class SocketServer implements AsyncDisposable {
   }
 
   /** The server side of the upgraded socket. */
-  socket(): Promise<WebSocket> {
+  socket(): Promise<DeviceSocket> {
     return this.#opened.promise;
   }
 
@@ -127,7 +128,7 @@ function flood(outbox: Outbox): void {
 Deno.test("an outbox's high-water mark is its share of the vault's queue budget, within bounds", () => {
   const limits = { ...ROOMY, highWaterBytes: 512, vaultQueueBytes: 2048, minHighWaterBytes: 64 };
   let readers = 1;
-  const socket = { readyState: WebSocket.OPEN, bufferedAmount: 0 } as WebSocket;
+  const socket = { state: "open", bufferedAmount: 0 } as DeviceSocket;
   const outbox = new Outbox(socket, {
     limits,
     clock: new ManualClock(),
@@ -142,7 +143,7 @@ Deno.test("a lagging reader whose share grows as other readers leave still stall
   // 32 readers share 2048 bytes: a mark of 64 each; this one holds 100 unsent bytes.
   const limits = { ...ROOMY, highWaterBytes: 512, vaultQueueBytes: 2048, minHighWaterBytes: 64 };
   let readers = 32;
-  const socket = { readyState: WebSocket.OPEN, bufferedAmount: 100 } as WebSocket;
+  const socket = { state: "open", bufferedAmount: 100 } as DeviceSocket;
   const clock = new ManualClock();
   let stalled = 0;
   const outbox = new Outbox(socket, {
@@ -163,7 +164,7 @@ Deno.test("a lagging reader whose share grows as other readers leave still stall
 });
 
 Deno.test("an outbox whose client reads nothing has no room, however little it queues, and stalls", async () => {
-  const socket = { readyState: WebSocket.OPEN, bufferedAmount: 0 } as WebSocket;
+  const socket = { state: "open", bufferedAmount: 0 } as DeviceSocket;
   const clock = new ManualClock();
   let blocked = true;
   let stalled = 0;
@@ -185,12 +186,12 @@ Deno.test("an outbox whose client reads nothing has no room, however little it q
 
 Deno.test("a lagging reader that drains below the mark it fell behind at has room again", async () => {
   const limits = { ...ROOMY, highWaterBytes: 512, vaultQueueBytes: 2048, minHighWaterBytes: 64 };
-  const socket = { readyState: WebSocket.OPEN, bufferedAmount: 100 } as {
-    -readonly [K in keyof WebSocket]: WebSocket[K];
+  const socket = { state: "open", bufferedAmount: 100 } as {
+    -readonly [K in keyof DeviceSocket]: DeviceSocket[K];
   };
   const clock = new ManualClock();
   let stalled = 0;
-  const outbox = new Outbox(socket as WebSocket, {
+  const outbox = new Outbox(socket as DeviceSocket, {
     limits,
     clock,
     sharedBy: () => 32,

@@ -28,6 +28,7 @@ import { HandshakeError, newChallenge, type SocketPeer, verifyAuth } from "./han
 import { Outbox } from "./outbox.ts";
 import { errorReply, type Json, parseMessage } from "./replies.ts";
 import { SendFrames } from "./send_frames.ts";
+import type { DeviceSocket } from "./device_socket.ts";
 
 export type { SocketPeer };
 
@@ -65,9 +66,10 @@ export class DeviceSession {
   #authTimer: ReturnType<typeof setTimeout> | undefined;
   #idle: IdleWatch | undefined;
   readonly #sends: SendFrames;
+  readonly #socketClosed = Promise.withResolvers<void>();
 
   constructor(
-    private readonly socket: WebSocket,
+    private readonly socket: DeviceSocket,
     private readonly peer: SocketPeer,
     private readonly parts: SessionParts,
   ) {
@@ -79,11 +81,14 @@ export class DeviceSession {
       onStalled: () => this.close(CLOSE.slowReader, "slow reader: too far behind"),
     });
     this.#sends = new SendFrames({ ...parts, peer, reply: (message) => this.#send(message) });
-    socket.binaryType = "arraybuffer";
-    socket.onopen = () => this.#open();
-    socket.onmessage = (event) => this.#receive(event.data);
-    socket.onclose = () => this.#finish();
-    socket.onerror = () => this.#finish();
+    socket.listen({
+      open: () => this.#open(),
+      message: (data) => this.#receive(data),
+      closed: () => {
+        this.#finish();
+        this.#socketClosed.resolve();
+      },
+    });
   }
 
   /** Bytes queued for this device and not yet sent. */
@@ -93,19 +98,17 @@ export class DeviceSession {
 
   /** Closes the socket with `code`, telling the device why. */
   close(code: number, reason: string): void {
-    if (this.socket.readyState <= WebSocket.OPEN) this.socket.close(code, reason);
+    const { state } = this.socket;
+    if (state === "connecting" || state === "open") this.socket.close(code, reason);
     // A reader too far behind will never read the close frame: free its connection now.
     this.#finish(code === CLOSE.slowReader);
   }
 
   /** Closes the socket and resolves once the closing handshake is done. */
   closeAndWait(code: number, reason: string): Promise<void> {
-    if (this.socket.readyState === WebSocket.CLOSED) return Promise.resolve();
-    const closed = new Promise<void>((resolve) =>
-      this.socket.addEventListener("close", () => resolve(), { once: true })
-    );
+    if (this.socket.state === "closed") return Promise.resolve();
     this.close(code, reason);
-    return closed;
+    return this.#socketClosed.promise;
   }
 
   /**
@@ -140,7 +143,7 @@ export class DeviceSession {
     this.parts.onClosed?.(this);
   }
 
-  #receive(data: unknown): void {
+  #receive(data: ArrayBuffer | string): void {
     this.#idle?.heard();
     switch (this.#phase) {
       case "challenged":
@@ -158,7 +161,7 @@ export class DeviceSession {
         if (data instanceof ArrayBuffer) {
           this.#sends.handle(new Uint8Array(data)).catch((error) => this.#fail(error));
         } else {
-          this.#control(String(data)).catch((error) => this.#fail(error));
+          this.#control(data).catch((error) => this.#fail(error));
         }
     }
   }
