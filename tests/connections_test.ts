@@ -230,3 +230,65 @@ Deno.test("a body the memory budget cannot hold is refused at the gate, before a
   const metrics = await fetch(`http://127.0.0.1:${relay.metricsAddress!.port}/metrics`);
   assert.match(await metrics.text(), /vaultmesh_relay_rate_limited_total\{limit="memory"\} 1\b/);
 });
+
+Deno.test("a socket the gate speaks itself holds one descriptor, and an upgrade after other requests still works", async () => {
+  using dir = tempDir();
+  await using relay = await startRelay(dir.path);
+  const [laptop, phone] = await vaultDevices(relay.url, ["laptop", "phone"]);
+  const first = await laptop!.connect({});
+  const second = await phone!.connect({});
+  assert.deepEqual(
+    { connections: relay.tableSizes().connections, fds: relay.tableSizes().connectionFds },
+    { connections: 2, fds: 2 },
+  );
+
+  // On a connection that served a request first, the upgrade goes through Deno.serve.
+  const conn = await connect(relay.url);
+  const host = new URL(relay.url).host;
+  const path = `/v3/vaults/${laptop!.vaultId}/socket?device=laptop`;
+  await conn.write(new TextEncoder().encode(
+    `GET /health HTTP/1.1\r\nhost: ${host}\r\n\r\n` +
+      `GET ${path} HTTP/1.1\r\nhost: ${host}\r\nx-vaultmesh-protocol: 3\r\n` +
+      "upgrade: websocket\r\nconnection: Upgrade\r\n" +
+      "sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n",
+  ));
+  let answers = "";
+  const buffer = new Uint8Array(4096);
+  while (!answers.includes('"challenge"')) {
+    const count = await conn.read(buffer);
+    if (count === null) throw new Error(`closed after: ${answers}`);
+    answers += new TextDecoder("latin1").decode(buffer.subarray(0, count));
+  }
+  assert.match(answers, /^HTTP\/1\.1 200 [\s\S]*HTTP\/1\.1 101 /);
+  assert.equal(relay.tableSizes().connectionFds, 2 + 3, "the hop costs 3");
+  conn.close();
+  await Promise.all([first.close(), second.close()]);
+});
+
+Deno.test("a first socket frame longer than an auth message is refused with 1009 before its payload arrives", async () => {
+  using dir = tempDir();
+  await using relay = await startRelay(dir.path);
+  const [laptop] = await vaultDevices(relay.url, ["laptop"]);
+  const conn = await connect(relay.url);
+  const path = `/v3/vaults/${laptop!.vaultId}/socket?device=laptop`;
+  await conn.write(new TextEncoder().encode(
+    `GET ${path} HTTP/1.1\r\nhost: ${new URL(relay.url).host}\r\nx-vaultmesh-protocol: 3\r\n` +
+      "upgrade: websocket\r\n" +
+      "connection: Upgrade\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+      "sec-websocket-version: 13\r\n\r\n",
+  ));
+  // The head of a masked 1 MiB binary frame, and none of its payload.
+  await conn.write(new Uint8Array([0x82, 0xff, 0, 0, 0, 0, 0, 0x10, 0, 0, 1, 2, 3, 4]));
+  let received = new Uint8Array(0);
+  const buffer = new Uint8Array(4096);
+  while (true) {
+    const count = await conn.read(buffer);
+    if (count === null) break;
+    received = new Uint8Array([...received, ...buffer.subarray(0, count)]);
+  }
+  // The challenge's text frame, then a close frame with 1009, then the end of the connection.
+  const close = received.lastIndexOf(0x88);
+  assert.ok(close > 0, "a close frame came");
+  assert.equal((received[close + 2]! << 8) | received[close + 3]!, 1009);
+  conn.close();
+});

@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { type InnerList, parseDictionary, serializeInnerList } from "structured-headers";
 import { Authenticator } from "../lib/http/signatures.ts";
 import { ERROR_STATUS, ProtocolError } from "../lib/protocol/errors.ts";
-import { CLOSE } from "../lib/protocol/close_codes.ts";
+import { CLOSE, WEBSOCKET_FAILURE } from "../lib/protocol/close_codes.ts";
 import {
   componentValue,
   contentDigest,
@@ -275,7 +275,8 @@ function documentedCloseCodes(): number[] {
 }
 
 Deno.test("the close-code table lists exactly the codes the relay sends, 4010 for an idle timeout among them", () => {
-  assert.deepEqual(documentedCloseCodes().sort(), Object.values(CLOSE).sort());
+  const sent = [...Object.values(CLOSE), ...Object.values(WEBSOCKET_FAILURE)];
+  assert.deepEqual(documentedCloseCodes().sort(), sent.sort());
   assert.equal(CLOSE.idleTimeout, 4010);
   assert.match(doc, /^\| 4010 \| relay {3}\| idle timeout/m);
   assert.doesNotMatch(doc, /does not check the idempotency key/);

@@ -15,6 +15,7 @@
 import { createHash } from "node:crypto";
 import type { DeviceSocket, SocketEvents, SocketState } from "../live/device_socket.ts";
 import type { PumpBuffers, WriteWatch } from "./tcp_proxy.ts";
+import { WEBSOCKET_FAILURE as FAILURE } from "../protocol/close_codes.ts";
 
 const ACCEPT_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -32,9 +33,6 @@ export const OPCODE = {
   ping: 0x9,
   pong: 0xa,
 } as const;
-
-/** Close codes this side sends when the client breaks the protocol (RFC 6455 §7.4.1). */
-export const FAILURE = { protocol: 1002, invalidData: 1007, tooBig: 1009 } as const;
 
 /** The read buffer: small while idle, doubled while reads fill it (within the gate's pool). */
 const READ_BUFFER = { min: 1024, max: 65536 };
@@ -327,7 +325,11 @@ export class RawWebSocket implements DeviceSocket {
     const take = Math.min(this.#headBytes() - this.#headLength, bytes.length - at);
     this.#head.set(bytes.subarray(at, at + take), this.#headLength);
     this.#headLength += take;
-    if (this.#headLength === this.#headBytes()) this.#beginFrame();
+    // Without the mask bit the head is shorter than it claims: refuse it before waiting for more.
+    if (this.#headLength >= 2 && (this.#head[1]! & 0x80) === 0) {
+      this.#headLength = 0;
+      this.#fail(FAILURE.protocolError, "client frames are masked");
+    } else if (this.#headLength === this.#headBytes()) this.#beginFrame();
     return at + take;
   }
 
@@ -337,8 +339,7 @@ export class RawWebSocket implements DeviceSocket {
     const second = head[1]!;
     const headBytes = this.#headLength;
     this.#headLength = 0;
-    if ((first & 0x70) !== 0) return this.#fail(FAILURE.protocol, "reserved bits set");
-    if ((second & 0x80) === 0) return this.#fail(FAILURE.protocol, "client frames are masked");
+    if ((first & 0x70) !== 0) return this.#fail(FAILURE.protocolError, "reserved bits set");
     let length = second & 0x7f;
     if (length === 126) length = (head[2]! << 8) | head[3]!;
     if (length === 127) {
@@ -363,17 +364,19 @@ export class RawWebSocket implements DeviceSocket {
   #refusal(opcode: number, final: boolean, length: number): [number, string] | undefined {
     if (opcode >= 0x8) {
       if (opcode !== OPCODE.close && opcode !== OPCODE.ping && opcode !== OPCODE.pong) {
-        return [FAILURE.protocol, "unknown opcode"];
+        return [FAILURE.protocolError, "unknown opcode"];
       }
-      if (!final || length > 125) return [FAILURE.protocol, "control frames are short and whole"];
+      if (!final || length > 125) {
+        return [FAILURE.protocolError, "control frames are short and whole"];
+      }
       return undefined;
     }
-    if (opcode > OPCODE.binary) return [FAILURE.protocol, "unknown opcode"];
+    if (opcode > OPCODE.binary) return [FAILURE.protocolError, "unknown opcode"];
     if (opcode === OPCODE.continuation && !this.#fragments) {
-      return [FAILURE.protocol, "continuation without a message"];
+      return [FAILURE.protocolError, "continuation without a message"];
     }
     if (opcode !== OPCODE.continuation && this.#fragments) {
-      return [FAILURE.protocol, "a new message inside a fragmented one"];
+      return [FAILURE.protocolError, "a new message inside a fragmented one"];
     }
     if (this.#fragmentsBytes + length > this.#maxMessageBytes) {
       return [FAILURE.tooBig, "message too big"];
@@ -443,10 +446,10 @@ export class RawWebSocket implements DeviceSocket {
   /** The client's close: answer it (unless this side closed first) and end the connection. */
   #closeReceived(payload: Uint8Array): void {
     let code: number | undefined;
-    if (payload.length === 1) return this.#fail(FAILURE.protocol, "bad close frame");
+    if (payload.length === 1) return this.#fail(FAILURE.protocolError, "bad close frame");
     if (payload.length >= 2) {
       code = (payload[0]! << 8) | payload[1]!;
-      if (!isValidCloseCode(code)) return this.#fail(FAILURE.protocol, "bad close code");
+      if (!isValidCloseCode(code)) return this.#fail(FAILURE.protocolError, "bad close code");
       try {
         strictUtf8.decode(payload.subarray(2));
       } catch {

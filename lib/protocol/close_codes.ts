@@ -24,3 +24,13 @@ export const CLOSE = {
   /** The vault already has its limit of authenticated sockets. */
   tooManySockets: 4029,
 } as const;
+
+/** RFC 6455 codes the relay's own WebSocket sends when a device breaks the WebSocket protocol. */
+export const WEBSOCKET_FAILURE = {
+  /** An unmasked or compressed frame, an unknown opcode, a malformed control or close frame. */
+  protocolError: 1002,
+  /** Text (or a close reason) that is not UTF-8. */
+  invalidData: 1007,
+  /** A message larger than the socket takes now. */
+  tooBig: 1009,
+} as const;

@@ -33,12 +33,12 @@ async function openIdleSockets(url: string, count: number): Promise<Deno.ChildPr
 
 /**
  * The open-file limit the relay gets told (it cannot read it without --allow-all), and how many
- * sockets fit in its descriptor budget: the connection gate costs 3 descriptors per socket.
+ * sockets fit in its descriptor budget: a socket the connection gate speaks itself costs 1.
  */
 function descriptors(requested: number): { flags: string[]; fit: number } {
   const limit = openFileLimit();
   if (limit === undefined) return { flags: [], fit: requested };
-  const fit = Math.floor(fdBudget(limit, { p2p: false }).http / 3) - 16;
+  const fit = fdBudget(limit, { p2p: false }).http - 16;
   return { flags: ["--max-open-files", String(limit)], fit: Math.min(requested, fit) };
 }
 
@@ -124,7 +124,7 @@ export async function connections(
   if (count < requested) {
     console.error(
       `connections: ${count} sockets instead of ${requested}, as many as the open-file limit ` +
-        `${openFileLimit()} holds behind the connection gate (3 descriptors each); raise ulimit -n`,
+        `${openFileLimit()} holds behind the connection gate; raise ulimit -n`,
     );
   }
   const relay = await relayBytesPerSocket(count, settleMs, flags);
