@@ -38,8 +38,11 @@ export const OPCODE = {
 const READ_BUFFER = { min: 1024, max: 65536 };
 /** Frames queued together go out in one write, up to this many bytes. */
 const WRITE_BATCH_BYTES = 65536;
-/** A payload buffer starts at most this large and doubles as bytes arrive. */
-const FIRST_PAYLOAD_BYTES = 65536;
+/**
+ * A payload buffer starts at most this large and doubles as bytes arrive: a 64 KiB envelope with
+ * its frame fields fits at once.
+ */
+const FIRST_PAYLOAD_BYTES = 65536 + 1024;
 
 const encoder = new TextEncoder();
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
