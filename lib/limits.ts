@@ -274,7 +274,8 @@ export interface ConnectionLimits {
   readonly openFileLimit: number;
   /** Where that limit came from. */
   readonly openFileSource: FdBudget["source"];
-  /** Descriptors HTTP connections may hold (a waiting one costs 1, a served one 3). At it: a
+  /** Descriptors HTTP connections may hold (a waiting one or a socket the gate speaks itself
+   * costs 1, one served through `Deno.serve` 3). At it: a
    * connection of the address holding the most is dropped if that address holds more than the
    * newcomer's (waiting ones first, then unauthenticated sockets, then any); otherwise a
    * connection without a complete request head, then an unauthenticated socket, of the most

@@ -5,8 +5,9 @@
  *
  * - The accept loop survives descriptor errors: it shrinks the budget below what is in use and
  *   drops connections to get under it.
- * - A descriptor budget: a connection still sending its request head costs 1 descriptor; once
- *   handed to `Deno.serve` (over loopback) it costs 3. At the budget a connection is dropped to
+ * - A descriptor budget: a connection still sending its request head costs 1 descriptor, and so
+ *   does a socket the gate speaks itself; once handed to `Deno.serve` (over loopback) it costs 3.
+ *   At the budget a connection is dropped to
  *   let a new one in: one of the address holding the most if it holds more than the newcomer's,
  *   else one without a complete request head or an unauthenticated socket of the most crowded
  *   address (see `ConnectionTable.victim`), so a fresh honest client gets in.
