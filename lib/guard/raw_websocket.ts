@@ -71,14 +71,16 @@ export function encodeFrame(opcode: number, payload: Uint8Array): Uint8Array<Arr
   return frame;
 }
 
-/** A close frame's payload: the code, then up to 123 bytes of reason. */
-function closePayload(code: number | undefined, reason = ""): Uint8Array {
+/** A close frame's payload: the code, then up to 123 bytes of reason, cut between characters. */
+export function closePayload(code: number | undefined, reason = ""): Uint8Array {
   if (code === undefined) return new Uint8Array(0);
   const text = encoder.encode(reason);
-  const payload = new Uint8Array(2 + Math.min(text.length, 123));
+  let length = Math.min(text.length, 123);
+  while (length < text.length && (text[length]! & 0xc0) === 0x80) length--;
+  const payload = new Uint8Array(2 + length);
   payload[0] = code >>> 8;
   payload[1] = code & 0xff;
-  payload.set(text.subarray(0, 123), 2);
+  payload.set(text.subarray(0, length), 2);
   return payload;
 }
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { acceptKey, OPCODE, RawWebSocket } from "./raw_websocket.ts";
+import { acceptKey, closePayload, OPCODE, RawWebSocket } from "./raw_websocket.ts";
 import { PumpBuffers, readHead, type WriteWatch } from "./tcp_proxy.ts";
 import { readUpgradeRequest, switchingProtocols } from "./upgrade_head.ts";
 
@@ -298,4 +298,15 @@ Deno.test("frames queued for a client that reads nothing are counted, and the wr
   client.conn.close();
   await server.closed.promise;
   assert.equal(socket.bufferedAmount, 0, "a closed socket holds nothing");
+});
+
+Deno.test("a close reason is cut to 123 bytes between characters, never inside one", () => {
+  const payload = closePayload(4002, "é".repeat(100));
+  assert.equal(payload.length, 2 + 122);
+  assert.equal(
+    new TextDecoder("utf-8", { fatal: true }).decode(payload.subarray(2)),
+    "é".repeat(61),
+  );
+  assert.deepEqual([...closePayload(4009, "slow").subarray(0, 2)], [0x0f, 0xa9]);
+  assert.equal(closePayload(undefined).length, 0);
 });
