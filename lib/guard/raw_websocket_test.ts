@@ -310,3 +310,17 @@ Deno.test("a close reason is cut to 123 bytes between characters, never inside o
   assert.deepEqual([...closePayload(4009, "slow").subarray(0, 2)], [0x0f, 0xa9]);
   assert.equal(closePayload(undefined).length, 0);
 });
+
+Deno.test("a frame sent in the same segment as the upgrade request is read after the handshake", async () => {
+  await using server = new OneSocketServer();
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  const head = new TextEncoder().encode(
+    "GET /socket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+  );
+  const frame = clientFrame(OPCODE.text, new TextEncoder().encode("early"));
+  await conn.write(new Uint8Array([...head, ...frame]));
+  assert.deepEqual(await server.received(1), ["early"]);
+  conn.close();
+  await server.closed.promise;
+});
