@@ -37,10 +37,12 @@ Deno.test("the footprint scenario measures idle memory and time to healthy with 
   ]);
 });
 
-Deno.test("the drain scenario receives and acknowledges a whole backlog", async () => {
+Deno.test("the drain scenario receives and acknowledges a whole backlog over HTTP and over a socket", async () => {
   const figures = await drain({ seconds: 1, json: true, envelopes: 200, runs: 1 });
   assertPositive(figures, ["drainMs", "fillMs", "drainMiBPerSecond", "pages", "inflation"]);
   assert.equal(figures.bodyBytes, 200 * 1024);
+  assert.equal(figures.socket.bodyBytes, 200 * 1024, "the socket reader got the whole backlog");
+  assertPositive(figures.socket, ["drainMs", "inflation"]);
 });
 
 Deno.test("the soak scenario ends with every acknowledged envelope accounted for and no 5xx", async () => {

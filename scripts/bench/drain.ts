@@ -3,9 +3,11 @@
  * a vault holds: 9.77 MiB; times are also given scaled to 10 MiB of bodies), then two
  * devices that have never connected fetch it page by page over HTTP, one as binary pages
  * (`Accept: application/vnd.vaultmesh.frames`, what the reference client asks for) and one as
- * JSON, and each acknowledges the last seq. Reports, for both, the time until everything is
- * received and acknowledged and the bytes on the wire (HTTP response bodies) against the envelope
- * bodies they carry. Each run drains its vault once per format, in alternating order.
+ * JSON, and each acknowledges the last seq. A third device connects its socket instead and is
+ * pushed the backlog, acknowledging the last seq on the socket. Reports, for each, the time until
+ * everything is received and acknowledged and the bytes on the wire (HTTP response bodies; on the
+ * socket the envelope frames with their WebSocket heads, computed from what arrived) against the
+ * envelope bodies they carry. Each run drains its vault once per way, in rotating order.
  *
  * @module
  */
@@ -15,6 +17,7 @@ import {
   decodeBacklogPage,
   readBacklogPageHeaders,
 } from "../../lib/protocol/backlog_page.ts";
+import { envelopeFrameSize } from "../../lib/protocol/socket_frames.ts";
 import { fixed, percentile, report, spawnBenchRelay } from "./_load.ts";
 
 const ENVELOPE_BYTES = 1024;
@@ -26,6 +29,10 @@ const FILL_CONCURRENCY = 64;
 /** The two renderings of a page, as `Accept` asks for them. */
 const FORMATS = { frames: BACKLOG_FRAMES_TYPE, json: "application/json" } as const;
 type Format = keyof typeof FORMATS;
+/** The ways a new device drains a backlog: HTTP pages in a format, or its socket. */
+type Way = Format | "socket";
+/** How long a socket drain may take before the run fails. */
+const SOCKET_DRAIN_TIMEOUT_MS = 60_000;
 
 /** Sends `count` envelopes from one device with `FILL_CONCURRENCY` requests in flight. */
 async function fill(sender: RelayClient, count: number): Promise<void> {
@@ -108,6 +115,43 @@ async function drainOnce(
   return { ms, pages, envelopes, bodyBytes, wireBytes };
 }
 
+/** Connects a socket after seq 0, receives every envelope, then acks the last seq on it. */
+async function drainOverSocket(
+  reader: RelayClient,
+  options: { expected: number },
+): Promise<DrainSample> {
+  const started = performance.now();
+  let envelopes = 0;
+  let bodyBytes = 0;
+  let wireBytes = 0;
+  let last = 0;
+  const all = Promise.withResolvers<void>();
+  const timer = setTimeout(
+    () => all.reject(new Error(`The socket reader got ${envelopes} of ${options.expected}`)),
+    SOCKET_DRAIN_TIMEOUT_MS,
+  );
+  const socket = await reader.connect({
+    after: 0,
+    onEnvelope: (envelope) => {
+      envelopes++;
+      bodyBytes += envelope.body.byteLength;
+      const frame = envelopeFrameSize(envelope);
+      wireBytes += frame + (frame < 126 ? 2 : frame < 65536 ? 4 : 10);
+      last = envelope.seq;
+      if (envelopes === options.expected) all.resolve();
+    },
+  });
+  try {
+    await all.promise;
+    await socket.ack(last);
+  } finally {
+    clearTimeout(timer);
+  }
+  const ms = performance.now() - started;
+  await socket.close();
+  return { ms, pages: 0, envelopes, bodyBytes, wireBytes };
+}
+
 /** One format's figures (the time is the median over the runs). */
 export interface DrainSide {
   readonly drainMs: number;
@@ -136,6 +180,7 @@ export interface DrainFigures extends DrainSide {
   readonly fillMs: number;
   readonly frames: DrainSide;
   readonly json: DrainSide;
+  readonly socket: DrainSide;
 }
 
 function side(samples: readonly DrainSample[]): DrainSide {
@@ -170,13 +215,14 @@ export async function drain(
       String(Math.max(16 * 1024 * 1024, 2 * count * ENVELOPE_BYTES)),
     ]);
     const fills: number[] = [];
-    const samples: Record<Format, DrainSample[]> = { frames: [], json: [] };
+    const samples: Record<Way, DrainSample[]> = { frames: [], json: [], socket: [] };
     for (let run = 0; run < runs; run++) {
       const keys = await generateVaultKeys();
       const sender = await RelayClient.create({ url: relay.url, keys, device: "sender" });
       const readers = {
         frames: await RelayClient.create({ url: relay.url, keys, device: `frames${run}` }),
         json: await RelayClient.create({ url: relay.url, keys, device: `json${run}` }),
+        socket: await RelayClient.create({ url: relay.url, keys, device: `socket${run}` }),
       };
       // Both readers are seen before the fill, so the first one's ack deletes nothing the
       // second one has yet to read.
@@ -184,14 +230,19 @@ export async function drain(
       const t0 = performance.now();
       await fill(sender, count);
       fills.push(performance.now() - t0);
-      const order: Format[] = run % 2 === 0 ? ["frames", "json"] : ["json", "frames"];
-      for (const format of order) {
-        samples[format].push(await drainOnce(readers[format], { format, expected: count }));
+      const ways: Way[] = ["frames", "json", "socket"];
+      for (const way of [...ways.slice(run % 3), ...ways.slice(0, run % 3)]) {
+        samples[way].push(
+          way === "socket"
+            ? await drainOverSocket(readers.socket, { expected: count })
+            : await drainOnce(readers[way], { format: way, expected: count }),
+        );
       }
     }
     await relay.stop();
     const frames = side(samples.frames);
     const json = side(samples.json);
+    const socket = side(samples.socket);
     const figures: DrainFigures = {
       runs,
       envelopes: count,
@@ -200,6 +251,7 @@ export async function drain(
       ...frames,
       frames,
       json,
+      socket,
     };
     const rows = (name: string, figures: DrainSide): [string, string][] => [
       [`${name}: all received and acked, ms (median)`, fixed(figures.drainMs, 0)],
@@ -217,12 +269,14 @@ export async function drain(
       title:
         `drain: ${count} x 1 KiB envelopes (${
           fixed(figures.backlogMiB, 2)
-        } MiB) to a new device over HTTP, binary and JSON pages, median of ${runs} ` +
+        } MiB) to a new device over HTTP (binary and JSON pages) and over its socket, ` +
+        `median of ${runs} ` +
         `(targets for binary pages: wire <= 1.02 x payload, 10 MiB in <= 150 ms)`,
       json: options.json,
       rows: [
         ...rows("binary", frames),
         ...rows("json", json),
+        ...rows("socket", socket).filter(([name]) => !name.endsWith("pages")),
         ["json / binary drain time", fixed(json.drainMs / frames.drainMs, 2)],
         ["fill (64 concurrent sends), ms", fixed(figures.fillMs, 0)],
       ],
