@@ -238,7 +238,7 @@ export class RawWebSocket implements DeviceSocket {
     this.#queuedBytes += frame.length;
     if (this.#flushing) return;
     this.#flushing = true;
-    // After the current task: frames queued together go out in one write.
+    // Once the code running now is done (a microtask): what it queued goes out in one write.
     queueMicrotask(() => void this.#flush());
   }
 
