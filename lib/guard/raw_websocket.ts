@@ -13,13 +13,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import type {
-  DeviceSocket,
-  OutgoingFrame,
-  SocketEvents,
-  SocketState,
-  WireFrame,
-} from "../live/device_socket.ts";
+import type { DeviceSocket, SocketEvents, SocketState } from "../live/device_socket.ts";
 import type { PumpBuffers, WriteWatch } from "./tcp_proxy.ts";
 import { WEBSOCKET_FAILURE as FAILURE } from "../protocol/close_codes.ts";
 
@@ -57,32 +51,9 @@ const wordView = new Uint32Array(wordScratch.buffer);
 
 /** One unmasked frame from the server: FIN set, the payload after a 2, 4 or 10 byte head. */
 export function encodeFrame(opcode: number, payload: Uint8Array): Uint8Array<ArrayBuffer> {
-  const frame = new Uint8Array(frameHeadBytes(payload.length) + payload.length);
-  frame.set(payload, writeFrameHead(frame, opcode, payload.length));
-  return frame;
-}
-
-/**
- * A binary message of `length` bytes laid out for the wire: `write` fills the payload (a view
- * after the frame head), which the gate's sockets then send without copying it.
- */
-export function wireFrame(
-  length: number,
-  write: (payload: Uint8Array<ArrayBuffer>) => void,
-): WireFrame {
-  const wire = new Uint8Array(frameHeadBytes(length) + length);
-  const payload = wire.subarray(writeFrameHead(wire, OPCODE.binary, length));
-  write(payload);
-  return { wire, payload };
-}
-
-function frameHeadBytes(length: number): number {
-  return length < 126 ? 2 : length < 65536 ? 4 : 10;
-}
-
-/** Writes the head of a frame of `length` payload bytes at the start of `frame`; its size. */
-function writeFrameHead(frame: Uint8Array, opcode: number, length: number): number {
-  const headBytes = frameHeadBytes(length);
+  const length = payload.length;
+  const headBytes = length < 126 ? 2 : length < 65536 ? 4 : 10;
+  const frame = new Uint8Array(headBytes + length);
   frame[0] = 0x80 | opcode;
   if (headBytes === 2) {
     frame[1] = length;
@@ -96,7 +67,8 @@ function writeFrameHead(frame: Uint8Array, opcode: number, length: number): numb
     view.setUint32(2, Math.floor(length / 2 ** 32));
     view.setUint32(6, length >>> 0);
   }
-  return headBytes;
+  frame.set(payload, headBytes);
+  return frame;
 }
 
 /** A close frame's payload: the code, then up to 123 bytes of reason, cut between characters. */
@@ -214,11 +186,10 @@ export class RawWebSocket implements DeviceSocket {
     this.#maxMessageBytes = this.options.limits.authenticated;
   }
 
-  send(frame: OutgoingFrame): void {
+  send(frame: string | Uint8Array<ArrayBuffer>): void {
     if (this.#state !== "open") return;
     if (typeof frame === "string") this.#enqueue(encodeFrame(OPCODE.text, encoder.encode(frame)));
-    else if (frame instanceof Uint8Array) this.#enqueue(encodeFrame(OPCODE.binary, frame));
-    else this.#enqueue(frame.wire);
+    else this.#enqueue(encodeFrame(OPCODE.binary, frame));
   }
 
   /** Sends a close frame; the connection ends when the client answers it (or is torn down). */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { acceptKey, closePayload, OPCODE, RawWebSocket, wireFrame } from "./raw_websocket.ts";
+import { acceptKey, closePayload, OPCODE, RawWebSocket } from "./raw_websocket.ts";
 import { PumpBuffers, readHead, type WriteWatch } from "./tcp_proxy.ts";
 import { readUpgradeRequest, switchingProtocols } from "./upgrade_head.ts";
 
@@ -184,7 +184,7 @@ Deno.test("messages arrive whole however the client's bytes are split, fragmente
   await server.closed.promise;
 });
 
-Deno.test("a standard WebSocket client and the server exchange frames of every length, also laid out for the wire, and close cleanly", async () => {
+Deno.test("a standard WebSocket client and the server exchange frames of every length and close cleanly", async () => {
   await using server = new OneSocketServer();
   const client = new WebSocket(`ws://127.0.0.1:${server.port}/socket`);
   client.binaryType = "arraybuffer";
@@ -196,19 +196,14 @@ Deno.test("a standard WebSocket client and the server exchange frames of every l
   const sizes = [0, 125, 126, 65535, 65536, 200_000];
   for (const size of sizes) socket.send(new Uint8Array(size).fill(size % 251));
   socket.send("text ✓");
-  const laidOut = wireFrame(70_000, (payload) => payload.fill(7));
-  assert.equal(laidOut.payload.length, 70_000);
-  socket.send(laidOut);
   client.onopen = () => client.send("from the client");
-  while (got.length < sizes.length + 2) await new Promise((resolve) => setTimeout(resolve, 5));
+  while (got.length < sizes.length + 1) await new Promise((resolve) => setTimeout(resolve, 5));
   sizes.forEach((size, i) => {
     const data = new Uint8Array(got[i] as ArrayBuffer);
     assert.equal(data.length, size);
     assert.ok(data.every((byte) => byte === size % 251));
   });
   assert.equal(got[sizes.length], "text ✓");
-  const laidOutGot = new Uint8Array(got[sizes.length + 1] as ArrayBuffer);
-  assert.ok(laidOutGot.length === 70_000 && laidOutGot.every((byte) => byte === 7));
   assert.deepEqual(await server.received(1), ["from the client"]);
   assert.equal(socket.bufferedAmount, 0, "everything queued was written");
 

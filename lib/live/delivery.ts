@@ -11,30 +11,20 @@
 import type { RelayMode } from "../modes/mode.ts";
 import type { SocketLimits } from "../limits.ts";
 import type { Envelope } from "../protocol/envelope.ts";
-import { envelopeFrameSize, writeEnvelopeFrame } from "../protocol/socket_frames.ts";
-import { wireFrame } from "../guard/raw_websocket.ts";
-import type { WireFrame } from "./device_socket.ts";
+import { encodeEnvelopeFrame } from "../protocol/socket_frames.ts";
 import type { SocketPeer } from "./handshake.ts";
 import type { Outbox } from "./outbox.ts";
-
-/** An envelope's frame, laid out for the wire (see `WireFrame`). */
-function encodeWireFrame(envelope: Envelope): WireFrame {
-  return wireFrame(
-    envelopeFrameSize(envelope),
-    (bytes) => writeEnvelopeFrame(envelope, { bytes, at: 0 }),
-  );
-}
 
 /**
  * Each published envelope is encoded once, however many sockets it goes to: the readers of a
  * vault share one frame instead of holding a copy each.
  */
-const frames = new WeakMap<Envelope, WireFrame>();
+const frames = new WeakMap<Envelope, Uint8Array<ArrayBuffer>>();
 
-function frameOf(envelope: Envelope): WireFrame {
+function frameOf(envelope: Envelope): Uint8Array<ArrayBuffer> {
   let frame = frames.get(envelope);
   if (!frame) {
-    frame = encodeWireFrame(envelope);
+    frame = encodeEnvelopeFrame(envelope);
     frames.set(envelope, frame);
   }
   return frame;
@@ -134,7 +124,7 @@ class StorePump implements Delivery {
           return;
         }
         for (const envelope of page.envelopes) {
-          if (!outbox.send(encodeWireFrame(envelope))) return;
+          if (!outbox.send(encodeEnvelopeFrame(envelope))) return;
           this.#sentUpTo = envelope.seq;
         }
       }

@@ -21,32 +21,13 @@ export interface SocketEvents {
   closed(): void;
 }
 
-/**
- * A binary message laid out once as the gate's WebSocket puts it on the wire (`wire`: the frame
- * head, then the payload), so every socket it goes to writes it without a copy; Deno's WebSocket
- * sends `payload`, a view of the same bytes. Made by `wireFrame` (`guard/raw_websocket.ts`).
- */
-export interface WireFrame {
-  readonly wire: Uint8Array<ArrayBuffer>;
-  readonly payload: Uint8Array<ArrayBuffer>;
-}
-
-/** A frame to send: text, binary, or binary laid out for the wire. */
-export type OutgoingFrame = string | Uint8Array<ArrayBuffer> | WireFrame;
-
-/** The size in bytes of a binary frame's payload, or in UTF-16 code units of a text one. */
-export function frameSize(frame: OutgoingFrame): number {
-  if (typeof frame === "string") return frame.length;
-  return frame instanceof Uint8Array ? frame.byteLength : frame.payload.byteLength;
-}
-
 /** One device's socket. */
 export interface DeviceSocket {
   readonly state: SocketState;
   /** Bytes queued and not yet handed to the network. */
   readonly bufferedAmount: number;
-  /** Queues a frame; ignored unless open. */
-  send(frame: OutgoingFrame): void;
+  /** Queues a text (string) or binary frame; ignored unless open. */
+  send(frame: string | Uint8Array<ArrayBuffer>): void;
   /** Starts the closing handshake. */
   close(code: number, reason: string): void;
   /** Sets who hears the socket's events (once, before it opens). */
@@ -66,8 +47,7 @@ export function fromWebSocket(socket: WebSocket): DeviceSocket {
       return socket.bufferedAmount;
     },
     send: (frame) => {
-      if (socket.readyState !== WebSocket.OPEN) return;
-      socket.send(typeof frame === "string" || frame instanceof Uint8Array ? frame : frame.payload);
+      if (socket.readyState === WebSocket.OPEN) socket.send(frame);
     },
     close: (code, reason) => socket.close(code, reason),
     listen: (events) => {

@@ -14,7 +14,7 @@
  */
 import type { Clock } from "../clock.ts";
 import { scavenging } from "../guard/scavenge_pacer.ts";
-import { type DeviceSocket, frameSize, type OutgoingFrame } from "./device_socket.ts";
+import type { DeviceSocket } from "./device_socket.ts";
 
 /** Bounds of an {@linkcode Outbox}. */
 export interface OutboxLimits {
@@ -93,10 +93,10 @@ export class Outbox {
   }
 
   /** Queues a frame if the socket is open; returns whether it was queued. */
-  send(frame: OutgoingFrame): boolean {
+  send(frame: string | Uint8Array<ArrayBuffer>): boolean {
     if (!this.isOpen) return false;
     this.socket.send(frame);
-    scavenging.made(frameSize(frame));
+    scavenging.made(typeof frame === "string" ? frame.length : frame.byteLength);
     return true;
   }
 
