@@ -52,6 +52,27 @@ export interface EnvelopeLimits {
   readonly ackDeleteRows: number;
 }
 
+/**
+ * A vault's row while a batch appends to it: read once, counted here, and written once when the
+ * batch ends (one statement per vault instead of a read and an update per envelope).
+ */
+interface BatchVault {
+  usedBytes: number;
+  envelopeCount: number;
+  nextSeq: number;
+  /** Charged bytes and envelopes this batch added that the stored row does not have yet. */
+  addedBytes: number;
+  addedCount: number;
+}
+
+/** What one append batch shares between its envelopes. */
+interface AppendBatch {
+  readonly now: number;
+  /** Devices already recorded as seen, as "vault device". */
+  readonly touched: Set<string>;
+  readonly vaults: Map<string, BatchVault>;
+}
+
 /** Envelope tables of the relay database. */
 export class EnvelopeStore {
   readonly #sql: Sql;
@@ -79,11 +100,15 @@ export class EnvelopeStore {
    * batch is stored.
    */
   appendBatch(items: readonly SendRequest[], now: number): AppendOutcome[] {
-    const touched = new Set<string>();
-    return this.#write(() => items.map((item) => this.#append(item, { now, touched })));
+    const batch: AppendBatch = { now, touched: new Set(), vaults: new Map() };
+    return this.#write(() => {
+      const outcomes = items.map((item) => this.#append(item, batch));
+      for (const [vault, row] of batch.vaults) this.#writeVaultRow(vault, row);
+      return outcomes;
+    });
   }
 
-  #append(item: SendRequest, batch: { now: number; touched: Set<string> }): AppendOutcome {
+  #append(item: SendRequest, batch: AppendBatch): AppendOutcome {
     const { now } = batch;
     if (item.idempotencyKey !== undefined) {
       const known = this.#sql.get(
@@ -95,12 +120,13 @@ export class EnvelopeStore {
     if (this.#storedBytes + this.#delta + charge > this.limits.maxStoredBytes) {
       throw new StorageFullError("The database holds its --max-db-size");
     }
-    const full = this.#fullFor(item.vault, charge, now);
-    if (full) return full;
-    const { seq } = this.#sql.get(
-      "UPDATE vaults SET next_seq = next_seq + 1, used_bytes = used_bytes + ?, " +
-        "envelope_count = envelope_count + 1 WHERE vault = ? RETURNING next_seq - 1 AS seq",
-    ).get(charge, item.vault) as { seq: number };
+    const row = this.#roomIn(item.vault, charge, batch);
+    if ("kind" in row) return row;
+    const seq = row.nextSeq++;
+    row.usedBytes += charge;
+    row.envelopeCount++;
+    row.addedBytes += charge;
+    row.addedCount++;
     this.#delta += charge;
     const expiresAt = now + this.limits.ttlMs;
     this.#sql.get(
@@ -122,33 +148,60 @@ export class EnvelopeStore {
   }
 
   /**
-   * The refusal when `charge` more bytes (or one more envelope) do not fit the vault, after
-   * dropping its expired envelopes; `undefined` when they fit. Creates the vault's row.
+   * The vault's row for this batch when `charge` more bytes (and one more envelope) fit it, after
+   * dropping its expired envelopes if they did not; otherwise the refusal. Creates the vault's
+   * row.
    */
-  #fullFor(vault: string, charge: number, now: number): AppendOutcome | undefined {
-    let row = this.#vaultRow(vault);
+  #roomIn(vault: string, charge: number, batch: AppendBatch): BatchVault | AppendOutcome {
+    const { maxBufferBytes, maxEnvelopesPerVault } = this.limits;
+    const fits = (r: BatchVault) =>
+      r.usedBytes + charge <= maxBufferBytes && r.envelopeCount < maxEnvelopesPerVault;
+    let row = batch.vaults.get(vault);
+    if (!row) batch.vaults.set(vault, row = this.#loadVault(vault));
+    if (fits(row)) return row;
+    // Dropping expired envelopes updates the stored row: it must have what the batch added.
+    this.#writeVaultRow(vault, row);
+    this.#release(
+      vault,
+      this.#sql.get("DELETE FROM envelopes WHERE vault = ? AND expires_at <= ? RETURNING size")
+        .all(vault, batch.now) as { size: number }[],
+    );
+    batch.vaults.set(vault, row = this.#loadVault(vault));
+    if (fits(row)) return row;
+    return {
+      kind: "full",
+      used: row.usedBytes,
+      limit: maxBufferBytes,
+      envelopes: row.envelopeCount,
+      maxEnvelopes: maxEnvelopesPerVault,
+    };
+  }
+
+  /** The vault's stored row for a batch to count in (created when the vault has none). */
+  #loadVault(vault: string): BatchVault {
+    let row: VaultRow | undefined = this.#vaultRow(vault);
     if (!row) {
       this.#sql.get("INSERT INTO vaults (vault) VALUES (?)").run(vault);
       row = { used_bytes: 0, envelope_count: 0, next_seq: 1 };
     }
-    const { maxBufferBytes, maxEnvelopesPerVault } = this.limits;
-    const fits = (r: VaultRow) =>
-      r.used_bytes + charge <= maxBufferBytes && r.envelope_count < maxEnvelopesPerVault;
-    if (fits(row)) return undefined;
-    this.#release(
-      vault,
-      this.#sql.get("DELETE FROM envelopes WHERE vault = ? AND expires_at <= ? RETURNING size")
-        .all(vault, now) as { size: number }[],
-    );
-    row = this.#vaultRow(vault)!;
-    if (fits(row)) return undefined;
     return {
-      kind: "full",
-      used: row.used_bytes,
-      limit: maxBufferBytes,
-      envelopes: row.envelope_count,
-      maxEnvelopes: maxEnvelopesPerVault,
+      usedBytes: row.used_bytes,
+      envelopeCount: row.envelope_count,
+      nextSeq: row.next_seq,
+      addedBytes: 0,
+      addedCount: 0,
     };
+  }
+
+  /** Writes what a batch added to the vault's stored row. */
+  #writeVaultRow(vault: string, row: BatchVault): void {
+    if (row.addedCount === 0) return;
+    this.#sql.get(
+      "UPDATE vaults SET next_seq = ?, used_bytes = used_bytes + ?, " +
+        "envelope_count = envelope_count + ? WHERE vault = ?",
+    ).run(row.nextSeq, row.addedBytes, row.addedCount, vault);
+    row.addedBytes = 0;
+    row.addedCount = 0;
   }
 
   #vaultRow(vault: string): VaultRow | undefined {

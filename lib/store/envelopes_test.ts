@@ -144,6 +144,29 @@ Deno.test("envelope store makes room from the vault's expired envelopes before r
   assert.equal(usage.envelopes, 1);
 });
 
+Deno.test("within one batch a full vault makes room from its expired envelopes and counts exactly what it stored", () => {
+  using store = openStore({ maxBufferBytes: 20 });
+  store.appendBatch([send("phone", 10), send("phone", 10)], T);
+  const later = T + TTL;
+  assert.deepEqual(
+    store.appendBatch(
+      [send("phone", 10), send("phone", 10), send("phone", 10), send("phone", 5)],
+      later,
+    )
+      .map((outcome) => outcome.kind === "stored" ? outcome.seq : outcome.kind),
+    [3, 4, "full", "full"],
+  );
+  const usage = store.usage("v1", later);
+  assert.equal(usage.usedBytes, 20);
+  assert.equal(usage.envelopes, 2);
+  assert.equal(store.latestSeq("v1"), 4);
+  assert.deepEqual(seqs(store, "laptop", { now: later }), [3, 4]);
+  store.ack("v1", "laptop", 4, later);
+  assert.deepEqual(store.appendBatch([send("phone", 10)], later), [
+    { kind: "stored", seq: 5, expiresAt: later + TTL },
+  ]);
+});
+
 Deno.test("envelope store answers a retry with a known idempotency key with the original seq", () => {
   using store = openStore();
   assert.deepEqual(store.appendBatch([send("phone", "x", { key: "k1" })], T), [
