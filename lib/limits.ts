@@ -51,6 +51,10 @@ export interface SocketLimits {
    * for a `too_large` answer to an envelope somewhat over `--max-envelope`. Beyond it: close
    * 1009, checked on the frame's head. */
   readonly maxMessageBytes: number;
+  /** Unsent bytes of one socket the gate speaks itself, of every kind (frames, replies, pongs):
+   * far above a reader's mark plus a backlog page, so only a client that reads nothing while it
+   * keeps asking reaches it. Beyond it: the connection is dropped at once. */
+  readonly maxQueuedBytes: number;
   /**
    * The most unsent bytes a reader's high-water mark allows: above its mark the relay stops
    * pushing to it until it catches up (stored mode), or a vault's stateless sends wait until its
@@ -368,6 +372,9 @@ export function relayLimits(
       authTimeoutMs: 10_000,
       maxUnauthenticatedMessageBytes: 4 * KiB,
       maxMessageBytes: config.maxEnvelope + 64 * KiB,
+      // A reader's mark (512 KiB) and a backlog page (1 MiB, or one envelope if larger), one
+      // envelope more, and room for replies.
+      maxQueuedBytes: 2 * MiB + 2 * (config.maxEnvelope + 64 * KiB),
       // A lone reader's mark: 256 KiB cost a 64 KiB stream half its rate.
       highWaterBytes: 512 * KiB,
       // 32 readers that stop reading must cost the relay at most ~32 MiB (issue 13): together

@@ -208,9 +208,10 @@ export class Relay implements AsyncDisposable {
           pumpBufferBytes: limits.connections.pumpBufferBytes,
           socketTeardownMs: limits.connections.socketTeardownMs,
           closeAfterRefusalMs: limits.connections.closeAfterRefusalMs,
-          socketMessageBytes: {
-            unauthenticated: limits.socket.maxUnauthenticatedMessageBytes,
-            authenticated: limits.socket.maxMessageBytes,
+          socket: {
+            unauthenticatedMessageBytes: limits.socket.maxUnauthenticatedMessageBytes,
+            messageBytes: limits.socket.maxMessageBytes,
+            queuedBytes: limits.socket.maxQueuedBytes,
           },
         },
         handler: (request, info) => api.handle(request, info),

@@ -267,7 +267,9 @@ Deno.test("a socket the gate speaks itself holds one descriptor, and an upgrade 
 
 Deno.test("a first socket frame longer than an auth message is refused with 1009 before its payload arrives", async () => {
   using dir = tempDir();
-  await using relay = await startRelay(dir.path);
+  await using relay = await startRelay(dir.path, {
+    metricsListen: { hostname: "127.0.0.1", port: 0 },
+  });
   const [laptop] = await vaultDevices(relay.url, ["laptop"]);
   const conn = await connect(relay.url);
   const path = `/v3/vaults/${laptop!.vaultId}/socket?device=laptop`;
@@ -291,4 +293,9 @@ Deno.test("a first socket frame longer than an auth message is refused with 1009
   assert.ok(close > 0, "a close frame came");
   assert.equal((received[close + 2]! << 8) | received[close + 3]!, 1009);
   conn.close();
+  const metrics = await fetch(`http://127.0.0.1:${relay.metricsAddress!.port}/metrics`);
+  assert.match(
+    await metrics.text(),
+    /vaultmesh_relay_rate_limited_total\{limit="socket_message"\} 1\b/,
+  );
 });

@@ -46,7 +46,9 @@ export type LimitName =
   | "refused"
   | "torn_down"
   | "accept_error"
-  | "socket_in_flight";
+  | "socket_in_flight"
+  | "socket_message"
+  | "socket_queue";
 
 /** Called when a limit turns a request away. */
 export type OnLimited = (limit: LimitName) => void;

@@ -35,7 +35,12 @@
  */
 import { isOutOfDescriptors, pump, PumpBuffers, readHead, type WriteWatch } from "./tcp_proxy.ts";
 import { NO_LIFECYCLE, type SocketLifecycle, type UpgradedSocket } from "./socket_lifecycle.ts";
-import { acceptKey, type MessageLimits, RawWebSocket } from "./raw_websocket.ts";
+import {
+  acceptKey,
+  type RawSocketLimits,
+  RawWebSocket,
+  type SocketRefusal,
+} from "./raw_websocket.ts";
 import {
   closingAnswer,
   readUpgradeRequest,
@@ -59,8 +64,8 @@ export interface GateLimits {
   readonly closeAfterRefusalMs: number;
   /** Time a socket's peer has to complete a close the relay started. */
   readonly socketTeardownMs: number;
-  /** Largest message a client may send on a socket the gate speaks itself. */
-  readonly socketMessageBytes: MessageLimits;
+  /** What a client can make a socket the gate speaks itself hold. */
+  readonly socket: RawSocketLimits;
 }
 
 /** What the gate holds now. */
@@ -73,7 +78,13 @@ export interface GateStats {
 }
 
 /** What the gate did to a connection, for metrics. */
-export type GateEvent = "header_timeout" | "evicted" | "refused" | "torn_down" | "accept_error";
+export type GateEvent =
+  | "header_timeout"
+  | "evicted"
+  | "refused"
+  | "torn_down"
+  | "accept_error"
+  | SocketRefusal;
 
 /** Options of {@linkcode ConnectionGate.start}. */
 export interface GateOptions {
@@ -203,11 +214,12 @@ export class ConnectionGate {
     if (!pending) return undefined;
     const { connection } = pending;
     const socket = new RawWebSocket(connection.outer, {
-      limits: this.#options.limits.socketMessageBytes,
+      limits: this.#options.limits.socket,
       pool: this.#buffers,
       watch: connection.toClient,
       leftover: pending.rest,
       onEnd: () => this.#close(connection),
+      ...(this.#options.onEvent ? { onRefused: this.#options.onEvent } : {}),
     });
     pending.accepted = { socket, protocol };
     return {

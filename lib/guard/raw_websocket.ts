@@ -14,7 +14,7 @@
  */
 import { createHash } from "node:crypto";
 import type { DeviceSocket, SocketEvents, SocketState } from "../live/device_socket.ts";
-import type { PumpBuffers, WriteWatch } from "./tcp_proxy.ts";
+import { PooledBuffer, type PumpBuffers, type WriteWatch } from "./tcp_proxy.ts";
 import { WEBSOCKET_FAILURE as FAILURE } from "../protocol/close_codes.ts";
 
 const ACCEPT_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -49,10 +49,15 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 const wordScratch = new Uint8Array(4);
 const wordView = new Uint32Array(wordScratch.buffer);
 
+/** Bytes of the head of a server frame (unmasked) carrying `length` payload bytes. */
+export function frameHeadBytes(length: number): number {
+  return length < 126 ? 2 : length < 65536 ? 4 : 10;
+}
+
 /** One unmasked frame from the server: FIN set, the payload after a 2, 4 or 10 byte head. */
 export function encodeFrame(opcode: number, payload: Uint8Array): Uint8Array<ArrayBuffer> {
   const length = payload.length;
-  const headBytes = length < 126 ? 2 : length < 65536 ? 4 : 10;
+  const headBytes = frameHeadBytes(length);
   const frame = new Uint8Array(headBytes + length);
   frame[0] = 0x80 | opcode;
   if (headBytes === 2) {
@@ -108,15 +113,22 @@ function unmask(payload: Uint8Array, from: number, to: number, mask: Uint8Array)
   for (; at < to; at++) payload[at]! ^= mask[at & 3]!;
 }
 
-/** Largest message a client may send, before and after it authenticates. */
-export interface MessageLimits {
-  readonly unauthenticated: number;
-  readonly authenticated: number;
+/** What a client can make a {@linkcode RawWebSocket} hold. */
+export interface RawSocketLimits {
+  /** Largest message before the socket authenticates; beyond it: close 1009. */
+  readonly unauthenticatedMessageBytes: number;
+  /** Largest message once authenticated; beyond it: close 1009. */
+  readonly messageBytes: number;
+  /** Unsent bytes of every kind (frames, replies, pongs); beyond them the connection is dropped. */
+  readonly queuedBytes: number;
 }
+
+/** Why a {@linkcode RawWebSocket} turned a client away, as its metric names it. */
+export type SocketRefusal = "socket_message" | "socket_queue";
 
 /** What a {@linkcode RawWebSocket} works with. */
 export interface RawWebSocketOptions {
-  readonly limits: MessageLimits;
+  readonly limits: RawSocketLimits;
   /** Grants the read buffer's growth beyond its smallest size (the gate's copy buffer pool). */
   readonly pool: PumpBuffers;
   /** Shows a write to the client waiting for room. */
@@ -125,6 +137,8 @@ export interface RawWebSocketOptions {
   readonly leftover?: Uint8Array;
   /** Called once when the TCP connection is closed. */
   readonly onEnd?: () => void;
+  /** Called when a limit turns the client away, for metrics. */
+  readonly onRefused?: (refusal: SocketRefusal) => void;
 }
 
 /** A WebSocket's server side on an upgraded TCP connection. */
@@ -157,7 +171,7 @@ export class RawWebSocket implements DeviceSocket {
   #flushing = false;
 
   constructor(private readonly conn: Deno.TcpConn, private readonly options: RawWebSocketOptions) {
-    this.#maxMessageBytes = options.limits.unauthenticated;
+    this.#maxMessageBytes = options.limits.unauthenticatedMessageBytes;
   }
 
   get state(): SocketState {
@@ -183,7 +197,7 @@ export class RawWebSocket implements DeviceSocket {
 
   /** The client authenticated: it may send messages up to the larger limit. */
   authenticated(): void {
-    this.#maxMessageBytes = this.options.limits.authenticated;
+    this.#maxMessageBytes = this.options.limits.messageBytes;
   }
 
   send(frame: string | Uint8Array<ArrayBuffer>): void {
@@ -224,6 +238,7 @@ export class RawWebSocket implements DeviceSocket {
 
   /** The client broke the protocol: say why and end the connection. */
   #fail(code: number, reason: string): void {
+    if (code === FAILURE.tooBig) this.options.onRefused?.("socket_message");
     this.#reading = false;
     if (this.#state === "open") this.#state = "closing";
     this.#sendClose(code, reason);
@@ -234,6 +249,12 @@ export class RawWebSocket implements DeviceSocket {
   // --- Writing -----------------------------------------------------------------------------
 
   #enqueue(frame: Uint8Array<ArrayBuffer>): void {
+    if (this.#queuedBytes + frame.length > this.options.limits.queuedBytes) {
+      // The client reads nothing while it keeps asking (pings, control messages): a close frame
+      // would never reach it either.
+      this.options.onRefused?.("socket_queue");
+      return this.#end();
+    }
     this.#queue.push(frame);
     this.#queuedBytes += frame.length;
     if (this.#flushing) return;
@@ -285,28 +306,20 @@ export class RawWebSocket implements DeviceSocket {
   // --- Reading -----------------------------------------------------------------------------
 
   async #readLoop(): Promise<void> {
-    const { pool } = this.options;
-    let buffer = new Uint8Array(READ_BUFFER.min);
-    const resize = (length: number) => {
-      if (length > buffer.length && !pool.take(length - buffer.length)) return;
-      if (length < buffer.length) pool.give(buffer.length - length);
-      buffer = new Uint8Array(length);
-    };
+    const buffer = new PooledBuffer(this.options.pool, READ_BUFFER);
     try {
       while (this.#reading) {
-        const count = await this.conn.read(buffer);
+        const bytes = buffer.bytes;
+        const count = await this.conn.read(bytes);
         if (count === null) break;
         // Every byte is copied out (into the head or a payload): the buffer is free again.
-        this.#consume(buffer.subarray(0, count));
-        if (count === buffer.length && buffer.length < READ_BUFFER.max) resize(count * 2);
-        else if (count < buffer.length / 4 && buffer.length > READ_BUFFER.min) {
-          resize(buffer.length / 2);
-        }
+        this.#consume(bytes.subarray(0, count));
+        buffer.read(count);
       }
     } catch {
       // Reset by the client, or closed by the gate.
     } finally {
-      pool.give(buffer.length - READ_BUFFER.min);
+      buffer.release();
     }
     // The client left (or broke the protocol): nothing more will be read.
     if (!this.#endWhenFlushed || !this.#flushing) this.#end();

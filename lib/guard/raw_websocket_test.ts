@@ -1,9 +1,20 @@
 import assert from "node:assert/strict";
-import { acceptKey, closePayload, OPCODE, RawWebSocket } from "./raw_websocket.ts";
+import {
+  acceptKey,
+  closePayload,
+  OPCODE,
+  type RawSocketLimits,
+  RawWebSocket,
+  type SocketRefusal,
+} from "./raw_websocket.ts";
 import { PumpBuffers, readHead, type WriteWatch } from "./tcp_proxy.ts";
 import { readUpgradeRequest, switchingProtocols } from "./upgrade_head.ts";
 
-const LIMITS = { unauthenticated: 4096, authenticated: 256 * 1024 };
+const LIMITS = {
+  unauthenticatedMessageBytes: 4096,
+  messageBytes: 256 * 1024,
+  queuedBytes: 64 * 1024 * 1024,
+};
 
 /** A server on 127.0.0.1:0 that upgrades one connection to a RawWebSocket and records it. */
 class OneSocketServer implements AsyncDisposable {
@@ -12,9 +23,10 @@ class OneSocketServer implements AsyncDisposable {
   readonly watch: WriteWatch = { waitingSince: undefined };
   readonly opened = Promise.withResolvers<RawWebSocket>();
   readonly closed = Promise.withResolvers<void>();
+  readonly refusals: SocketRefusal[] = [];
   #arrived = Promise.withResolvers<void>();
 
-  constructor() {
+  constructor(private readonly limits: RawSocketLimits = LIMITS) {
     void this.#accept();
   }
 
@@ -37,10 +49,11 @@ class OneSocketServer implements AsyncDisposable {
     const head = await readHead(conn, 16384);
     const upgrade = readUpgradeRequest(head!)!;
     const socket = new RawWebSocket(conn, {
-      limits: LIMITS,
+      limits: this.limits,
       pool: new PumpBuffers(1024 * 1024),
       watch: this.watch,
       leftover: upgrade.rest,
+      onRefused: (refusal) => this.refusals.push(refusal),
     });
     socket.listen({
       open: () => this.opened.resolve(socket),
@@ -116,8 +129,8 @@ async function rawClient(port: number) {
     conn,
     /** Writes `bytes` in pieces of `piece` bytes. */
     async write(bytes: Uint8Array, piece = bytes.length) {
-      for (let at = 0; at < bytes.length; at += piece) {
-        await conn.write(bytes.subarray(at, at + piece));
+      for (let at = 0; at < bytes.length;) {
+        at += await conn.write(bytes.subarray(at, Math.min(at + piece, bytes.length)));
       }
     },
     /** The next frame from the server (it never masks), or undefined once it closed. */
@@ -223,6 +236,35 @@ Deno.test("a frame longer than the message limit is refused from its head, befor
   assert.equal(closeCode(await client.frame()), 1009);
   assert.equal(await client.frame(), undefined, "then the server closed the connection");
   await server.closed.promise;
+  assert.deepEqual(server.refusals, ["socket_message"]);
+});
+
+Deno.test("a client that keeps pinging and reads nothing is dropped once its unsent bytes reach the bound", async () => {
+  // More than the pongs to one read of pings (64 KiB), so only a client that reads nothing gets here.
+  const queuedBytes = 256 * 1024;
+  await using server = new OneSocketServer({ ...LIMITS, queuedBytes });
+  const client = await rawClient(server.port);
+  const socket = await server.opened.promise;
+  let largest = 0;
+  const sampling = setInterval(() => largest = Math.max(largest, socket.bufferedAmount), 1);
+  const ping = clientFrame(OPCODE.ping, new Uint8Array(125));
+  const pings = new Uint8Array(ping.length * 1000);
+  for (let i = 0; i < 1000; i++) pings.set(ping, i * ping.length);
+  // Pongs pile up once the kernel's buffers toward the client are full (a few MiB on loopback).
+  let sent = 0;
+  while (socket.state === "open" && sent < 200) {
+    await client.write(pings).catch(() => {});
+    sent++;
+  }
+  const dropped = await Promise.race([
+    server.closed.promise.then(() => true),
+    new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5000)),
+  ]);
+  clearInterval(sampling);
+  assert.ok(dropped, `still open after ${sent} writes of 1000 pings`);
+  assert.deepEqual(server.refusals, ["socket_queue"]);
+  assert.ok(largest <= queuedBytes, `${largest} bytes were queued`);
+  client.conn.close();
 });
 
 Deno.test("an authenticated socket takes messages up to the larger limit", async () => {
@@ -234,7 +276,7 @@ Deno.test("an authenticated socket takes messages up to the larger limit", async
   socket.authenticated();
   await client.write(clientFrame(OPCODE.binary, new Uint8Array(100_000)));
   assert.equal(((await server.received(2))[1] as ArrayBuffer).byteLength, 100_000);
-  await client.write(clientFrame(OPCODE.binary, new Uint8Array(LIMITS.authenticated + 1)));
+  await client.write(clientFrame(OPCODE.binary, new Uint8Array(LIMITS.messageBytes + 1)));
   assert.equal(closeCode(await client.frame()), 1009);
 });
 

@@ -7,7 +7,8 @@
 
 const HEAD_END = [13, 10, 13, 10];
 
-function indexOfHeadEnd(bytes: Uint8Array, from: number): number {
+/** The offset just after the blank line ending a request head, searched from `from`; -1 if none. */
+export function indexOfHeadEnd(bytes: Uint8Array, from: number): number {
   for (let i = Math.max(0, from - 3); i + 3 < bytes.length; i++) {
     if (HEAD_END.every((byte, j) => bytes[i + j] === byte)) return i + 4;
   }
@@ -62,6 +63,46 @@ export class PumpBuffers {
   }
 }
 
+/**
+ * A connection's read buffer: `min` bytes while the traffic is light, doubled (up to `max`) after
+ * a read that filled it while `pool` grants the growth, halved after a read that used less than a
+ * quarter of it. {@linkcode release} gives the growth back to the pool.
+ */
+export class PooledBuffer {
+  #bytes: Uint8Array<ArrayBuffer>;
+
+  constructor(
+    private readonly pool: PumpBuffers,
+    private readonly size: { readonly min: number; readonly max: number },
+  ) {
+    this.#bytes = new Uint8Array(size.min);
+  }
+
+  /** The buffer to read into now. */
+  get bytes(): Uint8Array<ArrayBuffer> {
+    return this.#bytes;
+  }
+
+  /** Sizes the buffer for the next read after one that read `count` bytes. */
+  read(count: number): void {
+    const { length } = this.#bytes;
+    if (count === length && length < this.size.max) this.#resize(length * 2);
+    else if (count < length / 4 && length > this.size.min) this.#resize(length / 2);
+  }
+
+  /** Gives the growth back to the pool; the buffer is not used after this. */
+  release(): void {
+    this.pool.give(this.#bytes.length - this.size.min);
+  }
+
+  #resize(length: number): void {
+    const { length: now } = this.#bytes;
+    if (length > now && !this.pool.take(length - now)) return;
+    if (length < now) this.pool.give(now - length);
+    this.#bytes = new Uint8Array(length);
+  }
+}
+
 /** When a pump's write to its destination started waiting, if one is waiting now. */
 export interface WriteWatch {
   waitingSince: number | undefined;
@@ -70,8 +111,7 @@ export interface WriteWatch {
 /**
  * Copies bytes one way until either side ends, or until `stopped()` (checked after each read) says
  * the rest is not wanted: the copy then ends without passing on the end of the stream, and what the
- * peer sends stays in the kernel's buffers. The buffer grows with the traffic while `pool` grants
- * the growth, and shrinks (returning it) when the traffic falls. `watch`, when given, shows a write
+ * peer sends stays in the kernel's buffers. Its buffer is a {@linkcode PooledBuffer}. `watch`, when given, shows a write
  * that is waiting for room (a destination that reads nothing).
  */
 export async function pump(
@@ -81,32 +121,25 @@ export async function pump(
   options: { stopped?: () => boolean; watch?: WriteWatch } = {},
 ): Promise<void> {
   const { stopped = () => false, watch } = options;
-  let buffer = new Uint8Array(PUMP_BUFFER.min);
-  const resize = (length: number) => {
-    if (length > buffer.length && !pool.take(length - buffer.length)) return;
-    if (length < buffer.length) pool.give(buffer.length - length);
-    buffer = new Uint8Array(length);
-  };
+  const buffer = new PooledBuffer(pool, PUMP_BUFFER);
   try {
     while (true) {
-      const count = await from.read(buffer);
+      const bytes = buffer.bytes;
+      const count = await from.read(bytes);
       if (stopped()) return;
       if (count === null) break;
       for (let written = 0; written < count;) {
         if (watch) watch.waitingSince = Date.now();
-        written += await to.write(buffer.subarray(written, count));
+        written += await to.write(bytes.subarray(written, count));
         if (watch) watch.waitingSince = undefined;
       }
-      if (count === buffer.length && buffer.length < PUMP_BUFFER.max) resize(count * 2);
-      else if (count < buffer.length / 4 && buffer.length > PUMP_BUFFER.min) {
-        resize(buffer.length / 2);
-      }
+      buffer.read(count);
     }
     await to.closeWrite();
   } catch {
     // Reset by the peer, or closed by the gate.
   } finally {
-    pool.give(buffer.length - PUMP_BUFFER.min);
+    buffer.release();
   }
 }
 

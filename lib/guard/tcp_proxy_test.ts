@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { declaredBodyLength, pump, PumpBuffers, type WriteWatch } from "./tcp_proxy.ts";
+import {
+  declaredBodyLength,
+  PooledBuffer,
+  pump,
+  PumpBuffers,
+  type WriteWatch,
+} from "./tcp_proxy.ts";
 
 /** A connected pair of loopback TCP connections. */
 async function pair(): Promise<[Deno.TcpConn, Deno.TcpConn]> {
@@ -60,6 +66,22 @@ Deno.test("pump buffers grant growth up to their limit and take it back", () => 
   pool.give(2048);
   assert.equal(pool.take(3000), true);
   assert.equal(pool.used, 3000);
+});
+
+Deno.test("a pooled buffer doubles after full reads while the pool grants it, halves after small ones", () => {
+  const pool = new PumpBuffers(3072);
+  const buffer = new PooledBuffer(pool, { min: 1024, max: 8192 });
+  buffer.read(1024);
+  buffer.read(2048);
+  assert.equal(buffer.bytes.length, 4096);
+  assert.equal(pool.used, 3072);
+  buffer.read(4096);
+  assert.equal(buffer.bytes.length, 4096, "the pool has nothing more to grant");
+  buffer.read(100);
+  assert.equal(buffer.bytes.length, 2048);
+  assert.equal(pool.used, 1024);
+  buffer.release();
+  assert.equal(pool.used, 0);
 });
 
 Deno.test("a pump told to stop passes on nothing more and leaves the rest unread", async () => {

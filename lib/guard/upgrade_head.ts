@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { indexOfHeadEnd } from "./tcp_proxy.ts";
 
 /** A token (RFC 9110 §5.6.2): what a method and a field name are made of. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -22,7 +23,7 @@ export interface UpgradeRequest {
  * `GET … HTTP/1.1` asking for `Upgrade: websocket`, without a body; otherwise undefined.
  */
 export function readUpgradeRequest(bytes: Uint8Array): UpgradeRequest | undefined {
-  const end = headEnd(bytes);
+  const end = indexOfHeadEnd(bytes, 0);
   if (end < 0) return undefined;
   const lines = latin1.decode(bytes.subarray(0, end - 4)).split("\r\n");
   const target = /^GET (\/[!-~]*) HTTP\/1\.1$/.exec(lines[0] ?? "")?.[1];
@@ -51,15 +52,6 @@ export function readUpgradeRequest(bytes: Uint8Array): UpgradeRequest | undefine
   }
   if (url.host !== host.toLowerCase()) return undefined;
   return { request: new Request(url, { headers }), rest: bytes.subarray(end) };
-}
-
-function headEnd(bytes: Uint8Array): number {
-  for (let i = 3; i < bytes.length; i++) {
-    if (bytes[i] === 10 && bytes[i - 1] === 13 && bytes[i - 2] === 10 && bytes[i - 3] === 13) {
-      return i + 1;
-    }
-  }
-  return -1;
 }
 
 /** The gate's `101 Switching Protocols` for a WebSocket handshake. */

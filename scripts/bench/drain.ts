@@ -18,6 +18,7 @@ import {
   readBacklogPageHeaders,
 } from "../../lib/protocol/backlog_page.ts";
 import { envelopeFrameSize } from "../../lib/protocol/socket_frames.ts";
+import { frameHeadBytes } from "../../lib/guard/raw_websocket.ts";
 import { fixed, percentile, report, spawnBenchRelay } from "./_load.ts";
 
 const ENVELOPE_BYTES = 1024;
@@ -136,7 +137,7 @@ async function drainOverSocket(
       envelopes++;
       bodyBytes += envelope.body.byteLength;
       const frame = envelopeFrameSize(envelope);
-      wireBytes += frame + (frame < 126 ? 2 : frame < 65536 ? 4 : 10);
+      wireBytes += frameHeadBytes(frame) + frame;
       last = envelope.seq;
       if (envelopes === options.expected) all.resolve();
     },
