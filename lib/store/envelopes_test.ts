@@ -113,6 +113,33 @@ Deno.test("envelope store backlog starts after the cursor and stops at its limit
   assert.deepEqual(seqs(store, "laptop", { maxBytes: 5 }), [1], "at least one envelope");
 });
 
+Deno.test("envelope store hands every body of a page back byte for byte, whatever its bytes", () => {
+  using store = openStore({ maxBufferBytes: 100_000 });
+  const bodies = [
+    new Uint8Array([0, 0, 0]),
+    new Uint8Array(),
+    new Uint8Array([0xff, 0xfe, 0xc3, 0x28, 0xed, 0xa0, 0x80]), // not UTF-8
+    crypto.getRandomValues(new Uint8Array(4096)),
+    new Uint8Array([0x27, 0x5c, 0x22]), // quote, backslash, double quote
+  ];
+  store.appendBatch(bodies.map((body) => ({ ...send("phone", 0, { to: "laptop" }), body })), T);
+  const page = store.backlog({
+    vault: "v1",
+    device: "laptop",
+    after: 0,
+    limit: 100,
+    maxBytes: 100_000,
+    now: T,
+  });
+  assert.deepEqual(page.map((envelope) => [...envelope.body]), bodies.map((body) => [...body]));
+  assert.deepEqual(page.map((envelope) => envelope.to), bodies.map(() => "laptop"));
+  assert.deepEqual(
+    store.backlog({ vault: "v1", device: "laptop", after: 5, limit: 9, maxBytes: 9, now: T }),
+    [],
+    "an empty page",
+  );
+});
+
 Deno.test("envelope store leaves expired envelopes out of the backlog", () => {
   using store = openStore();
   store.appendBatch([send("phone", "old")], T);
