@@ -35,30 +35,52 @@ const SCENARIOS: Record<string, { run: Scenario; seconds: number }> = {
   "replay-cache": { run: replayCache, seconds: 1 },
 };
 
-if (import.meta.main) {
+/** The usage line, listing every scenario. */
+function usage(): string {
+  return `Usage: deno task bench <${
+    Object.keys(SCENARIOS).join("|")
+  }> [--seconds N] [--json] [--only NAME,...]`;
+}
+
+/** The scenario, its options, and whether help was asked for; throws on a bad command line. */
+function parseCommandLine(args: readonly string[]) {
   const { values, positionals } = parseArgs({
-    args: Deno.args,
+    args: [...args],
     options: {
       seconds: { type: "string" },
       json: { type: "boolean", default: false },
       only: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
     },
     allowPositionals: true,
     strict: true,
   });
+  if (values.help) return { help: true } as const;
   const name = positionals[0] ?? "";
   const scenario = SCENARIOS[name];
-  const seconds = values.seconds === undefined ? scenario?.seconds : Number(values.seconds);
-  if (!scenario || !(seconds !== undefined && seconds > 0)) {
-    console.error(
-      `Usage: deno task bench <${
-        Object.keys(SCENARIOS).join("|")
-      }> [--seconds N] [--json] [--only NAME,...]`,
-    );
-    Deno.exit(2);
+  if (!scenario) throw new Error(name ? `Unknown scenario "${name}"` : "No scenario given");
+  const seconds = values.seconds === undefined ? scenario.seconds : Number(values.seconds);
+  if (!(seconds > 0)) {
+    throw new Error(`--seconds must be a positive number, not "${values.seconds}"`);
   }
   const only = values.only?.split(",").map((name) => name.trim()).filter(Boolean);
-  await scenario.run({ seconds, json: values.json, ...(only ? { only } : {}) });
+  return { help: false, scenario, seconds, json: values.json, only } as const;
+}
+
+if (import.meta.main) {
+  let command: ReturnType<typeof parseCommandLine>;
+  try {
+    command = parseCommandLine(Deno.args);
+  } catch (error) {
+    console.error(`bench: ${(error as Error).message}\n${usage()}`);
+    Deno.exit(2);
+  }
+  if (command.help) {
+    console.log(usage());
+    Deno.exit(0);
+  }
+  const { scenario, seconds, json, only } = command;
+  await scenario.run({ seconds, json, ...(only ? { only } : {}) });
   // After a large relayed transfer (scenario p2p) something of the stopped in-process libp2p
   // peers still holds the event loop open; every scenario has stopped what it started by now.
   Deno.exit(0);

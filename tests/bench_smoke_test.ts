@@ -97,3 +97,37 @@ Deno.test("the replay-cache scenario measures the relay's cache and a set of str
     assertPositive(figures, ["bytesPerNonce", "nsPerRemember"]);
   }
 });
+
+Deno.test("the bench command line explains itself: --help lists the scenarios, a mistake exits 2 with one line and the usage", async () => {
+  const bench = (...args: string[]) =>
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-all",
+        new URL("../scripts/bench.ts", import.meta.url).pathname,
+        ...args,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).output();
+  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  const help = await bench("--help");
+  assert.equal(help.code, 0);
+  assert.match(decode(help.stdout), /^Usage: deno task bench <ingest\|.*\|replay-cache>/);
+  for (
+    const [args, message] of [
+      [["--bogus"], /^bench: Unknown option '--bogus'/],
+      [["nothing"], /^bench: Unknown scenario "nothing"/],
+      [["drain", "--seconds", "x"], /^bench: --seconds must be a positive number, not "x"/],
+      [[], /^bench: No scenario given/],
+    ] as const
+  ) {
+    const result = await bench(...args);
+    const stderr = decode(result.stderr);
+    assert.equal(result.code, 2, stderr);
+    assert.match(stderr, message);
+    assert.doesNotMatch(stderr, /\bat \S+:\d+:\d+/, "no stack trace");
+    assert.match(stderr, /\nUsage: deno task bench </);
+  }
+});
