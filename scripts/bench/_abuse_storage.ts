@@ -585,11 +585,22 @@ async function readPaths(
   };
 }
 
+/**
+ * What `/health` should say after each fault: a full disk leaves the store working (reads, acks
+ * and purges are served, sends get 507 `storage_full` until space is freed), so the relay is
+ * healthy; a file the relay can no longer write or find is a fault.
+ */
+const HEALTH_TARGET = {
+  full: "200 ok: reads, acks and purges still served",
+  faulty: "says the storage is faulty (503 with a reason)",
+} as const;
+
 /** After a fault: reads, a write and an ack, what /health says, and how SIGTERM ends it. */
 async function afterFault(
   target: Target,
   clients: { writer: RelayClient; reader: RelayClient },
   row: Row,
+  expectedHealth: keyof typeof HEALTH_TARGET = "faulty",
 ): Promise<void> {
   const reads = await readPaths(target.url, clients.reader);
   const send = await statusOf(
@@ -616,7 +627,7 @@ async function afterFault(
       (reads.unanswered ? `, ${reads.unanswered} unanswered` : "") + ` (${reads.detail})`,
     "0",
   );
-  row.add("health", health, `/health ${health}`, "says the storage is faulty (503 with a reason)");
+  row.add("health", health, `/health ${health}`, HEALTH_TARGET[expectedHealth]);
   row.add("writes", { send, ack }, `send ${send}, ack ${ack}`);
   if (target.death()) {
     row.add("sigtermExit", null, "SIGTERM: not sent, the relay was already gone", "exit 0");
@@ -674,7 +685,7 @@ export async function fullDisk(_context: AttackContext, row: Row): Promise<void>
     }
   }
   row.note(`24 MiB ext4 on a loop device: ${stored} x 512 KiB stored, then ${refusal}`);
-  await afterFault(target, clients, row);
+  await afterFault(target, clients, row, "full");
 }
 
 /** Makes the database files immutable under the running relay (writes through open files fail). */
