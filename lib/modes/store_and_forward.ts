@@ -44,6 +44,7 @@ function storing<T>(work: () => T): T {
 /** Turns the store's outcome of one append into the mode's, or the refusal it is. */
 function sendOutcome(outcome: AppendOutcome, recipients: () => number): SendOutcome | Error {
   if (outcome.kind === "full") return bufferFull(outcome);
+  if (outcome.kind === "refused") return outcome.error as Error;
   if (outcome.kind === "duplicate") return outcome;
   return { ...outcome, recipients: recipients() };
 }
@@ -67,9 +68,13 @@ export function createStoreAndForwardMode(
     }
   };
 
+  /** A vault's first envelope charges the address it came from (429 beyond its budget). */
+  const admitNewVault = (item: SendRequest) => {
+    if (item.origin !== undefined) context.chargeNewVault?.(item.origin);
+  };
   const commitBatch = (items: readonly SendRequest[]): (SendOutcome | Error)[] => {
     const now = clock.now();
-    const outcomes = storing(() => store.appendBatch(items, now));
+    const outcomes = storing(() => store.appendBatch(items, now, admitNewVault));
     return outcomes.map((outcome, i) =>
       sendOutcome(outcome, () => {
         const { seq, expiresAt } = outcome as { seq: number; expiresAt: number };
@@ -130,16 +135,7 @@ export function createStoreAndForwardMode(
   return {
     name: "store-and-forward",
     buffering: "enabled",
-    send(request) {
-      try {
-        if (request.origin !== undefined && !store.hasVault(request.vault)) {
-          context.chargeNewVault?.(request.origin);
-        }
-      } catch (error) {
-        return Promise.reject(error);
-      }
-      return writes.submit(request);
-    },
+    send: (request) => writes.submit(request),
     backlog: (query) =>
       run(() => {
         const acked = store.cursorOf(query.vault, query.device);

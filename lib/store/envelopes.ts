@@ -29,7 +29,15 @@ export type AppendOutcome =
     readonly limit: number;
     readonly envelopes: number;
     readonly maxEnvelopes: number;
-  };
+  }
+  /** The batch's `admitNewVault` refused to create the vault; `error` is what it threw. */
+  | { readonly kind: "refused"; readonly error: unknown };
+
+/**
+ * Asked before an append creates a vault's row (the vault's first envelope, or its first since
+ * it was forgotten); a throw refuses that envelope alone, and its vault stays uncreated.
+ */
+export type AdmitNewVault = (item: SendRequest) => void;
 
 /** Result of an acknowledgement. */
 export type StoreAck =
@@ -68,9 +76,20 @@ interface BatchVault {
 /** What one append batch shares between its envelopes. */
 interface AppendBatch {
   readonly now: number;
+  readonly admitNewVault: AdmitNewVault | undefined;
   /** Devices already recorded as seen, as "vault device". */
   readonly touched: Set<string>;
   readonly vaults: Map<string, BatchVault>;
+}
+
+function batchVault(row: VaultRow): BatchVault {
+  return {
+    usedBytes: row.used_bytes,
+    envelopeCount: row.envelope_count,
+    nextSeq: row.next_seq,
+    addedBytes: 0,
+    addedCount: 0,
+  };
 }
 
 /** Envelope tables of the relay database. */
@@ -99,8 +118,12 @@ export class EnvelopeStore {
    * @throws {StorageFullError} when the disk or the database cap is full; then nothing of the
    * batch is stored.
    */
-  appendBatch(items: readonly SendRequest[], now: number): AppendOutcome[] {
-    const batch: AppendBatch = { now, touched: new Set(), vaults: new Map() };
+  appendBatch(
+    items: readonly SendRequest[],
+    now: number,
+    admitNewVault?: AdmitNewVault,
+  ): AppendOutcome[] {
+    const batch: AppendBatch = { now, admitNewVault, touched: new Set(), vaults: new Map() };
     return this.#write(() => {
       const outcomes = items.map((item) => this.#append(item, batch));
       for (const [vault, row] of batch.vaults) this.#writeVaultRow(vault, row);
@@ -120,7 +143,7 @@ export class EnvelopeStore {
     if (this.#storedBytes + this.#delta + charge > this.limits.maxStoredBytes) {
       throw new StorageFullError("The database holds its --max-db-size");
     }
-    const row = this.#roomIn(item.vault, charge, batch);
+    const row = this.#roomIn(item, charge, batch);
     if ("kind" in row) return row;
     const seq = row.nextSeq++;
     row.usedBytes += charge;
@@ -148,16 +171,21 @@ export class EnvelopeStore {
   }
 
   /**
-   * The vault's row for this batch when `charge` more bytes (and one more envelope) fit it, after
-   * dropping its expired envelopes if they did not; otherwise the refusal. Creates the vault's
-   * row.
+   * The row of `item`'s vault for this batch when `charge` more bytes (and one more envelope) fit
+   * it, after dropping its expired envelopes if they did not; otherwise the refusal. Creates the
+   * vault's row if the batch's `admitNewVault` lets it.
    */
-  #roomIn(vault: string, charge: number, batch: AppendBatch): BatchVault | AppendOutcome {
+  #roomIn(item: SendRequest, charge: number, batch: AppendBatch): BatchVault | AppendOutcome {
     const { maxBufferBytes, maxEnvelopesPerVault } = this.limits;
+    const { vault } = item;
     const fits = (r: BatchVault) =>
       r.usedBytes + charge <= maxBufferBytes && r.envelopeCount < maxEnvelopesPerVault;
     let row = batch.vaults.get(vault);
-    if (!row) batch.vaults.set(vault, row = this.#loadVault(vault));
+    if (!row) {
+      const loaded = this.#loadVault(vault) ?? this.#createVault(item, batch);
+      if ("kind" in loaded) return loaded;
+      batch.vaults.set(vault, row = loaded);
+    }
     if (fits(row)) return row;
     // Dropping expired envelopes updates the stored row: it must have what the batch added.
     this.#writeVaultRow(vault, row);
@@ -166,7 +194,7 @@ export class EnvelopeStore {
       this.#sql.get("DELETE FROM envelopes WHERE vault = ? AND expires_at <= ? RETURNING size")
         .all(vault, batch.now) as { size: number }[],
     );
-    batch.vaults.set(vault, row = this.#loadVault(vault));
+    batch.vaults.set(vault, row = this.#loadVault(vault)!);
     if (fits(row)) return row;
     return {
       kind: "full",
@@ -177,20 +205,21 @@ export class EnvelopeStore {
     };
   }
 
-  /** The vault's stored row for a batch to count in (created when the vault has none). */
-  #loadVault(vault: string): BatchVault {
-    let row: VaultRow | undefined = this.#vaultRow(vault);
-    if (!row) {
-      this.#sql.get("INSERT INTO vaults (vault) VALUES (?)").run(vault);
-      row = { used_bytes: 0, envelope_count: 0, next_seq: 1 };
+  /** The vault's stored row for a batch to count in, or undefined when it has none. */
+  #loadVault(vault: string): BatchVault | undefined {
+    const row: VaultRow | undefined = this.#vaultRow(vault);
+    return row && batchVault(row);
+  }
+
+  /** Creates the row of `item`'s vault, unless the batch's `admitNewVault` refuses it. */
+  #createVault(item: SendRequest, batch: AppendBatch): BatchVault | AppendOutcome {
+    try {
+      batch.admitNewVault?.(item);
+    } catch (error) {
+      return { kind: "refused", error };
     }
-    return {
-      usedBytes: row.used_bytes,
-      envelopeCount: row.envelope_count,
-      nextSeq: row.next_seq,
-      addedBytes: 0,
-      addedCount: 0,
-    };
+    this.#sql.get("INSERT INTO vaults (vault) VALUES (?)").run(item.vault);
+    return batchVault({ used_bytes: 0, envelope_count: 0, next_seq: 1 });
   }
 
   /** Writes what a batch added to the vault's stored row. */
@@ -274,11 +303,6 @@ export class EnvelopeStore {
       "UPDATE vaults SET used_bytes = used_bytes - ?, envelope_count = envelope_count - ? " +
         "WHERE vault = ?",
     ).run(bytes, rows.length, vault);
-  }
-
-  /** Whether the vault has a row: it stored an envelope and was not forgotten since. */
-  hasVault(vault: string): boolean {
-    return this.#vaultRow(vault) !== undefined;
   }
 
   /** The highest seq ever assigned in the vault (0 if none). */

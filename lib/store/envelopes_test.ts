@@ -140,6 +140,27 @@ Deno.test("envelope store hands every body of a page back byte for byte, whateve
   );
 });
 
+Deno.test("envelope store asks before it creates a vault, once per batch, and a refusal stores nothing of that vault", () => {
+  using store = openStore();
+  const asked: string[] = [];
+  const admitNewVault = (item: SendRequest) => {
+    asked.push(`${item.vault} ${new TextDecoder().decode(item.body)}`);
+    if (item.vault === "v2") throw new Error("no new vaults from here");
+  };
+  const outcomes = store.appendBatch(
+    [send("phone", "a"), send("phone", "b"), send("phone", "c", { vault: "v2" })],
+    T,
+    admitNewVault,
+  );
+  assert.deepEqual(outcomes.map((outcome) => outcome.kind), ["stored", "stored", "refused"]);
+  assert.equal((outcomes[2] as { error: Error }).error.message, "no new vaults from here");
+  assert.deepEqual(asked, ["v1 a", "v2 c"], "one question per new vault");
+  assert.deepEqual(seqs(store, "laptop", { vault: "v2" }), []);
+  assert.equal(store.latestSeq("v2"), 0, "the refused vault has no row");
+  assert.deepEqual(store.appendBatch([send("phone", "d")], T, admitNewVault)[0]?.kind, "stored");
+  assert.deepEqual(asked, ["v1 a", "v2 c"], "an existing vault is not asked about");
+});
+
 Deno.test("envelope store leaves expired envelopes out of the backlog", () => {
   using store = openStore();
   store.appendBatch([send("phone", "old")], T);
