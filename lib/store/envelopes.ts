@@ -31,7 +31,9 @@ export type AppendOutcome =
     readonly maxEnvelopes: number;
   }
   /** The batch's `admitNewVault` refused to create the vault; `error` is what it threw. */
-  | { readonly kind: "refused"; readonly error: unknown };
+  | { readonly kind: "refused"; readonly error: unknown }
+  /** The database holds its cap (`--max-db-size`) and the envelope does not fit. */
+  | { readonly kind: "storage_full" };
 
 /**
  * Asked before an append creates a vault's row (the vault's first envelope, or its first since
@@ -43,6 +45,20 @@ export type AdmitNewVault = (item: SendRequest) => void;
 export type StoreAck =
   | { readonly kind: "acked"; readonly acked: number; readonly deleted: number }
   | { readonly kind: "beyond_latest"; readonly latest: number };
+
+/** One write of a batch: an envelope to append, or a device's cursor to move. */
+export type StoreWrite =
+  | { readonly kind: "append"; readonly request: SendRequest }
+  | {
+    readonly kind: "ack";
+    readonly vault: string;
+    readonly device: string;
+    readonly seq: number;
+  };
+
+/** What each kind of write comes back as. */
+export type StoreWriteOutcome<W extends StoreWrite> = W extends { kind: "append" } ? AppendOutcome
+  : StoreAck;
 
 /** Limits the store enforces. */
 export interface EnvelopeLimits {
@@ -111,23 +127,41 @@ export class EnvelopeStore {
   }
 
   /**
-   * Appends envelopes in one transaction (group commit). A retry with a known idempotency key
-   * returns the original seq; an envelope that does not fit the vault's quota is refused while
-   * everything stored stays.
+   * Appends envelopes in one transaction; see {@linkcode writeBatch}.
    *
-   * @throws {StorageFullError} when the disk or the database cap is full; then nothing of the
-   * batch is stored.
+   * @throws {StorageFullError} when the disk is full; then nothing of the batch is stored.
    */
   appendBatch(
     items: readonly SendRequest[],
     now: number,
     admitNewVault?: AdmitNewVault,
   ): AppendOutcome[] {
+    const writes = items.map((request) => ({ kind: "append", request }) as const);
+    return this.writeBatch(writes, now, admitNewVault);
+  }
+
+  /**
+   * Runs appends and acknowledgements in one transaction, in order (group commit: one fsync for
+   * all of them), and returns each one's outcome. A retry with a known idempotency key returns
+   * the original seq; an envelope that does not fit its vault's quota or the database's cap is
+   * refused while everything else of the batch is kept.
+   *
+   * @throws {StorageFullError} when the disk is full; then nothing of the batch is kept.
+   */
+  writeBatch<W extends StoreWrite>(
+    writes: readonly W[],
+    now: number,
+    admitNewVault?: AdmitNewVault,
+  ): StoreWriteOutcome<W>[] {
     const batch: AppendBatch = { now, admitNewVault, touched: new Set(), vaults: new Map() };
     return this.#write(() => {
-      const outcomes = items.map((item) => this.#append(item, batch));
+      const outcomes = writes.map((write) =>
+        write.kind === "append"
+          ? this.#append(write.request, batch)
+          : this.#ack(write.vault, write.device, write.seq, batch)
+      );
       for (const [vault, row] of batch.vaults) this.#writeVaultRow(vault, row);
-      return outcomes;
+      return outcomes as StoreWriteOutcome<W>[];
     });
   }
 
@@ -141,7 +175,7 @@ export class EnvelopeStore {
     }
     const charge = this.chargeOf(item.body.byteLength);
     if (this.#storedBytes + this.#delta + charge > this.limits.maxStoredBytes) {
-      throw new StorageFullError("The database holds its --max-db-size");
+      return { kind: "storage_full" };
     }
     const row = this.#roomIn(item, charge, batch);
     if ("kind" in row) return row;
@@ -259,27 +293,37 @@ export class EnvelopeStore {
 
   /**
    * Moves the device's cursor to `seq` (never backwards) and deletes every envelope that all
-   * devices seen within the TTL have now acknowledged.
+   * devices seen within the TTL have now acknowledged; in a transaction of its own (see
+   * {@linkcode writeBatch} to share one).
    */
   ack(vault: string, device: string, seq: number, now: number): StoreAck {
-    return this.#write(() => {
-      const latest = this.latestSeq(vault);
-      if (seq > latest) return { kind: "beyond_latest", latest };
-      const { acked } = this.#sql.get(
-        "INSERT INTO devices (vault, device, acked, last_seen) VALUES (?, ?, ?, ?) " +
-          "ON CONFLICT DO UPDATE SET acked = max(acked, excluded.acked), " +
-          "last_seen = excluded.last_seen RETURNING acked",
-      ).get(vault, device, seq, now) as { acked: number };
-      const freed = deleteAcknowledged(this.#sql, {
-        vault,
-        device,
-        acked,
-        seenSince: now - this.limits.ttlMs,
-        maxRows: this.limits.ackDeleteRows,
-      });
-      this.#release(vault, freed);
-      return { kind: "acked", acked, deleted: freed.length };
+    return this.writeBatch([{ kind: "ack", vault, device, seq }], now)[0]!;
+  }
+
+  #ack(vault: string, device: string, seq: number, batch: AppendBatch): StoreAck {
+    // The vault's row must hold what the batch appended so far: the latest seq, and the
+    // counters the deletes take from.
+    const row = batch.vaults.get(vault);
+    if (row) {
+      this.#writeVaultRow(vault, row);
+      batch.vaults.delete(vault);
+    }
+    const latest = this.latestSeq(vault);
+    if (seq > latest) return { kind: "beyond_latest", latest };
+    const { acked } = this.#sql.get(
+      "INSERT INTO devices (vault, device, acked, last_seen) VALUES (?, ?, ?, ?) " +
+        "ON CONFLICT DO UPDATE SET acked = max(acked, excluded.acked), " +
+        "last_seen = excluded.last_seen RETURNING acked",
+    ).get(vault, device, seq, batch.now) as { acked: number };
+    const freed = deleteAcknowledged(this.#sql, {
+      vault,
+      device,
+      acked,
+      seenSince: batch.now - this.limits.ttlMs,
+      maxRows: this.limits.ackDeleteRows,
     });
+    this.#release(vault, freed);
+    return { kind: "acked", acked, deleted: freed.length };
   }
 
   /** Runs a write transaction; what it charged and freed counts for the total once committed. */

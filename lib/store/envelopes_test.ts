@@ -417,11 +417,43 @@ Deno.test("envelope store refuses an envelope beyond the vault's envelope count"
 Deno.test("envelope store refuses writes beyond the database cap across vaults, and frees on ack", () => {
   using store = openStore({ maxStoredBytes: 250, envelopeOverheadBytes: 50 });
   store.appendBatch([send("a", 50, { vault: "v1" }), send("a", 50, { vault: "v2" })], T);
-  assert.throws(() => store.appendBatch([send("a", 50, { vault: "v3" })], T), StorageFullError);
-  assert.equal(store.usage("v3", T).envelopes, 0, "nothing of the failed batch was kept");
+  assert.deepEqual(
+    store.appendBatch([send("a", 50, { vault: "v3" }), send("a", 0, { vault: "v3" })], T),
+    [{ kind: "storage_full" }, { kind: "stored", seq: 1, expiresAt: T + TTL }],
+    "the envelope beyond the cap is refused, one that fits is kept",
+  );
+  assert.equal(store.usage("v3", T).envelopes, 1);
   store.touchDevice("v1", "b", T);
   assert.equal(store.ack("v1", "b", 1, T).kind, "acked");
-  assert.equal(store.appendBatch([send("a", 50, { vault: "v3" })], T)[0]!.kind, "stored");
+  assert.equal(store.appendBatch([send("a", 40, { vault: "v3" })], T)[0]!.kind, "stored");
+});
+
+Deno.test("envelope store runs appends and acknowledgements in one batch, in order", () => {
+  using store = openStore({ maxBufferBytes: 25 });
+  store.touchDevice("v1", "laptop", T);
+  store.appendBatch([send("phone", 10), send("phone", 10)], T);
+  const outcomes = store.writeBatch([
+    { kind: "append", request: send("phone", 5) },
+    { kind: "append", request: send("phone", 5) },
+    { kind: "ack", vault: "v1", device: "laptop", seq: 3 },
+    { kind: "append", request: send("phone", 10) },
+    { kind: "ack", vault: "v1", device: "laptop", seq: 9 },
+  ], T);
+  assert.deepEqual(outcomes, [
+    { kind: "stored", seq: 3, expiresAt: T + TTL },
+    { kind: "full", used: 25, limit: 25, envelopes: 3, maxEnvelopes: 1000 },
+    { kind: "acked", acked: 3, deleted: 3 },
+    { kind: "stored", seq: 4, expiresAt: T + TTL },
+    { kind: "beyond_latest", latest: 4 },
+  ], "the ack sees the seq the batch just assigned and frees room for the next append");
+  assert.deepEqual(seqs(store, "laptop", { after: 3 }), [4]);
+  assert.deepEqual(store.usage("v1", T), {
+    usedBytes: 10,
+    limitBytes: 25,
+    envelopes: 1,
+    devices: 2,
+    latestSeq: 4,
+  });
 });
 
 Deno.test("envelope store forgets a vault with no envelopes and no devices left after the TTL", () => {
