@@ -22,6 +22,7 @@ import {
   backlogPageHeaders,
   encodeBacklogPage,
 } from "../lib/protocol/backlog_page.ts";
+import { BACKLOG_PACKED_TYPE, encodePackedPage } from "../lib/protocol/packed_page.ts";
 import {
   authorityOf,
   componentValue,
@@ -105,13 +106,10 @@ async function signWith(
   return base;
 }
 
-/**
- * A binary backlog page of two envelopes (the envelope frame's, and a broadcast): the answer's
- * headers, then the body in hex, one frame per line after its u32 length.
- */
-function backlogPageVector(input: typeof VECTOR_INPUTS): string {
+/** The two envelopes of the worked pages: the envelope frame's, and a broadcast. */
+function pageEnvelopes(input: typeof VECTOR_INPUTS) {
   const created = input.created * 1000;
-  const envelopes = [
+  return [
     {
       seq: 42,
       from: input.device,
@@ -127,12 +125,31 @@ function backlogPageVector(input: typeof VECTOR_INPUTS): string {
       body: new Uint8Array([0x6f, 0x6b]),
     },
   ];
-  const page = encodeBacklogPage(envelopes);
+}
+
+/** The page's envelopes as a line each, then the answer's status line and headers. */
+function pageAnswerHead(input: typeof VECTOR_INPUTS, type: string, page: Uint8Array): string[] {
+  const created = input.created * 1000;
   const headers = {
-    "content-type": BACKLOG_FRAMES_TYPE,
+    "content-type": type,
     ...backlogPageHeaders({ acked: 41, latestSeq: 44, more: true }),
     "content-length": String(page.byteLength),
   };
+  return [
+    `page: seq 42 from laptop to phone, created_at ${created}, body "${input.body}";`,
+    `      seq 43 from tablet to every device, created_at ${created + 1}, body "ok"`,
+    "HTTP/1.1 200 OK",
+    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+    "",
+  ];
+}
+
+/**
+ * A binary backlog page of the two envelopes: the answer's headers, then the body in hex, one
+ * frame per line after its u32 length.
+ */
+function backlogPageVector(input: typeof VECTOR_INPUTS): string {
+  const page = encodeBacklogPage(pageEnvelopes(input));
   const frames = [];
   for (let at = 0; at < page.byteLength;) {
     const length = new DataView(page.buffer).getUint32(at);
@@ -141,13 +158,18 @@ function backlogPageVector(input: typeof VECTOR_INPUTS): string {
     );
     at += 4 + length;
   }
+  return [...pageAnswerHead(input, BACKLOG_FRAMES_TYPE, page), ...frames].join("\n");
+}
+
+/** The same two envelopes as a packed page: the body in hex, one record per line. */
+function packedPageVector(input: typeof VECTOR_INPUTS): string {
+  const envelopes = pageEnvelopes(input);
+  const page = encodePackedPage(envelopes);
+  const first = encodePackedPage(envelopes.slice(0, 1)).byteLength;
   return [
-    `page: seq 42 from laptop to phone, created_at ${created}, body "${input.body}";`,
-    `      seq 43 from tablet to every device, created_at ${created + 1}, body "ok"`,
-    "HTTP/1.1 200 OK",
-    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
-    "",
-    ...frames,
+    ...pageAnswerHead(input, BACKLOG_PACKED_TYPE, page),
+    page.subarray(0, first).toHex(),
+    page.subarray(first).toHex(),
   ].join("\n");
 }
 
@@ -335,6 +357,7 @@ export async function protocolVectors(): Promise<VectorBlock[]> {
       }, body "${input.body}"):\n${hex(envelopeFrame)}`,
     },
     { title: "Binary backlog page", text: backlogPageVector(input) },
+    { title: "Packed backlog page", text: packedPageVector(input) },
   ];
 }
 

@@ -5,11 +5,13 @@ import {
   decodeBacklogPage,
   readBacklogPageHeaders,
 } from "../lib/protocol/backlog_page.ts";
+import { BACKLOG_PACKED_TYPE, decodePackedPage } from "../lib/protocol/packed_page.ts";
 import { bytes, startRelay, tempDir, text, vaultDevices } from "./_helpers.ts";
 
 const FRAMES = { accept: BACKLOG_FRAMES_TYPE } as const;
+const PACKED = { accept: BACKLOG_PACKED_TYPE } as const;
 
-/** The JSON page and the binary page of one query, fetched one after the other. */
+/** The JSON page and both binary pages of one query, fetched one after the other. */
 async function bothPages(client: RelayClient, query: Record<string, number> = {}) {
   const jsonResponse = await client.request("GET", "/envelopes", { query });
   assert.equal(jsonResponse.status, 200);
@@ -17,7 +19,10 @@ async function bothPages(client: RelayClient, query: Record<string, number> = {}
   const framesResponse = await client.request("GET", "/envelopes", { query, headers: FRAMES });
   assert.equal(framesResponse.status, 200);
   const frames = decodeBacklogPage(new Uint8Array(await framesResponse.arrayBuffer()));
-  return { json, jsonResponse, frames, framesResponse };
+  const packedResponse = await client.request("GET", "/envelopes", { query, headers: PACKED });
+  assert.equal(packedResponse.status, 200);
+  const packed = decodePackedPage(new Uint8Array(await packedResponse.arrayBuffer()));
+  return { json, jsonResponse, frames, framesResponse, packed, packedResponse };
 }
 
 /** A JSON envelope without what a frame does not carry, in the frame's field names. */
@@ -31,7 +36,7 @@ function asFrame(envelope: Record<string, unknown>) {
   };
 }
 
-Deno.test("a binary page carries the same envelopes and page fields as the JSON page", async () => {
+Deno.test("a binary page, framed or packed, carries the same envelopes and page fields as the JSON page", async () => {
   using dir = tempDir();
   await using relay = await startRelay(dir.path);
   const [laptop, phone, tablet] = await vaultDevices(relay.url, ["laptop", "phone", "tablet"]);
@@ -47,17 +52,24 @@ Deno.test("a binary page carries the same envelopes and page fields as the JSON 
   for (
     const query of [{}, { after: 0 }, { after: 0, limit: 2 }, { after: 4, limit: 1 }, { after: 5 }]
   ) {
-    const { json, jsonResponse, frames, framesResponse } = await bothPages(phone!, query);
+    const { json, jsonResponse, frames, framesResponse, packed, packedResponse } = await bothPages(
+      phone!,
+      query,
+    );
     const label = JSON.stringify(query);
     assert.deepEqual(frames, json.envelopes.map(asFrame), label);
-    assert.deepEqual(readBacklogPageHeaders(framesResponse.headers), {
-      acked: json.acked,
-      latestSeq: json.latest_seq,
-      more: json.more,
-    }, label);
+    assert.deepEqual(packed, frames, label);
+    for (const response of [framesResponse, packedResponse]) {
+      assert.deepEqual(readBacklogPageHeaders(response.headers), {
+        acked: json.acked,
+        latestSeq: json.latest_seq,
+        more: json.more,
+      }, label);
+    }
     assert.equal(framesResponse.headers.get("content-type"), BACKLOG_FRAMES_TYPE);
+    assert.equal(packedResponse.headers.get("content-type"), BACKLOG_PACKED_TYPE);
     assert.match(jsonResponse.headers.get("content-type")!, /^application\/json/);
-    for (const response of [jsonResponse, framesResponse]) {
+    for (const response of [jsonResponse, framesResponse, packedResponse]) {
       assert.equal(response.headers.get("vary"), "accept");
       const exposed = response.headers.get("access-control-expose-headers")!.split(", ");
       for (const name of ["x-vaultmesh-acked", "x-vaultmesh-latest-seq", "x-vaultmesh-more"]) {
@@ -74,7 +86,9 @@ Deno.test("a binary page carries the same envelopes and page fields as the JSON 
   assert.equal(cut.framesResponse.headers.get("x-vaultmesh-more"), "true");
   const empty = await bothPages(phone!, { after: 5 });
   assert.deepEqual(empty.frames, []);
+  assert.deepEqual(empty.packed, []);
   assert.equal(empty.framesResponse.headers.get("content-length"), "0");
+  assert.equal(empty.packedResponse.headers.get("content-length"), "0");
   assert.equal(empty.framesResponse.headers.get("x-vaultmesh-more"), "false");
 });
 
@@ -166,7 +180,7 @@ async function recordingClient(
   return { client, types };
 }
 
-Deno.test("the client asks for frames by default and returns what a JSON page returns, expiresAt aside", async () => {
+Deno.test("the client asks for packed pages by default and returns what a JSON page returns, expiresAt aside", async () => {
   using dir = tempDir();
   await using relay = await startRelay(dir.path);
   const keys = await generateVaultKeys();
@@ -176,14 +190,20 @@ Deno.test("the client asks for frames by default and returns what a JSON page re
   await laptop!.send(crypto.getRandomValues(new Uint8Array(4096)));
   await laptop!.send(bytes("three"));
 
-  const frames = await phone.backlog({ after: 0, limit: 2 });
+  const packed = await phone.backlog({ after: 0, limit: 2 });
+  const frames = await phone.backlog({ after: 0, limit: 2, format: "frames" });
   const json = await phone.backlog({ after: 0, limit: 2, format: "json" });
-  assert.deepEqual(types, [BACKLOG_FRAMES_TYPE, "application/json; charset=utf-8"]);
+  assert.deepEqual(types, [
+    BACKLOG_PACKED_TYPE,
+    BACKLOG_FRAMES_TYPE,
+    "application/json; charset=utf-8",
+  ]);
   assert.ok(json.envelopes.every((e) => e.expiresAt > e.createdAt));
   assert.deepEqual(frames, {
     ...json,
     envelopes: json.envelopes.map((e) => ({ ...e, expiresAt: 0 })),
   });
+  assert.deepEqual(packed, frames);
   assert.equal(frames.more, true);
   assert.equal(frames.latestSeq, 3);
 });

@@ -11,9 +11,12 @@ import { signRequest } from "./sign.ts";
 import { connectSocket, type RelaySocket, type SocketHandlers } from "./socket.ts";
 import {
   BACKLOG_FRAMES_TYPE,
+  type BacklogFormat,
   decodeBacklogPage,
   readBacklogPageHeaders,
 } from "../protocol/backlog_page.ts";
+import { BACKLOG_PACKED_TYPE, decodePackedPage } from "../protocol/packed_page.ts";
+import type { EnvelopeFrame } from "../protocol/socket_frames.ts";
 
 /** The answer to a send. */
 export interface SendResult {
@@ -28,10 +31,22 @@ export interface SendResult {
 }
 
 /**
- * How a backlog page travels: `frames`, the socket's binary envelope frames (bodies as raw bytes,
- * no `expiresAt`), or `json` (bodies in base64, with `expiresAt`).
+ * How a backlog page travels: `packed` (the default: bodies as raw bytes and a few bytes of
+ * fields each, no `expiresAt`), `frames` (the socket's binary envelope frames, no `expiresAt`), or
+ * `json` (bodies in base64, with `expiresAt`).
  */
-export type BacklogFormat = "frames" | "json";
+export type { BacklogFormat };
+
+/** The `Accept` each format asks with, and the decoder of each binary answer. */
+const BACKLOG_ACCEPT: Record<BacklogFormat, string> = {
+  packed: BACKLOG_PACKED_TYPE,
+  frames: BACKLOG_FRAMES_TYPE,
+  json: "application/json",
+};
+const BINARY_PAGES: Record<string, (bytes: Uint8Array) => EnvelopeFrame[]> = {
+  [BACKLOG_PACKED_TYPE]: decodePackedPage,
+  [BACKLOG_FRAMES_TYPE]: decodeBacklogPage,
+};
 
 /** A page of backlog. */
 export interface BacklogResult {
@@ -183,9 +198,10 @@ export class RelayClient {
 
   /**
    * Envelopes for this device after `after` (default: its acknowledged cursor). With `wait`
-   * (seconds), the relay holds the request until something arrives. Pages come as binary frames
-   * unless `format` is `json`, which also carries each envelope's `expiresAt` (0 in frames); a
-   * relay that answers JSON to a request for frames is read as JSON.
+   * (seconds), the relay holds the request until something arrives. Pages come packed unless
+   * `format` asks for `frames` or `json` (only JSON carries each envelope's `expiresAt`: 0
+   * otherwise); whatever the relay answers (a relay without packed pages answers JSON) is read as
+   * what its `Content-Type` says.
    *
    * @throws {RelayError} for an error answer of the relay.
    * @throws {FrameError} when a binary page or its headers cannot be decoded.
@@ -193,13 +209,14 @@ export class RelayClient {
   async backlog(
     options: { after?: number; limit?: number; wait?: number; format?: BacklogFormat } = {},
   ): Promise<BacklogResult> {
-    const { format = "frames", ...query } = options;
-    const accept = format === "frames" ? BACKLOG_FRAMES_TYPE : "application/json";
+    const { format = "packed", ...query } = options;
+    const accept = BACKLOG_ACCEPT[format];
     const response = await this.request("GET", "/envelopes", { query, headers: { accept } });
-    const type = response.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase();
-    if (response.ok && type === BACKLOG_FRAMES_TYPE) {
+    const type = response.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase() ?? "";
+    const decode = BINARY_PAGES[type];
+    if (response.ok && decode) {
       const info = readBacklogPageHeaders(response.headers);
-      const frames = decodeBacklogPage(new Uint8Array(await response.arrayBuffer()));
+      const frames = decode(new Uint8Array(await response.arrayBuffer()));
       return {
         envelopes: frames.map((frame) => ({ ...frame, expiresAt: 0 })),
         acked: info.acked,

@@ -1,19 +1,20 @@
 /**
- * The two renderings of a backlog page: JSON with base64 bodies (the default, for browsers and
- * people) and binary envelope frames (`protocol/backlog_page.ts`) for a request whose `Accept`
- * names `application/vnd.vaultmesh.frames`. The handler builds one page; only the rendering
- * differs.
+ * The three renderings of a backlog page: JSON with base64 bodies (the default, for browsers and
+ * people), and for a request whose `Accept` names one of them, binary envelope frames
+ * (`protocol/backlog_page.ts`) or a packed page (`protocol/packed_page.ts`). The handler builds
+ * one page; only the rendering differs.
  *
  * @module
  */
 import type { Envelope } from "../protocol/envelope.ts";
 import {
-  acceptsFrames,
   BACKLOG_FRAMES_TYPE,
+  backlogFormatOf,
   backlogPageHeaders,
   type BacklogPageInfo,
   encodeBacklogPage,
 } from "../protocol/backlog_page.ts";
+import { BACKLOG_PACKED_TYPE, encodePackedPage } from "../protocol/packed_page.ts";
 import { jsonResponse } from "./errors.ts";
 import { scavenging } from "../guard/scavenge_pacer.ts";
 
@@ -38,7 +39,7 @@ function envelopeJson(envelope: Envelope) {
 }
 
 /** The page as JSON: envelopes with base64 bodies, and the page's fields. */
-export function backlogJsonResponse(page: RenderedPage): Response {
+function backlogJsonResponse(page: RenderedPage): Response {
   return jsonResponse({
     envelopes: page.envelopes.map(envelopeJson),
     acked: page.acked,
@@ -47,17 +48,32 @@ export function backlogJsonResponse(page: RenderedPage): Response {
   }, { headers: VARY });
 }
 
-/** The page as length-prefixed envelope frames, its fields in `X-VaultMesh-*` headers. */
-export function backlogFramesResponse(page: RenderedPage): Response {
-  return new Response(encodeBacklogPage(page.envelopes), {
-    headers: { "content-type": BACKLOG_FRAMES_TYPE, ...VARY, ...backlogPageHeaders(page) },
+/** A binary page (`body`, of media type `type`), its fields in `X-VaultMesh-*` headers. */
+function binaryPageResponse(type: string, body: Uint8Array<ArrayBuffer>, page: RenderedPage) {
+  return new Response(body, {
+    headers: { "content-type": type, ...VARY, ...backlogPageHeaders(page) },
   });
 }
 
-/** The page rendered as `request`'s `Accept` asks: frames when it names them, else JSON. */
+/** The page as length-prefixed envelope frames. */
+function backlogFramesResponse(page: RenderedPage): Response {
+  return binaryPageResponse(BACKLOG_FRAMES_TYPE, encodeBacklogPage(page.envelopes), page);
+}
+
+/** The page packed (`protocol/packed_page.ts`). */
+function backlogPackedResponse(page: RenderedPage): Response {
+  return binaryPageResponse(BACKLOG_PACKED_TYPE, encodePackedPage(page.envelopes), page);
+}
+
+/** The page rendered as `request`'s `Accept` asks: packed, frames, or JSON. */
 export function backlogResponse(request: Request, page: RenderedPage): Response {
   scavenging.made(page.envelopes.reduce((bytes, envelope) => bytes + envelope.body.byteLength, 0));
-  return acceptsFrames(request.headers.get("accept"))
-    ? backlogFramesResponse(page)
-    : backlogJsonResponse(page);
+  switch (backlogFormatOf(request.headers.get("accept"))) {
+    case "packed":
+      return backlogPackedResponse(page);
+    case "frames":
+      return backlogFramesResponse(page);
+    case "json":
+      return backlogJsonResponse(page);
+  }
 }

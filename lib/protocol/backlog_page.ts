@@ -5,9 +5,10 @@
  *
  *   u32 length | envelope frame | u32 length | envelope frame | …
  *
- * (big-endian; an empty page is an empty body). The page's `acked`, `latest_seq` and `more` travel
- * in response headers. The envelope frame has no `expires_at` and the page does not add one: a
- * device that needs it asks for JSON.
+ * (big-endian; an empty page is an empty body). `Accept: application/vnd.vaultmesh.packed` gets the
+ * same envelopes packed tighter (`packed_page.ts`); {@linkcode backlogFormatOf} picks the rendering.
+ * Either way the page's `acked`, `latest_seq` and `more` travel in response headers, and there is
+ * no `expires_at`: a device that needs it asks for JSON.
  *
  * @example
  * ```ts
@@ -18,6 +19,7 @@
  *
  * @module
  */
+import { BACKLOG_PACKED_TYPE } from "./packed_page.ts";
 import {
   decodeEnvelopeFrame,
   type EnvelopeFrame,
@@ -49,24 +51,36 @@ export interface BacklogPageInfo {
 /** Bytes of the length in front of each frame. */
 const LENGTH_BYTES = 4;
 
+/** The renderings of a backlog page: packed (`packed_page.ts`), envelope frames, or JSON. */
+export type BacklogFormat = "packed" | "frames" | "json";
+
 /**
- * Whether an `Accept` header asks for binary pages: it names {@linkcode BACKLOG_FRAMES_TYPE}
- * with a `q` above 0. Anything else (no header, a wildcard, `application/json`) gets JSON.
+ * The rendering an `Accept` header asks for: a binary type it lists with a `q` above 0 (the
+ * higher `q` when it lists both; packed on a tie), else JSON (no header, a wildcard,
+ * `application/json`).
  *
  * @example
  * ```ts
- * acceptsFrames("application/vnd.vaultmesh.frames, application/json;q=0.5"); // true
- * acceptsFrames("application/json"); // false
+ * backlogFormatOf("application/vnd.vaultmesh.frames, application/json;q=0.5"); // "frames"
+ * backlogFormatOf("application/vnd.vaultmesh.packed"); // "packed"
+ * backlogFormatOf("application/json"); // "json"
  * ```
  */
-export function acceptsFrames(accept: string | null): boolean {
-  if (accept === null) return false;
-  return accept.split(",").some((range) => {
+export function backlogFormatOf(accept: string | null): BacklogFormat {
+  const quality = { packed: 0, frames: 0 };
+  for (const range of accept?.split(",") ?? []) {
     const [type, ...params] = range.split(";").map((part) => part.trim().toLowerCase());
-    if (type !== BACKLOG_FRAMES_TYPE) return false;
+    const format = type === BACKLOG_PACKED_TYPE
+      ? "packed"
+      : type === BACKLOG_FRAMES_TYPE
+      ? "frames"
+      : undefined;
+    if (!format) continue;
     const q = params.find((param) => param.startsWith("q="));
-    return q === undefined || Number(q.slice(2)) > 0;
-  });
+    quality[format] = Math.max(quality[format], q === undefined ? 1 : Number(q.slice(2)) || 0);
+  }
+  if (quality.packed === 0 && quality.frames === 0) return "json";
+  return quality.packed >= quality.frames ? "packed" : "frames";
 }
 
 /** Encodes envelopes, in order, as the body of a binary page. */

@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
 import {
-  acceptsFrames,
   BACKLOG_FRAMES_TYPE,
+  backlogFormatOf,
   backlogPageHeaders,
   decodeBacklogPage,
   encodeBacklogPage,
   readBacklogPageHeaders,
 } from "./backlog_page.ts";
 import { encodeEnvelopeFrame, type EnvelopeFrame, FrameError } from "./socket_frames.ts";
+import { BACKLOG_PACKED_TYPE } from "./packed_page.ts";
 
 const ENVELOPES: EnvelopeFrame[] = [
   { seq: 1, from: "laptop", to: "phone", createdAt: 1767225600000, body: new Uint8Array([1, 2]) },
@@ -64,22 +65,29 @@ Deno.test("a page holding a frame that is not an envelope frame is refused", () 
   assert.throws(() => decodeBacklogPage(new Uint8Array(4)), FrameError, "a zero-length frame");
 });
 
-Deno.test("acceptsFrames is true only when Accept names the frames type with q above 0", () => {
-  const cases: [string | null, boolean][] = [
-    [BACKLOG_FRAMES_TYPE, true],
-    ["Application/VND.VaultMesh.Frames", true],
-    [`application/json;q=0.5, ${BACKLOG_FRAMES_TYPE}`, true],
-    [`${BACKLOG_FRAMES_TYPE} ; q=0.1`, true],
-    [`${BACKLOG_FRAMES_TYPE};q=0`, false],
-    [`${BACKLOG_FRAMES_TYPE};q=0.000`, false],
-    [null, false],
-    ["", false],
-    ["*/*", false],
-    ["application/*", false],
-    ["application/json", false],
-    ["application/vnd.vaultmesh.frames2", false],
+Deno.test("backlogFormatOf picks a binary type Accept lists with q above 0, the higher q of two, else JSON", () => {
+  const cases: [string | null, string][] = [
+    [BACKLOG_FRAMES_TYPE, "frames"],
+    [BACKLOG_PACKED_TYPE, "packed"],
+    ["Application/VND.VaultMesh.Frames", "frames"],
+    [`application/json;q=0.5, ${BACKLOG_FRAMES_TYPE}`, "frames"],
+    [`${BACKLOG_FRAMES_TYPE} ; q=0.1`, "frames"],
+    [`${BACKLOG_FRAMES_TYPE}, ${BACKLOG_PACKED_TYPE}`, "packed"],
+    [`${BACKLOG_FRAMES_TYPE}, ${BACKLOG_PACKED_TYPE};q=0.9`, "frames"],
+    [`${BACKLOG_PACKED_TYPE};q=0.2, ${BACKLOG_FRAMES_TYPE};q=0.1`, "packed"],
+    [`${BACKLOG_FRAMES_TYPE};q=0`, "json"],
+    [`${BACKLOG_PACKED_TYPE};q=0.000`, "json"],
+    [`${BACKLOG_PACKED_TYPE};q=nonsense`, "json"],
+    [null, "json"],
+    ["", "json"],
+    ["*/*", "json"],
+    ["application/*", "json"],
+    ["application/json", "json"],
+    ["application/vnd.vaultmesh.frames2", "json"],
   ];
-  for (const [accept, expected] of cases) assert.equal(acceptsFrames(accept), expected, accept!);
+  for (const [accept, expected] of cases) {
+    assert.equal(backlogFormatOf(accept), expected, String(accept));
+  }
 });
 
 Deno.test("page headers round-trip and a missing or malformed one is refused", () => {
