@@ -1,7 +1,7 @@
 /**
  * Store-and-forward mode: envelopes persist in SQLite until every device has acknowledged them,
- * their TTL ends or the vault is purged. Sends share transactions (group commit); an answer of
- * "stored" means the envelope is on disk.
+ * their TTL ends or the vault is purged. Sends and acknowledgements share transactions (group
+ * commit); an answer of "stored" means the envelope is on disk.
  *
  * @module
  */

@@ -1,7 +1,8 @@
 /**
- * Envelope storage for store-and-forward mode: appending in batches within the vault's quota and
- * the database's cap, backlog after a cursor, acknowledgements (deleting through
- * `acknowledgements.ts`), purge, usage (`usage.ts`) and the expiry sweep (`sweep.ts`). Every
+ * Envelope storage for store-and-forward mode: appends and acknowledgements (deleting through
+ * `acknowledgements.ts`) in batches, appends within the vault's quota and the database's cap,
+ * backlog after a cursor (`backlog.ts`), purge, usage (`usage.ts`) and the expiry sweep
+ * (`sweep.ts`). Every
  * statement runs here or in a sibling module; callers see plain objects.
  *
  * Each envelope is charged its body plus a fixed overhead (its row and index entries), so
@@ -89,8 +90,8 @@ interface BatchVault {
   addedCount: number;
 }
 
-/** What one append batch shares between its envelopes. */
-interface AppendBatch {
+/** What one write batch shares between its appends and acknowledgements. */
+interface WriteBatch {
   readonly now: number;
   readonly admitNewVault: AdmitNewVault | undefined;
   /** Devices already recorded as seen, as "vault device". */
@@ -153,7 +154,7 @@ export class EnvelopeStore {
     now: number,
     admitNewVault?: AdmitNewVault,
   ): StoreWriteOutcome<W>[] {
-    const batch: AppendBatch = { now, admitNewVault, touched: new Set(), vaults: new Map() };
+    const batch: WriteBatch = { now, admitNewVault, touched: new Set(), vaults: new Map() };
     return this.#write(() => {
       const outcomes = writes.map((write) =>
         write.kind === "append"
@@ -165,7 +166,7 @@ export class EnvelopeStore {
     });
   }
 
-  #append(item: SendRequest, batch: AppendBatch): AppendOutcome {
+  #append(item: SendRequest, batch: WriteBatch): AppendOutcome {
     const { now } = batch;
     if (item.idempotencyKey !== undefined) {
       const known = this.#sql.get(
@@ -209,7 +210,7 @@ export class EnvelopeStore {
    * it, after dropping its expired envelopes if they did not; otherwise the refusal. Creates the
    * vault's row if the batch's `admitNewVault` lets it.
    */
-  #roomIn(item: SendRequest, charge: number, batch: AppendBatch): BatchVault | AppendOutcome {
+  #roomIn(item: SendRequest, charge: number, batch: WriteBatch): BatchVault | AppendOutcome {
     const { maxBufferBytes, maxEnvelopesPerVault } = this.limits;
     const { vault } = item;
     const fits = (r: BatchVault) =>
@@ -246,7 +247,7 @@ export class EnvelopeStore {
   }
 
   /** Creates the row of `item`'s vault, unless the batch's `admitNewVault` refuses it. */
-  #createVault(item: SendRequest, batch: AppendBatch): BatchVault | AppendOutcome {
+  #createVault(item: SendRequest, batch: WriteBatch): BatchVault | AppendOutcome {
     try {
       batch.admitNewVault?.(item);
     } catch (error) {
@@ -300,7 +301,7 @@ export class EnvelopeStore {
     return this.writeBatch([{ kind: "ack", vault, device, seq }], now)[0]!;
   }
 
-  #ack(vault: string, device: string, seq: number, batch: AppendBatch): StoreAck {
+  #ack(vault: string, device: string, seq: number, batch: WriteBatch): StoreAck {
     // The vault's row must hold what the batch appended so far: the latest seq, and the
     // counters the deletes take from.
     const row = batch.vaults.get(vault);
