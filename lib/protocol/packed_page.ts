@@ -36,8 +36,8 @@ const LABEL_NONE = 0;
 const LABEL_NEW = 1;
 const LABEL_FIRST_KNOWN = 2;
 
-const ascii = new TextEncoder();
-const fromAscii = new TextDecoder("utf-8", { fatal: true });
+const utf8 = new TextEncoder();
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 function varintSize(value: number): number {
   let size = 1;
@@ -80,7 +80,7 @@ function labelSize(label: string | null, labels: LabelTable): number {
   if (label === null) return 1;
   const code = knownLabel(label, labels);
   if (code !== undefined) return varintSize(code);
-  const length = ascii.encode(label).length;
+  const length = utf8.encode(label).length;
   if (length < 1 || length > 255) throw new RangeError(`A label of ${length} bytes in a page`);
   return 2 + length;
 }
@@ -90,7 +90,7 @@ function writeLabel(bytes: Uint8Array, at: number, label: string | null, labels:
   const code = knownLabel(label, labels);
   if (code !== undefined) return writeVarint(bytes, at, code);
   bytes[at] = LABEL_NEW;
-  const { written } = ascii.encodeInto(label, bytes.subarray(at + 2, at + 2 + 255));
+  const { written } = utf8.encodeInto(label, bytes.subarray(at + 2, at + 2 + 255));
   bytes[at + 1] = written;
   return at + 2 + written;
 }
@@ -180,7 +180,7 @@ class PackedReader {
       if (length === 0) this.fail(`${what} is empty`);
       let label: string;
       try {
-        label = fromAscii.decode(this.take(length, what));
+        label = strictUtf8.decode(this.take(length, what));
       } catch {
         return this.fail(`${what} is not UTF-8`);
       }
