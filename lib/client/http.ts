@@ -43,10 +43,10 @@ const BACKLOG_ACCEPT: Record<BacklogFormat, string> = {
   frames: BACKLOG_FRAMES_TYPE,
   json: "application/json",
 };
-const BINARY_PAGES: Record<string, (bytes: Uint8Array) => EnvelopeFrame[]> = {
-  [BACKLOG_PACKED_TYPE]: decodePackedPage,
-  [BACKLOG_FRAMES_TYPE]: decodeBacklogPage,
-};
+const BINARY_PAGES = new Map<string, (bytes: Uint8Array) => EnvelopeFrame[]>([
+  [BACKLOG_PACKED_TYPE, decodePackedPage],
+  [BACKLOG_FRAMES_TYPE, decodeBacklogPage],
+]);
 
 /** A page of backlog. */
 export interface BacklogResult {
@@ -213,7 +213,7 @@ export class RelayClient {
     const accept = BACKLOG_ACCEPT[format];
     const response = await this.request("GET", "/envelopes", { query, headers: { accept } });
     const type = response.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase() ?? "";
-    const decode = BINARY_PAGES[type];
+    const decode = BINARY_PAGES.get(type);
     if (response.ok && decode) {
       const info = readBacklogPageHeaders(response.headers);
       const frames = decode(new Uint8Array(await response.arrayBuffer()));
