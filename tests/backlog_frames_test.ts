@@ -223,3 +223,25 @@ Deno.test("the client reads a JSON answer to its request for frames, as from a r
   assert.deepEqual(page.envelopes.map((e) => text(e.body)), ["hello"]);
   assert.ok(page.envelopes[0]!.expiresAt > 0);
 });
+
+Deno.test("the client reads an answer of an unknown Content-Type as JSON, even one named like an object property", async () => {
+  using dir = tempDir();
+  await using relay = await startRelay(dir.path);
+  const keys = await generateVaultKeys();
+  const [laptop] = await vaultDevices(relay.url, ["laptop"], { keys });
+  await laptop!.send(bytes("hello"));
+  for (const type of ["constructor", "tostring", "application/octet-stream"]) {
+    const phone = await RelayClient.create({
+      url: relay.url,
+      keys,
+      device: "phone",
+      fetch: async (input, init) => {
+        const response = await fetch(input, init);
+        const headers = new Headers(response.headers);
+        headers.set("content-type", type);
+        return new Response(response.body, { status: response.status, headers });
+      },
+    });
+    await assert.rejects(phone.backlog(), SyntaxError, type);
+  }
+});
