@@ -10,13 +10,11 @@ import { vaultIdOfKeys } from "./keys.ts";
 import { signRequest } from "./sign.ts";
 import { connectSocket, type RelaySocket, type SocketHandlers } from "./socket.ts";
 import {
-  BACKLOG_FRAMES_TYPE,
   type BacklogFormat,
-  decodeBacklogPage,
+  backlogMediaType,
+  binaryPageOf,
   readBacklogPageHeaders,
 } from "../protocol/backlog_page.ts";
-import { BACKLOG_PACKED_TYPE, decodePackedPage } from "../protocol/packed_page.ts";
-import type { EnvelopeFrame } from "../protocol/socket_frames.ts";
 
 /** The answer to a send. */
 export interface SendResult {
@@ -36,17 +34,6 @@ export interface SendResult {
  * `json` (bodies in base64, with `expiresAt`).
  */
 export type { BacklogFormat };
-
-/** The `Accept` each format asks with, and the decoder of each binary answer. */
-const BACKLOG_ACCEPT: Record<BacklogFormat, string> = {
-  packed: BACKLOG_PACKED_TYPE,
-  frames: BACKLOG_FRAMES_TYPE,
-  json: "application/json",
-};
-const BINARY_PAGES = new Map<string, (bytes: Uint8Array) => EnvelopeFrame[]>([
-  [BACKLOG_PACKED_TYPE, decodePackedPage],
-  [BACKLOG_FRAMES_TYPE, decodeBacklogPage],
-]);
 
 /** A page of backlog. */
 export interface BacklogResult {
@@ -210,13 +197,12 @@ export class RelayClient {
     options: { after?: number; limit?: number; wait?: number; format?: BacklogFormat } = {},
   ): Promise<BacklogResult> {
     const { format = "packed", ...query } = options;
-    const accept = BACKLOG_ACCEPT[format];
+    const accept = backlogMediaType(format);
     const response = await this.request("GET", "/envelopes", { query, headers: { accept } });
-    const type = response.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase() ?? "";
-    const decode = BINARY_PAGES.get(type);
-    if (response.ok && decode) {
+    const binary = binaryPageOf(response.headers.get("content-type"));
+    if (response.ok && binary) {
       const info = readBacklogPageHeaders(response.headers);
-      const frames = decode(new Uint8Array(await response.arrayBuffer()));
+      const frames = binary.decode(new Uint8Array(await response.arrayBuffer()));
       return {
         envelopes: frames.map((frame) => ({ ...frame, expiresAt: 0 })),
         acked: info.acked,

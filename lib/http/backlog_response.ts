@@ -8,13 +8,11 @@
  */
 import type { Envelope } from "../protocol/envelope.ts";
 import {
-  BACKLOG_FRAMES_TYPE,
   backlogFormatOf,
   backlogPageHeaders,
   type BacklogPageInfo,
-  encodeBacklogPage,
+  BINARY_PAGES,
 } from "../protocol/backlog_page.ts";
-import { BACKLOG_PACKED_TYPE, encodePackedPage } from "../protocol/packed_page.ts";
 import { jsonResponse } from "./errors.ts";
 import { scavenging } from "../guard/scavenge_pacer.ts";
 
@@ -48,32 +46,16 @@ function backlogJsonResponse(page: RenderedPage): Response {
   }, { headers: VARY });
 }
 
-/** A binary page (`body`, of media type `type`), its fields in `X-VaultMesh-*` headers. */
-function binaryPageResponse(type: string, body: Uint8Array<ArrayBuffer>, page: RenderedPage) {
-  return new Response(body, {
-    headers: { "content-type": type, ...VARY, ...backlogPageHeaders(page) },
-  });
-}
-
-/** The page as length-prefixed envelope frames. */
-function backlogFramesResponse(page: RenderedPage): Response {
-  return binaryPageResponse(BACKLOG_FRAMES_TYPE, encodeBacklogPage(page.envelopes), page);
-}
-
-/** The page packed (`protocol/packed_page.ts`). */
-function backlogPackedResponse(page: RenderedPage): Response {
-  return binaryPageResponse(BACKLOG_PACKED_TYPE, encodePackedPage(page.envelopes), page);
-}
-
-/** The page rendered as `request`'s `Accept` asks: packed, frames, or JSON. */
+/**
+ * The page rendered as `request`'s `Accept` asks: packed or frames, its fields in
+ * `X-VaultMesh-*` headers, else JSON.
+ */
 export function backlogResponse(request: Request, page: RenderedPage): Response {
   scavenging.made(page.envelopes.reduce((bytes, envelope) => bytes + envelope.body.byteLength, 0));
-  switch (backlogFormatOf(request.headers.get("accept"))) {
-    case "packed":
-      return backlogPackedResponse(page);
-    case "frames":
-      return backlogFramesResponse(page);
-    case "json":
-      return backlogJsonResponse(page);
-  }
+  const format = backlogFormatOf(request.headers.get("accept"));
+  if (format === "json") return backlogJsonResponse(page);
+  const { type, encode } = BINARY_PAGES[format];
+  return new Response(encode(page.envelopes), {
+    headers: { "content-type": type, ...VARY, ...backlogPageHeaders(page) },
+  });
 }

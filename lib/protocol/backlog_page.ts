@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { BACKLOG_PACKED_TYPE } from "./packed_page.ts";
+import { BACKLOG_PACKED_TYPE, decodePackedPage, encodePackedPage } from "./packed_page.ts";
 import {
   decodeEnvelopeFrame,
   type EnvelopeFrame,
@@ -54,6 +54,31 @@ const LENGTH_BYTES = 4;
 /** The renderings of a backlog page: packed (`packed_page.ts`), envelope frames, or JSON. */
 export type BacklogFormat = "packed" | "frames" | "json";
 
+/** A binary rendering of a page: its media type, and how its body is written and read. */
+export interface BinaryPageCodec {
+  readonly type: string;
+  readonly encode: (envelopes: readonly EnvelopeFrame[]) => Uint8Array<ArrayBuffer>;
+  /** @throws {FrameError} when the body cannot be decoded. */
+  readonly decode: (bytes: Uint8Array) => EnvelopeFrame[];
+}
+
+/** Each binary rendering of a backlog page, by format. */
+export const BINARY_PAGES: Readonly<Record<Exclude<BacklogFormat, "json">, BinaryPageCodec>> = {
+  packed: { type: BACKLOG_PACKED_TYPE, encode: encodePackedPage, decode: decodePackedPage },
+  frames: { type: BACKLOG_FRAMES_TYPE, encode: encodeBacklogPage, decode: decodeBacklogPage },
+};
+
+/** The media type that names `format` in `Accept` and `Content-Type`. */
+export function backlogMediaType(format: BacklogFormat): string {
+  return format === "json" ? "application/json" : BINARY_PAGES[format].type;
+}
+
+/** The binary rendering a `Content-Type` names; undefined for JSON or anything else. */
+export function binaryPageOf(contentType: string | null): BinaryPageCodec | undefined {
+  const type = contentType?.split(";")[0]?.trim().toLowerCase();
+  return Object.values(BINARY_PAGES).find((codec) => codec.type === type);
+}
+
 /**
  * The rendering an `Accept` header asks for: a binary type it lists with a `q` above 0 (the
  * higher `q` when it lists both; packed on a tie), else JSON (no header, a wildcard,
@@ -70,11 +95,7 @@ export function backlogFormatOf(accept: string | null): BacklogFormat {
   const quality = { packed: 0, frames: 0 };
   for (const range of accept?.split(",") ?? []) {
     const [type, ...params] = range.split(";").map((part) => part.trim().toLowerCase());
-    const format = type === BACKLOG_PACKED_TYPE
-      ? "packed"
-      : type === BACKLOG_FRAMES_TYPE
-      ? "frames"
-      : undefined;
+    const format = (["packed", "frames"] as const).find((name) => BINARY_PAGES[name].type === type);
     if (!format) continue;
     const q = params.find((param) => param.startsWith("q="));
     quality[format] = Math.max(quality[format], q === undefined ? 1 : Number(q.slice(2)) || 0);

@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import {
   BACKLOG_FRAMES_TYPE,
   backlogFormatOf,
+  backlogMediaType,
   backlogPageHeaders,
+  BINARY_PAGES,
+  binaryPageOf,
   decodeBacklogPage,
   encodeBacklogPage,
   readBacklogPageHeaders,
@@ -87,6 +90,20 @@ Deno.test("backlogFormatOf picks a binary type Accept lists with q above 0, the 
   ];
   for (const [accept, expected] of cases) {
     assert.equal(backlogFormatOf(accept), expected, String(accept));
+  }
+});
+
+Deno.test("each rendering has one media type, and a Content-Type names a binary one or none", () => {
+  assert.equal(backlogMediaType("packed"), BACKLOG_PACKED_TYPE);
+  assert.equal(backlogMediaType("frames"), BACKLOG_FRAMES_TYPE);
+  assert.equal(backlogMediaType("json"), "application/json");
+  assert.equal(binaryPageOf(`${BACKLOG_PACKED_TYPE}; charset=binary`), BINARY_PAGES.packed);
+  assert.equal(binaryPageOf("Application/VND.VaultMesh.Frames"), BINARY_PAGES.frames);
+  for (const type of [null, "", "application/json", "constructor", "__proto__", "toString"]) {
+    assert.equal(binaryPageOf(type), undefined, String(type));
+  }
+  for (const codec of Object.values(BINARY_PAGES)) {
+    assert.deepEqual(codec.decode(codec.encode(ENVELOPES)), ENVELOPES, codec.type);
   }
 });
 

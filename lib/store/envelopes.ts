@@ -57,10 +57,6 @@ export type StoreWrite =
     readonly seq: number;
   };
 
-/** What each kind of write comes back as. */
-export type StoreWriteOutcome<W extends StoreWrite> = W extends { kind: "append" } ? AppendOutcome
-  : StoreAck;
-
 /** Limits the store enforces. */
 export interface EnvelopeLimits {
   /** How long an envelope lives, and how long a device counts as present after it was seen. */
@@ -138,7 +134,7 @@ export class EnvelopeStore {
     admitNewVault?: AdmitNewVault,
   ): AppendOutcome[] {
     const writes = items.map((request) => ({ kind: "append", request }) as const);
-    return this.writeBatch(writes, now, admitNewVault);
+    return this.writeBatch(writes, now, admitNewVault) as AppendOutcome[];
   }
 
   /**
@@ -149,11 +145,11 @@ export class EnvelopeStore {
    *
    * @throws {StorageFullError} when the disk is full; then nothing of the batch is kept.
    */
-  writeBatch<W extends StoreWrite>(
-    writes: readonly W[],
+  writeBatch(
+    writes: readonly StoreWrite[],
     now: number,
     admitNewVault?: AdmitNewVault,
-  ): StoreWriteOutcome<W>[] {
+  ): (AppendOutcome | StoreAck)[] {
     const batch: WriteBatch = { now, admitNewVault, touched: new Set(), vaults: new Map() };
     return this.#write(() => {
       const outcomes = writes.map((write) =>
@@ -162,7 +158,7 @@ export class EnvelopeStore {
           : this.#ack(write.vault, write.device, write.seq, batch)
       );
       for (const [vault, row] of batch.vaults) this.#writeVaultRow(vault, row);
-      return outcomes as StoreWriteOutcome<W>[];
+      return outcomes;
     });
   }
 
@@ -298,7 +294,7 @@ export class EnvelopeStore {
    * {@linkcode writeBatch} to share one).
    */
   ack(vault: string, device: string, seq: number, now: number): StoreAck {
-    return this.writeBatch([{ kind: "ack", vault, device, seq }], now)[0]!;
+    return this.writeBatch([{ kind: "ack", vault, device, seq }], now)[0] as StoreAck;
   }
 
   #ack(vault: string, device: string, seq: number, batch: WriteBatch): StoreAck {

@@ -14,12 +14,12 @@
  */
 import { generateVaultKeys, RelayClient } from "../../lib/client/mod.ts";
 import {
-  BACKLOG_FRAMES_TYPE,
-  decodeBacklogPage,
+  type BacklogFormat,
+  backlogMediaType,
+  BINARY_PAGES,
   readBacklogPageHeaders,
 } from "../../lib/protocol/backlog_page.ts";
 import { envelopeFrameSize } from "../../lib/protocol/socket_frames.ts";
-import { BACKLOG_PACKED_TYPE, decodePackedPage } from "../../lib/protocol/packed_page.ts";
 import { frameHeadBytes } from "../../lib/guard/raw_websocket.ts";
 import { fixed, percentile, report, spawnBenchRelay } from "./_load.ts";
 
@@ -29,17 +29,8 @@ const DEFAULT_ENVELOPES = 10_000;
 const TEN_MIB = 10 * 1024 * 1024;
 const FILL_CONCURRENCY = 64;
 
-/** The two renderings of a page, as `Accept` asks for them. */
-const FORMATS = {
-  packed: BACKLOG_PACKED_TYPE,
-  frames: BACKLOG_FRAMES_TYPE,
-  json: "application/json",
-} as const;
-/** The decoder of each binary format. */
-const DECODERS = { packed: decodePackedPage, frames: decodeBacklogPage } as const;
-type Format = keyof typeof FORMATS;
 /** The ways a new device drains a backlog: HTTP pages in a format, or its socket. */
-type Way = Format | "socket";
+type Way = BacklogFormat | "socket";
 /** How long a socket drain may take before the run fails. */
 const SOCKET_DRAIN_TIMEOUT_MS = 60_000;
 
@@ -64,13 +55,14 @@ interface DrainSample {
 }
 
 /** One page as read off the wire: its envelopes' seqs and body sizes, and `more`. */
-function readPage(format: Format, response: Response, raw: Uint8Array) {
+function readPage(format: BacklogFormat, response: Response, raw: Uint8Array) {
   if (format !== "json") {
-    if (response.headers.get("content-type") !== FORMATS[format]) {
+    const { type, decode } = BINARY_PAGES[format];
+    if (response.headers.get("content-type") !== type) {
       throw new Error(`Asked for ${format}, got ${response.headers.get("content-type")}`);
     }
     const { more } = readBacklogPageHeaders(response.headers);
-    const envelopes = DECODERS[format](raw).map((f) => ({ seq: f.seq, size: f.body.byteLength }));
+    const envelopes = decode(raw).map((f) => ({ seq: f.seq, size: f.body.byteLength }));
     return { envelopes, more };
   }
   const page = JSON.parse(new TextDecoder().decode(raw)) as {
@@ -87,9 +79,9 @@ function readPage(format: Format, response: Response, raw: Uint8Array) {
 /** Fetches every page after 0 in `format`, then acks the last seq; counts bodies and bytes. */
 async function drainOnce(
   reader: RelayClient,
-  options: { format: Format; expected: number },
+  options: { format: BacklogFormat; expected: number },
 ): Promise<DrainSample> {
-  const headers = { accept: FORMATS[options.format] };
+  const headers = { accept: backlogMediaType(options.format) };
   const started = performance.now();
   let after = 0;
   let pages = 0;
