@@ -115,6 +115,12 @@ async function main(args: string[]): Promise<void> {
         limit: relay.limits.connections.openFileLimit,
         source: relay.limits.connections.openFileSource,
       },
+      memory: {
+        bytes: relay.limits.memory.limitBytes,
+        source: relay.limits.memory.limitSource,
+        budgetScale: relay.limits.memory.budgetScale,
+        valve: relay.memoryValve !== undefined,
+      },
     })
   ) {
     log.info(line);

@@ -11,6 +11,7 @@
 import type { Config } from "./config/mod.ts";
 import type { RateLimit } from "./guard/rate_limit.ts";
 import type { FdBudget } from "./guard/fd_budget.ts";
+import { budgetScale, type MemoryLimit } from "./guard/memory_limit.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -95,13 +96,39 @@ export interface SocketLimits {
 
 /** Bounds of memory that clients can make the relay hold. */
 export interface MemoryLimits {
+  /** The memory the relay may use (`--memory-limit`, or the cgroup's, or the machine's). */
+  readonly limitBytes: number;
+  /** Where that limit came from. */
+  readonly limitSource: MemoryLimit["source"];
+  /**
+   * The share of the full in-flight budgets this limit allows (1 from 512 MiB, 1/8 at 64 MiB):
+   * `requestBytes`, `http.maxPageBytes`, `socket.pumpPageBytes`, `socket.vaultQueueBytes`,
+   * `modes.commitBatchBytes`, `connections.pumpBufferBytes` and `scavengeEveryBytes` are scaled
+   * by it (`guard/memory_limit.ts`).
+   */
+  readonly budgetScale: number;
   /**
    * Request bodies being read and sends waiting for their commit, over HTTP and sockets, in
-   * bytes. Beyond it: 503 / socket error `busy` with `Retry-After: 1`. A connection's first
+   * bytes; at least one largest envelope, which one client address may always hold (otherwise
+   * a quarter). Beyond it: 503 / socket error `busy` with `Retry-After: 1`. A connection's first
    * request whose `Content-Length` does not fit is refused by the gate before the HTTP server
    * sees it, so a flood of large bodies costs no more than its connections.
    */
   readonly requestBytes: number;
+  /** The bytes one client address may hold of `requestBytes`. */
+  readonly requestBytesPerAddress: number;
+  /**
+   * How often the memory valve checks the process's anonymous memory while the budgets are
+   * scaled down (Linux with glibc and `--allow-ffi`; `guard/memory_valve.ts`); 0 = never.
+   */
+  readonly checkEveryMs: number;
+  /** Anonymous memory above which the valve returns the C heap's free pages to the system. */
+  readonly trimAboveBytes: number;
+  /** Anonymous memory (after a trim) above which new request bodies and socket sends get 503 /
+   * `busy`, until it falls below `resumeBelowBytes`. */
+  readonly refuseAboveBytes: number;
+  /** Anonymous memory below which a refusing valve lets new work in again. */
+  readonly resumeBelowBytes: number;
   /**
    * Buffer bytes made (received, sent, encoded) between two young-generation collections, which
    * free the dead ones; 0 = leave it to V8. Needs `--v8-flags=--expose-gc` (the start task and
@@ -192,6 +219,9 @@ export interface StorageLimits {
    * also checks before it starts). At a fault: `/health` 503, 503 `storage_unavailable`.
    */
   readonly checkIntervalMs: number;
+  /** Memory SQLite's page cache may hold (2 MiB, SQLite's own default, scaled by
+   * `memory.budgetScale`). */
+  readonly cacheBytes: number;
 }
 
 /**
@@ -334,8 +364,14 @@ export interface Limits {
  */
 export function relayLimits(
   config: Config,
-  resolved: { maxDbBytes: number; fds: FdBudget },
+  resolved: { maxDbBytes: number; fds: FdBudget; memory: MemoryLimit },
 ): Limits {
+  const scale = budgetScale(resolved.memory.bytes);
+  /** An in-flight budget sized for 512 MiB of memory, scaled to the limit. */
+  const scaled = (bytes: number) => Math.floor(bytes * scale);
+  // A client may always have its largest envelope (and the frame around it) in flight.
+  const oneEnvelope = config.maxEnvelope + 64 * KiB;
+  const requestBytes = Math.max(scaled(12 * MiB), oneEnvelope);
   return {
     connections: {
       openFileLimit: resolved.fds.limit,
@@ -350,7 +386,7 @@ export function relayLimits(
       // A burst of connections (thousands at once) must not overflow the queue: 511 did.
       listenBacklog: 4096,
       // 128 connections copying at full speed; before, 4096 slow bodies grew them to +325 MiB.
-      pumpBufferBytes: 8 * MiB,
+      pumpBufferBytes: scaled(8 * MiB),
     },
     http: {
       maxEnvelopeBytes: config.maxEnvelope,
@@ -359,7 +395,7 @@ export function relayLimits(
       maxWaitSeconds: 30,
       maxPageEnvelopes: 1000,
       // Built whole, outside the byte budget (~4x this at once); fits a 1 MiB envelope and more.
-      maxPageBytes: 2 * MiB,
+      maxPageBytes: scaled(2 * MiB),
       longPolls: {
         perAddress: 16,
         perVault: 16,
@@ -379,14 +415,14 @@ export function relayLimits(
       highWaterBytes: 512 * KiB,
       // 32 readers that stop reading must cost the relay at most ~32 MiB (issue 13): together
       // they queue 2 MiB plus a frame each, where 512 KiB each came to +43 MiB (stateless).
-      vaultQueueBytes: 2 * MiB,
+      vaultQueueBytes: scaled(2 * MiB),
       minHighWaterBytes: 64 * KiB,
       slowReaderMs: 10_000,
       idleTimeoutSeconds: config.socketIdleTimeout,
       maxSocketsPerVault: config.maxSocketsPerVault,
       pumpPageEnvelopes: 256,
       // Smaller pages cut 64 KiB stored forwarding from 55 to 46 MB/s and raised its p50 to 1.7 s.
-      pumpPageBytes: 1 * MiB,
+      pumpPageBytes: scaled(1 * MiB),
       closeWaitMs: 2000,
       maxSendsInFlight: 2048,
       // PROTOCOL.md tells clients to keep about 2 MiB in flight.
@@ -421,7 +457,7 @@ export function relayLimits(
       ackDeleteRows: 2000,
       commitBatchEnvelopes: 512,
       // The socket window (2 MiB) per transaction; larger batches only held bodies longer.
-      commitBatchBytes: 2 * MiB,
+      commitBatchBytes: scaled(2 * MiB),
       sweepBatch: 500,
       sweepIntervalMs: 60_000,
       touchIntervalMs: 60_000,
@@ -430,10 +466,25 @@ export function relayLimits(
       statelessKeys: 100_000,
       statelessKeyLifetimeMs: 10 * 60_000,
     },
-    // Held bodies cost ~2x in garbage (24 MiB cannot fit 64 MiB); a quarter holds a socket window.
-    // 31 stored readers pushed a backlog: +84 MiB, +50 MiB with a scavenge per 4 MiB of frames.
-    memory: { requestBytes: 12 * MiB, scavengeEveryBytes: 4 * MiB },
-    storage: { checkIntervalMs: 1000 },
+    // Sized for 512 MiB: held bodies cost ~2x in garbage, and a quarter of 12 MiB holds a socket
+    // window. 31 stored readers pushed a backlog: +84 MiB, +50 MiB with a scavenge per 4 MiB.
+    memory: {
+      limitBytes: resolved.memory.bytes,
+      limitSource: resolved.memory.source,
+      budgetScale: scale,
+      requestBytes,
+      requestBytesPerAddress: Math.min(
+        requestBytes,
+        Math.max(Math.ceil(requestBytes / 4), oneEnvelope),
+      ),
+      scavengeEveryBytes: scaled(4 * MiB),
+      // With full budgets (512 MiB or more) the heap's free pages are reused soon enough.
+      checkEveryMs: scale < 1 ? 100 : 0,
+      trimAboveBytes: Math.floor(resolved.memory.bytes * 0.5),
+      refuseAboveBytes: Math.floor(resolved.memory.bytes * 0.85),
+      resumeBelowBytes: Math.floor(resolved.memory.bytes * 0.75),
+    },
+    storage: { checkIntervalMs: 1000, cacheBytes: scaled(2 * MiB) },
     p2p: p2pLimits(config, resolved.fds),
   };
 }

@@ -29,6 +29,9 @@ import { addressKey, clientAddress } from "./guard/client_address.ts";
 import { type Limits, relayLimits } from "./limits.ts";
 import { resolveMaxDbBytes } from "./store/disk.ts";
 import { fdBudget } from "./guard/fd_budget.ts";
+import { resolveMemoryLimit } from "./guard/memory_limit.ts";
+import { NativeHeap } from "./guard/native_heap.ts";
+import { exposedFullCollection, MemoryValve } from "./guard/memory_valve.ts";
 import { type HttpListener, listen } from "./http/listen.ts";
 import { authorityOf } from "./protocol/signature_base.ts";
 
@@ -50,6 +53,38 @@ function withOverrides(limits: Limits, options: RelayOptions): Limits {
   return options.adjustLimits?.(limits) ?? limits;
 }
 
+/** The C heap and the valve that keep a relay under a small memory limit. */
+interface MemoryKeeper {
+  readonly heap: NativeHeap;
+  readonly valve: MemoryValve;
+}
+
+/**
+ * Under a memory limit that scales the budgets down, tunes the C heap and starts the memory
+ * valve (`guard/memory_valve.ts`); undefined when the limit is large or there is no glibc.
+ */
+function keepMemorySmall(limits: Limits, metrics: Metrics): MemoryKeeper | undefined {
+  if (limits.memory.checkEveryMs === 0) return undefined;
+  const heap = NativeHeap.open();
+  if (!heap) {
+    log.debug("No glibc to tune here (or no --allow-ffi): the scaled budgets alone bound memory");
+    return undefined;
+  }
+  heap.tuneForSmallMemory();
+  const valve = new MemoryValve(limits.memory, heap, {
+    collect: exposedFullCollection(),
+    onTrim: (milliseconds) => metrics.heapTrimmed(milliseconds),
+  });
+  valve.start();
+  return { heap, valve };
+}
+
+/** Stops a memory keeper's valve and unloads its library. */
+function closeKeeper(keeper: MemoryKeeper | undefined): void {
+  keeper?.valve.close();
+  keeper?.heap.close();
+}
+
 /** Starts the libp2p node when enabled; libp2p is imported only then, to keep it out of memory. */
 async function startP2p(relay: Relay, clock: Clock): Promise<P2pNode | undefined> {
   const { config, database, limits } = relay;
@@ -63,6 +98,7 @@ export class Relay implements AsyncDisposable {
   #stopping: Promise<void> | undefined;
   #p2p: P2pNode | undefined;
   #metricsServer: Deno.HttpServer<Deno.NetAddr> | undefined;
+  #keeper: MemoryKeeper | undefined;
 
   /** The configuration it runs with. */
   readonly config: Config;
@@ -116,6 +152,12 @@ export class Relay implements AsyncDisposable {
       p2p: () => running?.p2p?.stats(),
       inFlight: () => running?.operations.admission.inFlight ?? 0,
       tables: () => running?.tableSizes(),
+      memory: () =>
+        running && {
+          limitBytes: running.limits.memory.limitBytes,
+          anonymousBytes: running.memoryValve?.lastBytes,
+          underPressure: running.memoryValve?.underPressure ?? false,
+        },
       shardName: config.shardName,
     });
     const relay = running = Relay.#startHttp(config, { clock, metrics, options });
@@ -138,17 +180,25 @@ export class Relay implements AsyncDisposable {
       : Database.open(config.db, { checkpoint: config.checkpoint });
     const maxDbBytes = database ? resolveMaxDbBytes(config.maxDbSize, config.db) : 0;
     const fds = fdBudget(config.maxOpenFiles, { p2p: config.p2pPort !== 0 });
-    const limits = withOverrides(relayLimits(config, { maxDbBytes, fds }), options);
+    const memory = resolveMemoryLimit(config.memoryLimit);
+    const limits = withOverrides(relayLimits(config, { maxDbBytes, fds, memory }), options);
     scavenging.configure(limits.memory.scavengeEveryBytes, {
       onScavenged: () => metrics.scavenged(),
     });
+    const keeper = keepMemorySmall(limits, metrics);
     // A backstop under the store's own accounting: the file itself cannot outgrow the cap.
     database?.setMaxPageCount(Math.max(1, Math.floor(maxDbBytes / PAGE_SIZE_BYTES)));
+    database?.setCacheBytes(limits.storage.cacheBytes);
     let relay: Relay | undefined;
     try {
       database?.watch(limits.storage.checkIntervalMs);
       const hub = new Hub();
-      const operations = createOperations(config, { clock, metrics, limits });
+      const operations = createOperations(config, {
+        clock,
+        metrics,
+        limits,
+        underPressure: () => keeper?.valve.underPressure ?? false,
+      });
       const mode = createMode(config.mode, {
         database,
         clock,
@@ -241,9 +291,11 @@ export class Relay implements AsyncDisposable {
       relay.#metricsServer = config.metricsListen
         ? serveMetrics(config.metricsListen, { metrics, token: config.metricsToken })
         : undefined;
+      relay.#keeper = keeper;
       return relay;
     } catch (error) {
       if (relay) void relay.server.shutdown();
+      closeKeeper(keeper);
       database?.close();
       throw error;
     }
@@ -262,6 +314,11 @@ export class Relay implements AsyncDisposable {
   /** The address `/metrics` is served on, when `--metrics-listen` is set. */
   get metricsAddress(): Deno.NetAddr | undefined {
     return this.#metricsServer?.addr;
+  }
+
+  /** The memory valve, when the relay runs under a small limit on Linux with glibc. */
+  get memoryValve(): MemoryValve | undefined {
+    return this.#keeper?.valve;
   }
 
   /** The libp2p node, when `--p2p-port` is not 0. */
@@ -294,6 +351,7 @@ export class Relay implements AsyncDisposable {
     await this.#p2p?.stop();
     await this.mode.close();
     this.database?.close();
+    closeKeeper(this.#keeper);
     log.info("Stopped cleanly");
   }
 

@@ -208,7 +208,7 @@ Deno.test("a body the memory budget cannot hold is refused at the gate, before a
   }, {
     adjustLimits: (limits) => ({
       ...withConnections({ closeAfterRefusalMs: 200 })(limits),
-      memory: { ...limits.memory, requestBytes: 1000 },
+      memory: { ...limits.memory, requestBytes: 1000, requestBytesPerAddress: 250 },
     }),
   });
   const url = new URL(`/v3/vaults/${"A".repeat(43)}/envelopes`, relay.url);

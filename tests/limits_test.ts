@@ -171,7 +171,10 @@ Deno.test("bodies beyond the relay's memory budget get 503 busy, and the budget 
   using dir = tempDir();
   await using relay = await startRelay(dir.path, {}, {
     // 12 000 bytes in all, 3000 for one client address (all of this test's requests).
-    adjustLimits: (limits) => ({ ...limits, memory: { ...limits.memory, requestBytes: 12_000 } }),
+    adjustLimits: (limits) => ({
+      ...limits,
+      memory: { ...limits.memory, requestBytes: 12_000, requestBytesPerAddress: 3000 },
+    }),
   });
   const keys = await generateVaultKeys();
   const vault = await vaultIdOfKeys(keys);

@@ -22,6 +22,29 @@ function statelessState(config: Config): string {
   return `none (stateless: envelopes and rendezvous registrations stay in memory${key})`;
 }
 
+/** What the banner says about memory (see `limits.memory`). */
+export interface MemoryBanner {
+  readonly bytes: number;
+  readonly source: "flag" | "cgroup" | "machine";
+  readonly budgetScale: number;
+  /** Whether the memory valve runs (`guard/memory_valve.ts`). */
+  readonly valve: boolean;
+}
+
+/** The banner's memory line: the limit, its source, and what it changes. */
+function memoryLine(memory: MemoryBanner): string {
+  const mib = Math.round(memory.bytes / 1024 ** 2);
+  const source = memory.source === "flag"
+    ? "--memory-limit"
+    : memory.source === "cgroup"
+    ? "the memory cgroup's"
+    : "the machine's";
+  if (memory.budgetScale >= 1) return `  memory      ${mib} MiB (${source})`;
+  const share = `in-flight budgets at ${Number((memory.budgetScale * 100).toFixed(1))} %`;
+  return `  memory      ${mib} MiB (${source}): ${share}` +
+    (memory.valve ? ", memory valve on" : "");
+}
+
 /**
  * The banner's lines: version, where it listens, mode, database, the storage bounds (in
  * store-and-forward mode, where they apply), p2p, and TLS advice for a public address.
@@ -37,6 +60,9 @@ export function bannerLines(
     maxDbBytes?: number;
     /** The open-file limit the connection budget comes from, and where it came from. */
     openFiles?: { limit: number; source: "flag" | "process" | "assumed" };
+    /** The memory limit, where it came from, the share of the full budgets it allows, and
+     * whether the memory valve runs. */
+    memory?: MemoryBanner;
   },
 ): string[] {
   const { version, config, address } = options;
@@ -72,6 +98,7 @@ export function bannerLines(
           : ""),
     );
   }
+  if (options.memory) lines.push(memoryLine(options.memory));
   lines.push(
     config.publicUrl
       ? `  public url  ${config.publicUrl.origin} (signatures for other hosts are refused)`

@@ -5,7 +5,14 @@
  * @module
  */
 import { flag } from "./flag_spec.ts";
-import { autoWholeNumber, byteSize, choice, rateLimit, wholeNumber } from "./value_types.ts";
+import {
+  autoByteSize,
+  autoWholeNumber,
+  byteSize,
+  choice,
+  rateLimit,
+  wholeNumber,
+} from "./value_types.ts";
 
 /** The limits flags, in `--help` order. */
 export const LIMIT_FLAGS = {
@@ -65,6 +72,15 @@ export const LIMIT_FLAGS = {
     help: "the process's open-file limit; 80 % of it is the budget of client connections " +
       "(auto: read it, which needs --allow-all; else 1024 is assumed and the banner says so)",
     ...autoWholeNumber({ min: 64, max: 100_000_000 }),
+  }),
+  memoryLimit: flag({
+    group: "limits",
+    default: "auto",
+    help: "memory the relay may use (systemd's MemoryMax=); below 512 MiB the bytes it holds in " +
+      "flight for clients shrink with it, to an eighth at 64 MiB, and on Linux it returns freed " +
+      "memory to the system every 250 ms (auto: the memory cgroup's limit, which needs " +
+      "--allow-all to read, else the machine's memory)",
+    ...autoByteSize("64MiB"),
   }),
   connectionGate: flag({
     group: "limits",

@@ -1,8 +1,9 @@
 /**
  * One global budget for bytes that clients make the relay hold in memory at once: request bodies
  * being read and sends waiting for their commit, over HTTP and sockets alike, of which one client
- * address may hold a quarter, so one flooding client cannot take it all. Beyond it new work is
- * refused with 503 `busy` and `Retry-After`, instead of growing until the kernel kills the
+ * address may hold a share (a quarter, or one largest envelope if more), so one flooding client
+ * cannot take it all. Beyond it, or while the memory valve says the process is short of memory,
+ * new work is refused with 503 `busy` and `Retry-After`, instead of growing until the kernel kills the
  * process.
  *
  * @module
@@ -15,6 +16,12 @@ function busy(scope: string): ProtocolError {
     `The relay holds its limit of request bytes in memory${scope}; retry shortly`,
     { retryAfter: 1 },
   );
+}
+
+function shortOfMemory(): ProtocolError {
+  return new ProtocolError("busy", "The relay is short of memory; retry shortly", {
+    retryAfter: 1,
+  });
 }
 
 /** Bytes held for one request or one socket send; released all at once. */
@@ -33,20 +40,24 @@ export interface BudgetHold {
 export class ByteBudget {
   #used = 0;
   readonly #byAddress = new Map<string, number>();
-  /** Most bytes one client address may hold: a quarter of the budget. */
+  /** Most bytes one client address may hold. */
   readonly perAddress: number;
 
   constructor(
     /** Most bytes held at once. */
     readonly capacity: number,
-    private readonly hooks: {
+    private readonly options: {
+      /** Most bytes one client address may hold (default: a quarter of the capacity). */
+      readonly perAddress?: number;
+      /** Whether the process is short of memory (`memory_valve.ts`): then nothing more fits. */
+      readonly underPressure?: (() => boolean) | undefined;
       /** Called each time the budget refuses bytes, for metrics. */
       readonly onRefused?: () => void;
       /** Called with the bytes of each grant: client data now in memory. */
       readonly onTaken?: (bytes: number) => void;
     } = {},
   ) {
-    this.perAddress = Math.ceil(capacity / 4);
+    this.perAddress = Math.min(capacity, options.perAddress ?? Math.ceil(capacity / 4));
   }
 
   /** Bytes held now. */
@@ -59,6 +70,7 @@ export class ByteBudget {
    * its address aside), or undefined if they would fit.
    */
   refusal(bytes: number): ProtocolError | undefined {
+    if (this.options.underPressure?.()) return shortOfMemory();
     return this.#used + bytes > this.capacity ? busy("") : undefined;
   }
 
@@ -71,13 +83,13 @@ export class ByteBudget {
         const refusal = this.refusal(bytes) ??
           (fromAddress + bytes > this.perAddress ? busy(" for this address") : undefined);
         if (refusal) {
-          this.hooks.onRefused?.();
+          this.options.onRefused?.();
           throw refusal;
         }
         this.#used += bytes;
         this.#byAddress.set(address, fromAddress + bytes);
         held += bytes;
-        this.hooks.onTaken?.(bytes);
+        this.options.onTaken?.(bytes);
       },
       release: () => {
         if (held === 0) return;

@@ -36,3 +36,13 @@ Deno.test("one address cannot hold more than its quarter while others still can"
   budget.hold("honest").take(25);
   assert.equal(budget.used, 50);
 });
+
+Deno.test("a share per address set above a quarter lets one address hold that much, no more", () => {
+  // A small budget still lets one client send its largest envelope.
+  const budget = new ByteBudget(100, { perAddress: 60 });
+  budget.hold("a").take(60);
+  assert.throws(() => budget.hold("a").take(1), /for this address/);
+  assert.throws(() => budget.hold("b").take(41), /limit of request bytes in memory;/);
+  budget.hold("b").take(40);
+  assert.equal(new ByteBudget(100, { perAddress: 500 }).perAddress, 100, "never above the whole");
+});

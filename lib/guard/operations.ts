@@ -46,7 +46,13 @@ export interface Operations {
 /** Builds the guard for `config` and `limits`. */
 export function createOperations(
   config: Config,
-  options: { clock: Clock; metrics: Metrics; limits: Limits },
+  options: {
+    clock: Clock;
+    metrics: Metrics;
+    limits: Limits;
+    /** Whether the memory valve refuses new work now (`memory_valve.ts`). */
+    underPressure?: () => boolean;
+  },
 ): Operations {
   const { metrics, clock, limits } = options;
   const admission = new Admission({
@@ -68,6 +74,8 @@ export function createOperations(
     failed: (code) => metrics.authFailure(code),
   };
   const memory = new ByteBudget(limits.memory.requestBytes, {
+    perAddress: limits.memory.requestBytesPerAddress,
+    underPressure: options.underPressure,
     onRefused: () => metrics.limited("memory"),
     // Request bodies and socket sends are the buffers clients make; the pacer frees them.
     onTaken: (bytes) => scavenging.made(bytes),

@@ -29,6 +29,16 @@ export interface TableSizes {
   readonly socketQueuedBytes: number;
 }
 
+/** Memory figures (see `guard/memory_valve.ts`). */
+export interface MemoryGauges {
+  /** The memory the relay may use (`limits.memory.limitBytes`). */
+  readonly limitBytes: number;
+  /** Anonymous memory at the valve's last check; undefined while no valve runs. */
+  readonly anonymousBytes: number | undefined;
+  /** Whether the valve refuses new request bodies and socket sends now. */
+  readonly underPressure: boolean;
+}
+
 /** Where gauges read their values at scrape time. */
 export interface MetricsSources {
   /** Store totals of the mode, or `undefined` while none is running. */
@@ -39,6 +49,8 @@ export interface MetricsSources {
   inFlight(): number;
   /** How full the relay's bounded tables are, or `undefined` before it runs. */
   tables(): TableSizes | undefined;
+  /** The memory limit and the valve's last reading, or `undefined` before the relay runs. */
+  memory(): MemoryGauges | undefined;
   /** This relay's name among shards (`--shard-name`), the label of the shard info metric. */
   readonly shardName?: string;
 }
@@ -59,6 +71,8 @@ export interface Metrics {
   setSocketsOpen(count: number): void;
   /** Counts a young-generation collection run to free dead buffers. */
   scavenged(): void;
+  /** Counts a trim of the C heap (`guard/native_heap.ts`) that took `milliseconds`. */
+  heapTrimmed(milliseconds: number): void;
   /** Wraps `mode` so sends and deliveries are counted. */
   instrument(mode: RelayMode): RelayMode;
   /** The exposition text. */
@@ -76,6 +90,7 @@ export const NO_METRICS: Metrics = {
   expired: () => {},
   setSocketsOpen: () => {},
   scavenged: () => {},
+  heapTrimmed: () => {},
   instrument: (mode) => mode,
   text: () => Promise.resolve(""),
   contentType: "text/plain; version=0.0.4",

@@ -70,6 +70,16 @@ export class PrometheusMetrics implements Metrics {
     help: "Young-generation collections run after memory.scavengeEveryBytes of buffers",
     registers: [this.registry],
   });
+  readonly #heapTrims = new Counter({
+    name: PREFIX + "heap_trims_total",
+    help: "Times the C heap's free pages were returned to the system (memory.trimEveryMs)",
+    registers: [this.registry],
+  });
+  readonly #heapTrimSeconds = new Counter({
+    name: PREFIX + "heap_trim_seconds_total",
+    help: "Time spent returning the C heap's free pages to the system",
+    registers: [this.registry],
+  });
   readonly #batchSize = new Histogram({
     name: PREFIX + "sqlite_commit_batch_size",
     help: "Envelopes per SQLite group-commit transaction",
@@ -104,6 +114,27 @@ export class PrometheusMetrics implements Metrics {
       () => sources.totals()?.vaultsWithData,
     );
     gauge(r, "http_requests_in_flight", "HTTP requests being answered", sources.inFlight);
+    gauge(
+      r,
+      "memory_limit_bytes",
+      "Memory the relay may use (--memory-limit, the cgroup's or the machine's)",
+      () => sources.memory()?.limitBytes,
+    );
+    gauge(
+      r,
+      "memory_anonymous_bytes",
+      "Anonymous resident memory at the memory valve's last check (only under a small limit)",
+      () => sources.memory()?.anonymousBytes,
+    );
+    gauge(
+      r,
+      "memory_pressure",
+      "1 while the memory valve refuses new request bodies and socket sends with 503 busy",
+      () => {
+        const memory = sources.memory();
+        return memory && (memory.underPressure ? 1 : 0);
+      },
+    );
     const table = (name: string, help: string, read: (sizes: TableSizes) => number) =>
       gauge(r, name, help, () => {
         const sizes = sources.tables();
@@ -211,6 +242,12 @@ export class PrometheusMetrics implements Metrics {
   /** Counts a young-generation collection run to free dead buffers. */
   scavenged(): void {
     this.#scavenges.inc();
+  }
+
+  /** Counts a trim of the C heap that took `milliseconds`. */
+  heapTrimmed(milliseconds: number): void {
+    this.#heapTrims.inc();
+    this.#heapTrimSeconds.inc(milliseconds / 1000);
   }
 
   /** The exposition text. */

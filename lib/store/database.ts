@@ -153,6 +153,15 @@ export class Database {
     ).run(key, value);
   }
 
+  /** Sets how much memory SQLite's page cache of this connection may hold, in bytes. */
+  setCacheBytes(bytes: number): void {
+    if (!Number.isSafeInteger(bytes) || bytes < 1024) {
+      throw new RangeError(`Cannot give SQLite's page cache ${bytes} bytes: at least 1024`);
+    }
+    // A negative cache_size is in KiB.
+    this.handle.exec(`PRAGMA cache_size = -${Math.floor(bytes / 1024)}`);
+  }
+
   /**
    * Caps the file at `pages` pages (SQLite clamps it to no less than the current size) and
    * returns the cap in effect. A test hook: a full disk is simulated by leaving no room to grow.

@@ -11,6 +11,7 @@ import { EnvelopeStore } from "../../lib/store/envelopes.ts";
 import { relayLimits } from "../../lib/limits.ts";
 import { defaultConfig } from "../../lib/config/parse.ts";
 import { fdBudget } from "../../lib/guard/fd_budget.ts";
+import { FULL_MEMORY } from "../../lib/guard/memory_limit.ts";
 import {
   generateVaultKeys,
   RelayClient,
@@ -276,6 +277,7 @@ function storeAckMs(path: string, vault: string, base: number): number[] {
     const { modes } = relayLimits(defaultConfig(), {
       maxDbBytes: Number.MAX_SAFE_INTEGER,
       fds: fdBudget(1024, { p2p: false }),
+      memory: FULL_MEMORY,
     });
     const store = new EnvelopeStore(database, modes);
     return [7, 8, 9].map((d) => {

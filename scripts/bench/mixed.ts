@@ -32,6 +32,7 @@ import {
   processMemory,
 } from "./_memory.ts";
 import { openFileLimit } from "../../lib/guard/fd_budget.ts";
+import { bundleRelay } from "../package/bundle.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const IDLE_SOCKETS = new URL("./idle_sockets.ts", import.meta.url).pathname;
@@ -107,8 +108,11 @@ export interface MixedOptions {
   readonly socketPairs?: boolean;
   /** Extra `deno run` flags for the relay child (e.g. `--v8-flags=…`), before `main.ts`. */
   readonly denoFlags?: readonly string[];
-  /** The relay's entry module (default `main.ts`; e.g. a `deno bundle` of it). */
-  readonly entry?: string;
+  /**
+   * What runs: `bundle` (the default), the `deno bundle` of `main.ts` that the release binaries
+   * embed (`scripts/package/bundle.ts`), or `source`, `main.ts` as `deno task start` runs it.
+   */
+  readonly entry?: "bundle" | "source";
   /** Extra relay flags. */
   readonly relayFlags?: readonly string[];
 }
@@ -116,6 +120,10 @@ export interface MixedOptions {
 /** What a mixed run measured. */
 export interface MixedFigures {
   readonly seconds: number;
+  /** What ran: the bundle, or the source (also when bundling failed: see `bundleSkipped`). */
+  readonly entry: "bundle" | "source";
+  /** Why the bundle was not run when it was asked for. */
+  readonly bundleSkipped: string | null;
   readonly cgroupMib: number;
   /** Why no cgroup was used, when none was. */
   readonly cgroupSkipped: string | null;
@@ -445,6 +453,19 @@ async function runPair(
   return received;
 }
 
+/** The relay's entry file: the bundle written into `bundleDir`, or `main.ts`. */
+async function relayEntry(
+  wanted: "bundle" | "source",
+  bundleDir: string,
+): Promise<{ kind: "bundle" | "source"; path: string; skipped: string | null }> {
+  if (wanted === "source") return { kind: "source", path: MAIN, skipped: null };
+  try {
+    return { kind: "bundle", path: (await bundleRelay(bundleDir)).entry, skipped: null };
+  } catch (error) {
+    return { kind: "source", path: MAIN, skipped: (error as Error).message };
+  }
+}
+
 /** Runs the scenario and prints its figures. */
 export async function mixed(options: MixedOptions): Promise<MixedFigures> {
   const cgroupMib = options.cgroupMib ?? 64;
@@ -458,14 +479,20 @@ export async function mixed(options: MixedOptions): Promise<MixedFigures> {
   const dir = Deno.makeTempDirSync({ prefix: "vaultmesh-bench-mixed-" });
   const tally = new Tally();
   try {
+    const entry = await relayEntry(options.entry ?? "bundle", `${dir}/bundle`);
     await using cgroup = unavailable === undefined
       ? createMemoryCgroup("vaultmesh-mixed", cgroupMib * MiB)
       : undefined;
+    const relayFlags = options.relayFlags ?? [];
     await using relay = await spawnMixedRelay(dir, {
       cgroup,
       denoFlags: options.denoFlags ?? [],
-      relayFlags: options.relayFlags ?? [],
-      entry: options.entry ?? MAIN,
+      // What a service with systemd's MemoryMax= says in VAULTMESH_RELAY_MEMORY_LIMIT: the relay
+      // cannot read its cgroup without --allow-all.
+      relayFlags: cgroup && !relayFlags.includes("--memory-limit")
+        ? ["--memory-limit", `${cgroupMib}MiB`, ...relayFlags]
+        : relayFlags,
+      entry: entry.path,
     });
     const pid = relay.child.pid;
     // A relay that dies (an OOM kill) ends the load at once; the result says so.
@@ -520,6 +547,8 @@ export async function mixed(options: MixedOptions): Promise<MixedFigures> {
     const mib = (bytes: number) => bytes / MiB;
     const figures: MixedFigures = {
       seconds: options.seconds,
+      entry: entry.kind,
+      bundleSkipped: entry.skipped,
       cgroupMib: unavailable === undefined ? cgroupMib : 0,
       cgroupSkipped: unavailable ?? null,
       idleRssMib: mib(idle.rssBytes),
@@ -552,6 +581,12 @@ export async function mixed(options: MixedOptions): Promise<MixedFigures> {
         ` — ${figures.ok ? "PASS" : "FAIL"}`,
       json: options.json,
       rows: [
+        [
+          "relay run from",
+          entry.kind === "bundle"
+            ? "the deno bundle of main.ts (as the release binaries)"
+            : `main.ts${entry.skipped ? ` (bundling failed: ${entry.skipped})` : ""}`,
+        ],
         ["relay survived / exit", `${survived ? "yes" : "no"} / ${status.signal ?? status.code}`],
         [
           "cgroup peak MiB / failcnt / OOM kills",

@@ -13,6 +13,7 @@ import { ManualClock } from "../../lib/clock.ts";
 import { defaultConfig } from "../../lib/config/mod.ts";
 import { relayLimits } from "../../lib/limits.ts";
 import { fdBudget } from "../../lib/guard/fd_budget.ts";
+import { FULL_MEMORY } from "../../lib/guard/memory_limit.ts";
 import { fixed, report } from "./_load.ts";
 
 const KINDS = ["relay", "strings"] as const;
@@ -51,7 +52,11 @@ function heldBytes(): number {
 
 /** The relay's default replay cache total. */
 function defaultTotal(): number {
-  return relayLimits(defaultConfig(), { maxDbBytes: 0, fds: fdBudget(1024, { p2p: false }) })
+  return relayLimits(defaultConfig(), {
+    maxDbBytes: 0,
+    fds: fdBudget(1024, { p2p: false }),
+    memory: FULL_MEMORY,
+  })
     .signatures.noncesTotal;
 }
 
