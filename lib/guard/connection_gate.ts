@@ -47,6 +47,7 @@ import {
   switchingProtocols,
   type UpgradeRequest,
 } from "./upgrade_head.ts";
+import { answerBytes, type PlainHead, readPlainHead } from "./plain_request.ts";
 import { addressKey } from "./client_address.ts";
 import { ConnectionTable } from "./connection_table.ts";
 
@@ -136,6 +137,9 @@ class Connection {
   }
 }
 
+/** Reads the bytes that follow an answered request; undefined if the client left. */
+type NextRequest = () => Promise<Uint8Array | undefined>;
+
 /** A socket upgrade the gate answers itself, while the handler runs. */
 interface PendingUpgrade {
   readonly connection: Connection;
@@ -161,6 +165,8 @@ export class ConnectionGate {
   readonly #byInnerPort = new Map<number, Connection>();
   readonly #byRequest = new WeakMap<Request, Connection>();
   readonly #upgrades = new WeakMap<Request, PendingUpgrade>();
+  /** Plain requests being answered by the gate itself; a shutdown waits for them. */
+  readonly #answering = new Set<Promise<unknown>>();
   #fds = 0;
   #budget: number;
   #stopping = false;
@@ -269,7 +275,7 @@ export class ConnectionGate {
     clearInterval(this.#sweep);
     this.#listener.close();
     await this.#accepting;
-    await this.#inner.shutdown();
+    await Promise.all([this.#inner.shutdown(), ...this.#answering]);
     for (const connection of this.#table.all()) this.#close(connection);
   }
 
@@ -482,7 +488,10 @@ export class ConnectionGate {
     this.#closeSoon(connection);
   }
 
-  /** Reads the first request head, then hands the connection to `Deno.serve`. */
+  /**
+   * Reads the first request head; a refusal, a socket upgrade or a plain request the gate
+   * answers itself, anything else goes to `Deno.serve`.
+   */
   async #serve(connection: Connection): Promise<void> {
     const head = await readHead(connection.outer, this.#options.limits.maxHeadBytes);
     if (!head || connection.closed) return this.#close(connection);
@@ -490,6 +499,83 @@ export class ConnectionGate {
     if (refusal) return this.#refuseAtTheGate(connection, refusal);
     const upgrade = readUpgradeRequest(head);
     if (upgrade) return this.#answerUpgrade(connection, upgrade);
+    return this.#answerPlain(connection, head);
+  }
+
+  /**
+   * Answers plain requests (`plain_request.ts`) one after another on the client's connection,
+   * until it ends or a request is not plain: that one, and the rest of the connection, go to
+   * `Deno.serve`.
+   */
+  async #answerPlain(connection: Connection, first: Uint8Array): Promise<void> {
+    let bytes: Uint8Array | undefined = first;
+    while (bytes && !connection.closed) {
+      const head = readPlainHead(bytes);
+      if (!head) return this.#handOver(connection, bytes);
+      const answering = this.#answerOne(connection, head);
+      this.#answering.add(answering);
+      const next = await answering.finally(() => this.#answering.delete(answering));
+      if (!next || connection.closed || connection.ending || this.#stopping) break;
+      bytes = await next();
+      if (bytes === undefined) break;
+      bytes = await readHead(connection.outer, this.#options.limits.maxHeadBytes, bytes);
+    }
+    if (!connection.ending) this.#close(connection);
+  }
+
+  /**
+   * Answers one plain request. Resolves once the answer is out with what reads the start of the
+   * next request (the bytes after this one, or undefined if the client left), or with undefined
+   * when the connection is done.
+   */
+  async #answerOne(connection: Connection, head: PlainHead): Promise<NextRequest | undefined> {
+    connection.inFlight++;
+    this.#table.waiting.delete(connection);
+    const body = new RequestBody(connection.outer, head);
+    const abort = new AbortController();
+    const answered = Promise.withResolvers<void>();
+    const request = new Request(head.url, {
+      method: head.method,
+      headers: head.headers,
+      signal: abort.signal,
+      ...(head.bodyLength > 0 ? { body: body.stream, duplex: "half" } : {}),
+    } as RequestInit);
+    const remoteAddr = connection.outer.remoteAddr as Deno.NetAddr;
+    try {
+      const answer = this.#options.handler(request, { remoteAddr, completed: answered.promise });
+      const settled = await body.raceWithClient(Promise.resolve(answer));
+      if (settled === "gone") {
+        abort.abort();
+        return undefined;
+      }
+      const response = await answer;
+      const refused = response.headers.get("connection")?.toLowerCase() === "close";
+      const close = head.close || refused || !body.whole || this.#stopping;
+      const bytes = await answerBytes(response, { method: head.method, close });
+      for (let written = 0; written < bytes.length && !connection.closed;) {
+        written += await connection.outer.write(bytes.subarray(written));
+      }
+      if (close) {
+        // The rest of an unread body is never read: the connection closes once the answer is out.
+        connection.ending = true;
+        this.#closeSoon(connection);
+        return undefined;
+      }
+      // Idle until the next request head, which gets the head deadline.
+      this.#wait(connection);
+      return () => body.after();
+    } catch {
+      abort.abort();
+      this.#close(connection);
+      return undefined;
+    } finally {
+      connection.inFlight--;
+      answered.resolve();
+    }
+  }
+
+  /** Hands the connection to `Deno.serve` over the loopback hop, starting with `bytes`. */
+  async #handOver(connection: Connection, bytes: Uint8Array): Promise<void> {
     if (!this.#makeRoom(2, connection.address) || connection.closed) {
       return this.#close(connection);
     }
@@ -511,7 +597,7 @@ export class ConnectionGate {
     connection.upstream = upstream;
     this.#byInnerPort.set(upstream.localAddr.port, connection);
     try {
-      await upstream.write(head);
+      await upstream.write(bytes);
     } catch {
       return this.#close(connection);
     }
@@ -520,5 +606,75 @@ export class ConnectionGate {
       pump(upstream, connection.outer, this.#buffers, { watch: connection.toClient }),
     ]);
     this.#close(connection);
+  }
+}
+
+/**
+ * A plain request's body, read from the client's connection as the handler reads it, and the
+ * watch for a client that leaves while its request is answered (a long poll must end then).
+ */
+class RequestBody {
+  /** Body bytes not yet read from the connection. */
+  #left: number;
+  /** Bytes read past the body: the start of the next request. */
+  #after: Uint8Array;
+  #buffered: Uint8Array;
+  /** The read that watches the connection once the body is in, and what it got. */
+  #watch: Promise<number | null> | undefined;
+  readonly #watchBuffer = new Uint8Array(4096);
+  readonly stream: ReadableStream<Uint8Array>;
+
+  constructor(private readonly conn: Deno.TcpConn, head: PlainHead) {
+    const inHand = Math.min(head.rest.length, head.bodyLength);
+    this.#buffered = head.rest.slice(0, inHand);
+    this.#after = head.rest.slice(inHand);
+    this.#left = head.bodyLength - inHand;
+    this.stream = new ReadableStream<Uint8Array>({
+      pull: (controller) => this.#pull(controller),
+    }, { highWaterMark: 0 });
+  }
+
+  /** Whether the whole body was read (the next request can follow on the connection). */
+  get whole(): boolean {
+    return this.#left === 0 && this.#buffered.length === 0;
+  }
+
+  async #pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    if (this.#buffered.length > 0) {
+      controller.enqueue(this.#buffered);
+      this.#buffered = new Uint8Array();
+    } else {
+      const chunk = new Uint8Array(Math.min(this.#left, 64 * 1024));
+      const count = await this.conn.read(chunk);
+      if (count === null) return controller.error(new Error("The client left mid-body"));
+      this.#left -= count;
+      controller.enqueue(chunk.subarray(0, count));
+    }
+    if (this.whole) controller.close();
+  }
+
+  /**
+   * Waits for `answer`, or for the client to leave first ("gone"): once the body is in, the
+   * connection is read meanwhile, and what comes is kept as the start of the next request.
+   */
+  async raceWithClient(answer: Promise<unknown>): Promise<"answered" | "gone"> {
+    const answered = answer.then(() => "answered" as const, () => "answered" as const);
+    // A body still coming, or a next request already here: the client is still there.
+    if (!this.whole || this.#after.length > 0) return await answered;
+    this.#watch = this.conn.read(this.#watchBuffer).catch(() => null);
+    const gone = this.#watch.then((count) => count === null ? "gone" as const : undefined);
+    return await Promise.race([answered, gone.then((result) => result ?? answered)]);
+  }
+
+  /** The bytes after the body (with what the watch read), or undefined if the client left. */
+  async after(): Promise<Uint8Array | undefined> {
+    if (!this.#watch) return this.#after;
+    const count = await this.#watch;
+    if (count === null) return undefined;
+    const more = this.#watchBuffer.subarray(0, count);
+    const joined = new Uint8Array(this.#after.length + more.length);
+    joined.set(this.#after);
+    joined.set(more, this.#after.length);
+    return joined;
   }
 }

@@ -144,15 +144,19 @@ export async function pump(
 }
 
 /**
- * The bytes up to the end of the first request head (and any that came with it), or `undefined`
- * when the peer ended, failed, or sent more than `maxHeadBytes` first (it then gets 431).
+ * The bytes up to the end of the next request head (and any that came with it), starting with
+ * `initial` (bytes already read off the connection), or `undefined` when the peer ended, failed,
+ * or sent more than `maxHeadBytes` first (it then gets 431).
  */
 export async function readHead(
   conn: Deno.TcpConn,
   maxHeadBytes: number,
+  initial: Uint8Array = new Uint8Array(),
 ): Promise<Uint8Array | undefined> {
-  let buffer = new Uint8Array(1024);
-  let length = 0;
+  if (indexOfHeadEnd(initial, 0) >= 0) return initial;
+  let buffer = new Uint8Array(Math.max(1024, initial.length));
+  buffer.set(initial);
+  let length = initial.length;
   try {
     while (true) {
       if (length === buffer.length) {

@@ -1,0 +1,124 @@
+/**
+ * The connection gate's HTTP/1.1 for the requests it answers itself: plain ones, which are
+ * nearly all of them (a device's signed sends, backlog pages, acks, `/health`). Plain means
+ * `METHOD /target HTTP/1.1`, a single well-formed `Host`, a body of a declared `Content-Length`
+ * (or none), and no `Transfer-Encoding`, `Expect` or `Upgrade`. Anything else goes to `Deno.serve`
+ * over the loopback hop, which answers it as before, so this reads only what it can read exactly.
+ *
+ * Answering them itself spares each request the hop: two more copies through the kernel, the
+ * HTTP server's own parse and its per-connection buffers (about 9 MiB for 32 busy senders,
+ * docs/BENCHMARKS.md, "Fitting 64 MiB").
+ *
+ * @module
+ */
+import { indexOfHeadEnd } from "./tcp_proxy.ts";
+
+/** A token (RFC 9110 §5.6.2): what a method and a field name are made of. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const latin1 = new TextDecoder("latin1");
+
+/** A plain request's head, read off a connection. */
+export interface PlainHead {
+  readonly method: string;
+  readonly url: URL;
+  readonly headers: Headers;
+  /** The body's declared length (0 without `Content-Length`). */
+  readonly bodyLength: number;
+  /** Whether the client asked to close the connection after this request. */
+  readonly close: boolean;
+  /** The bytes that came after the head (the body's start, or a pipelined request). */
+  readonly rest: Uint8Array;
+}
+
+/**
+ * The plain request whose head `bytes` begins with (a complete head, and whatever followed it),
+ * or undefined when the head is not plain (see the module's documentation).
+ */
+export function readPlainHead(bytes: Uint8Array): PlainHead | undefined {
+  const end = indexOfHeadEnd(bytes, 0);
+  if (end < 0) return undefined;
+  const lines = latin1.decode(bytes.subarray(0, end - 4)).split("\r\n");
+  const [, method, target] = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\/[!-~]*) HTTP\/1\.1$/
+    .exec(lines[0] ?? "") ?? [];
+  if (method === undefined || target === undefined) return undefined;
+  const headers = new Headers();
+  try {
+    for (const line of lines.slice(1)) {
+      const colon = line.indexOf(":");
+      const name = line.slice(0, colon);
+      if (colon < 1 || !TOKEN.test(name)) return undefined;
+      headers.append(name, line.slice(colon + 1).trim());
+    }
+  } catch {
+    return undefined; // a value Headers refuses
+  }
+  const host = headers.get("host");
+  const length = headers.get("content-length") ?? "0";
+  if (
+    !host || host.includes(",") || !/^\d{1,15}$/.test(length) ||
+    headers.has("transfer-encoding") || headers.has("expect") || headers.has("upgrade") ||
+    ((method === "GET" || method === "HEAD") && length !== "0")
+  ) return undefined;
+  let url: URL;
+  try {
+    url = new URL(`http://${host}${target}`);
+  } catch {
+    return undefined;
+  }
+  if (url.host !== host.toLowerCase()) return undefined;
+  const close = headers.get("connection")?.toLowerCase().split(/\s*,\s*/).includes("close");
+  return {
+    method,
+    url,
+    headers,
+    bodyLength: Number(length),
+    close: close === true,
+    rest: bytes.subarray(end),
+  };
+}
+
+/** Statuses whose answers carry no body (RFC 9110 §6.4.1). */
+function bodiless(status: number): boolean {
+  return status < 200 || status === 204 || status === 304;
+}
+
+let dateSecond = 0;
+let dateText = "";
+
+/** The `Date` field's value for now, made once a second. */
+function httpDate(): string {
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(second * 1000).toUTCString();
+  }
+  return dateText;
+}
+
+/**
+ * The bytes of `response` as an HTTP/1.1 answer to a request of `method`: its head, with the
+ * body's length (or none for a bodiless status), and its body unless `method` is `HEAD`. `close`
+ * adds `Connection: close`.
+ */
+export async function answerBytes(
+  response: Response,
+  options: { method: string; close: boolean },
+): Promise<Uint8Array> {
+  const { status } = response;
+  const body = bodiless(status) ? new Uint8Array() : new Uint8Array(await response.arrayBuffer());
+  let head = `HTTP/1.1 ${status} ${response.statusText}\r\n`;
+  for (const [name, value] of response.headers) {
+    if (name !== "connection" && name !== "content-length" && name !== "transfer-encoding") {
+      head += `${name}: ${value}\r\n`;
+    }
+  }
+  if (!response.headers.has("date")) head += `date: ${httpDate()}\r\n`;
+  if (!bodiless(status)) head += `content-length: ${body.length}\r\n`;
+  if (options.close) head += "connection: close\r\n";
+  const headBytes = new TextEncoder().encode(`${head}\r\n`);
+  const sent = options.method === "HEAD" ? new Uint8Array() : body;
+  const answer = new Uint8Array(headBytes.length + sent.length);
+  answer.set(headBytes);
+  answer.set(sent, headBytes.length);
+  return answer;
+}
