@@ -300,3 +300,114 @@ Deno.test("a first socket frame longer than an auth message is refused with 1009
     /vaultmesh_relay_rate_limited_total\{limit="socket_message"\} 1\b/,
   );
 });
+
+/** Reads from `conn` until `done(text so far)` holds; throws if the connection ends first. */
+async function readUntil(conn: Deno.TcpConn, done: (text: string) => boolean): Promise<string> {
+  let text = "";
+  const buffer = new Uint8Array(65536);
+  while (!done(text)) {
+    const count = await conn.read(buffer);
+    if (count === null) throw new Error(`closed after: ${text}`);
+    text += new TextDecoder("latin1").decode(buffer.subarray(0, count));
+  }
+  return text;
+}
+
+const answerCount = (text: string) => text.match(/HTTP\/1\.1 \d{3} /g)?.length ?? 0;
+
+Deno.test("the gate answers plain requests itself, one after another on a keep-alive connection, for one descriptor", async () => {
+  using dir = tempDir();
+  await using relay = await startRelay(dir.path);
+  const keys = await generateVaultKeys();
+  const vault = await vaultIdOfKeys(keys);
+  const url = new URL(`/v3/vaults/${vault}/envelopes`, relay.url);
+  const headers = new Headers({ ...PROTOCOL_3, "x-vaultmesh-device": "laptop" });
+  const body = new Uint8Array(3000).fill(7);
+  await signRequest({ method: "POST", url, headers, body }, {
+    privateKey: keys.privateKey,
+    keyid: vault,
+  });
+  let head =
+    `POST ${url.pathname} HTTP/1.1\r\nhost: ${url.host}\r\ncontent-length: ${body.length}\r\n`;
+  for (const [name, value] of headers) head += `${name}: ${value}\r\n`;
+  const conn = await connect(relay.url);
+  try {
+    // The body in two pieces, a pipelined /health right behind it.
+    await conn.write(new TextEncoder().encode(`${head}\r\n`));
+    await conn.write(body.subarray(0, 1000));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const rest = new TextEncoder().encode(`GET /health HTTP/1.1\r\nhost: ${url.host}\r\n\r\n`);
+    const tail = new Uint8Array(2000 + rest.length);
+    tail.set(body.subarray(1000));
+    tail.set(rest, 2000);
+    await conn.write(tail);
+    const answers = await readUntil(conn, (text) => answerCount(text) === 2 && text.endsWith("}"));
+    assert.match(
+      answers,
+      /^HTTP\/1\.1 20\d [\s\S]*"seq":1[\s\S]*HTTP\/1\.1 200 [\s\S]*"status":"ok"/,
+      JSON.stringify(answers),
+    );
+    assert.doesNotMatch(answers, /connection: close/i);
+    assert.deepEqual(
+      { connections: relay.tableSizes().connections, fds: relay.tableSizes().connectionFds },
+      { connections: 1, fds: 1 },
+      "no loopback hop",
+    );
+    // The same connection serves the next request.
+    await conn.write(
+      new TextEncoder().encode(`HEAD /health HTTP/1.1\r\nhost: ${url.host}\r\n\r\n`),
+    );
+    const third = await readUntil(conn, (text) => text.endsWith("\r\n\r\n"));
+    assert.match(third, /^HTTP\/1\.1 200 [\s\S]*content-length: \d+\r\n\r\n$/);
+  } finally {
+    conn.close();
+  }
+});
+
+Deno.test("a request the gate does not answer itself (a chunked body) still gets its answer from the HTTP server", async () => {
+  using dir = tempDir();
+  await using relay = await startRelay(dir.path);
+  const conn = await connect(relay.url);
+  const host = new URL(relay.url).host;
+  try {
+    await conn.write(new TextEncoder().encode(
+      `GET /health HTTP/1.1\r\nhost: ${host}\r\n\r\n` +
+        `POST /v3/vaults/${"A".repeat(43)}/envelopes HTTP/1.1\r\nhost: ${host}\r\n` +
+        "x-vaultmesh-protocol: 3\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    ));
+    const answers = await readUntil(conn, (text) => answerCount(text) === 2 && text.endsWith("}"));
+    // Refused by the router, through the hop (the HTTP server's status line has its reason).
+    assert.match(answers, /^HTTP\/1\.1 200 [\s\S]*HTTP\/1\.1 400 Bad Request[\s\S]*"bad_vault_id"/);
+    assert.equal(relay.tableSizes().connectionFds, 3, "the hop costs 3");
+  } finally {
+    conn.close();
+  }
+});
+
+Deno.test("a long poll whose client leaves ends at once, and an idle keep-alive connection gets the head deadline", async () => {
+  using dir = tempDir();
+  await using relay = await startRelay(dir.path, {}, {
+    adjustLimits: withConnections({ headerTimeoutMs: 500 }),
+  });
+  const keys = await generateVaultKeys();
+  const vault = await vaultIdOfKeys(keys);
+  const url = new URL(`/v3/vaults/${vault}/envelopes?wait=20`, relay.url);
+  const headers = new Headers({ ...PROTOCOL_3, "x-vaultmesh-device": "reader" });
+  await signRequest({ method: "GET", url, headers }, { privateKey: keys.privateKey, keyid: vault });
+  let head = `GET ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n`;
+  for (const [name, value] of headers) head += `${name}: ${value}\r\n`;
+  const polling = await connect(relay.url);
+  await polling.write(new TextEncoder().encode(`${head}\r\n`));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(relay.operations.longPolls.size, 1);
+  polling.close();
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.equal(relay.operations.longPolls.size, 0, "the poll's slot is free again");
+
+  const conn = await connect(relay.url);
+  await conn.write(
+    new TextEncoder().encode(`GET /health HTTP/1.1\r\nhost: ${new URL(relay.url).host}\r\n\r\n`),
+  );
+  await readUntil(conn, (text) => text.endsWith("}"));
+  assert.equal(await closedWithin(conn, 3000), true, "closed after the idle deadline");
+});
