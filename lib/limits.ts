@@ -335,6 +335,12 @@ export interface ConnectionLimits {
   /** Connections the kernel queues until the relay accepts them (capped by the system's
    * `net.core.somaxconn`). At it: new connection attempts are dropped and clients retry. */
   readonly listenBacklog: number;
+  /**
+   * Whether the gate answers plain HTTP requests itself (`guard/plain_request.ts`) instead of
+   * passing them to `Deno.serve` over the loopback hop: below 512 MiB of memory, where the hop's
+   * buffers cost more than the gate's slower parse (docs/BENCHMARKS.md, "Fitting 64 MiB").
+   */
+  readonly answerPlainRequests: boolean;
 }
 
 /** Every bound of the relay. */
@@ -387,6 +393,7 @@ export function relayLimits(
       listenBacklog: 4096,
       // 128 connections copying at full speed; before, 4096 slow bodies grew them to +325 MiB.
       pumpBufferBytes: scaled(8 * MiB),
+      answerPlainRequests: scale < 1,
     },
     http: {
       maxEnvelopeBytes: config.maxEnvelope,

@@ -256,6 +256,7 @@ export class Relay implements AsyncDisposable {
           headerTimeoutMs: limits.connections.headerTimeoutMs,
           maxHeadBytes: limits.connections.maxHeadBytes,
           pumpBufferBytes: limits.connections.pumpBufferBytes,
+          answerPlainRequests: limits.connections.answerPlainRequests,
           socketTeardownMs: limits.connections.socketTeardownMs,
           closeAfterRefusalMs: limits.connections.closeAfterRefusalMs,
           socket: {

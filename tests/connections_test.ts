@@ -74,11 +74,10 @@ Deno.test("at the descriptor budget the oldest waiting connection makes room for
 Deno.test("at the descriptor budget an address holding the most connections makes room for another address", async () => {
   using dir = tempDir();
   await using relay = await startRelay(dir.path, {}, {
-    adjustLimits: withConnections({ httpFds: 10 }),
+    adjustLimits: withConnections({ httpFds: 30 }),
   });
   const [device] = await vaultDevices(relay.url, ["laptop"]);
-  // Ten long polls from 127.0.0.1 hold all 10 descriptors (the gate answers them itself, one
-  // descriptor each): nothing is waiting.
+  // Ten long polls from 127.0.0.1 hold all 30 descriptors (3 each): nothing is waiting.
   const polls = Array.from({ length: 10 }, () => device!.backlog({ wait: 5 }).catch(() => "cut"));
   await new Promise((resolve) => setTimeout(resolve, 300));
   const client = Deno.createHttpClient({ localAddress: "127.0.0.2" });
@@ -317,7 +316,9 @@ const answerCount = (text: string) => text.match(/HTTP\/1\.1 \d{3} /g)?.length ?
 
 Deno.test("the gate answers plain requests itself, one after another on a keep-alive connection, for one descriptor", async () => {
   using dir = tempDir();
-  await using relay = await startRelay(dir.path);
+  await using relay = await startRelay(dir.path, {}, {
+    adjustLimits: withConnections({ answerPlainRequests: true }),
+  });
   const keys = await generateVaultKeys();
   const vault = await vaultIdOfKeys(keys);
   const url = new URL(`/v3/vaults/${vault}/envelopes`, relay.url);
@@ -366,7 +367,9 @@ Deno.test("the gate answers plain requests itself, one after another on a keep-a
 
 Deno.test("a request the gate does not answer itself (a chunked body) still gets its answer from the HTTP server", async () => {
   using dir = tempDir();
-  await using relay = await startRelay(dir.path);
+  await using relay = await startRelay(dir.path, {}, {
+    adjustLimits: withConnections({ answerPlainRequests: true }),
+  });
   const conn = await connect(relay.url);
   const host = new URL(relay.url).host;
   try {
@@ -387,7 +390,7 @@ Deno.test("a request the gate does not answer itself (a chunked body) still gets
 Deno.test("a long poll whose client leaves ends at once, and an idle keep-alive connection gets the head deadline", async () => {
   using dir = tempDir();
   await using relay = await startRelay(dir.path, {}, {
-    adjustLimits: withConnections({ headerTimeoutMs: 500 }),
+    adjustLimits: withConnections({ headerTimeoutMs: 500, answerPlainRequests: true }),
   });
   const keys = await generateVaultKeys();
   const vault = await vaultIdOfKeys(keys);

@@ -61,6 +61,9 @@ export interface GateLimits {
   readonly maxHeadBytes: number;
   /** Bytes the copy buffers of every connection may grow by, together. */
   readonly pumpBufferBytes: number;
+  /** Answer plain requests on the client's connection (`plain_request.ts`) instead of passing
+   * them to `Deno.serve`: less memory, more time per request. */
+  readonly answerPlainRequests?: boolean;
   /** Time from a refusal's answer (`Connection: close`) to closing its connection. */
   readonly closeAfterRefusalMs: number;
   /** Time a socket's peer has to complete a close the relay started. */
@@ -489,8 +492,8 @@ export class ConnectionGate {
   }
 
   /**
-   * Reads the first request head; a refusal, a socket upgrade or a plain request the gate
-   * answers itself, anything else goes to `Deno.serve`.
+   * Reads the first request head; a refusal, a socket upgrade, or (`answerPlainRequests`) a plain
+   * request the gate answers itself; anything else goes to `Deno.serve`.
    */
   async #serve(connection: Connection): Promise<void> {
     const head = await readHead(connection.outer, this.#options.limits.maxHeadBytes);
@@ -499,7 +502,8 @@ export class ConnectionGate {
     if (refusal) return this.#refuseAtTheGate(connection, refusal);
     const upgrade = readUpgradeRequest(head);
     if (upgrade) return this.#answerUpgrade(connection, upgrade);
-    return this.#answerPlain(connection, head);
+    if (this.#options.limits.answerPlainRequests) return this.#answerPlain(connection, head);
+    return this.#handOver(connection, head);
   }
 
   /**
@@ -534,7 +538,7 @@ export class ConnectionGate {
     const body = new RequestBody(connection.outer, head);
     const abort = new AbortController();
     const answered = Promise.withResolvers<void>();
-    const request = new Request(head.url, {
+    const request = new Request(head.url.href, {
       method: head.method,
       headers: head.headers,
       signal: abort.signal,
