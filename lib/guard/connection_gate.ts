@@ -17,6 +17,10 @@
  *   WebSocket on the client's connection (`raw_websocket.ts`): no loopback hop, no HTTP server
  *   connection, and a frame's length is checked before its payload is read. An upgrade after
  *   other requests on a connection goes through `Deno.serve` like any request.
+ * - With `answerPlainRequests` (a small memory limit), plain HTTP/1.1 requests are answered on
+ *   the client's connection too (`plain_request.ts`), one after another while they stay plain;
+ *   the first that is not goes to `Deno.serve` with the rest of the connection. A shutdown waits
+ *   for the answers in flight, and a request whose client leaves is aborted (a long poll ends).
  * - A socket the relay closed is torn down at the TCP level if its peer ignores the close.
  * - A socket's owner learns when its client reads nothing (`clientBlocked`): the loopback hop's
  *   kernel buffers would otherwise take megabytes for it before its own queue grew.
