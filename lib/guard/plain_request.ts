@@ -77,6 +77,38 @@ export function readPlainHead(bytes: Uint8Array): PlainHead | undefined {
   };
 }
 
+/** The reason phrases of the statuses the relay answers with (RFC 9110 §15). */
+const REASONS: Readonly<Record<number, string>> = {
+  200: "OK",
+  201: "Created",
+  204: "No Content",
+  304: "Not Modified",
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  406: "Not Acceptable",
+  408: "Request Timeout",
+  409: "Conflict",
+  411: "Length Required",
+  413: "Content Too Large",
+  415: "Unsupported Media Type",
+  421: "Misdirected Request",
+  426: "Upgrade Required",
+  429: "Too Many Requests",
+  431: "Request Header Fields Too Large",
+  500: "Internal Server Error",
+  503: "Service Unavailable",
+  507: "Insufficient Storage",
+};
+
+/** The status line of an answer: the response's own reason phrase, else the standard one. */
+export function statusLine(response: Response): string {
+  const reason = response.statusText || REASONS[response.status] || "";
+  return `HTTP/1.1 ${response.status} ${reason}\r\n`;
+}
+
 /** Statuses whose answers carry no body (RFC 9110 §6.4.1). */
 function bodiless(status: number): boolean {
   return status < 200 || status === 204 || status === 304;
@@ -106,7 +138,7 @@ export async function answerBytes(
 ): Promise<Uint8Array> {
   const { status } = response;
   const body = bodiless(status) ? new Uint8Array() : new Uint8Array(await response.arrayBuffer());
-  let head = `HTTP/1.1 ${status} ${response.statusText}\r\n`;
+  let head = statusLine(response);
   for (const [name, value] of response.headers) {
     if (name !== "connection" && name !== "content-length" && name !== "transfer-encoding") {
       head += `${name}: ${value}\r\n`;

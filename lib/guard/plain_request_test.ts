@@ -54,7 +54,7 @@ Deno.test("an answer is written with its length and a date, its body left out fo
       headers: { "content-type": "application/json", "connection": "keep-alive" },
     });
   const get = text(await answerBytes(response(), { method: "GET", close: false }));
-  assert.match(get, /^HTTP\/1\.1 200 \r\n/);
+  assert.match(get, /^HTTP\/1\.1 200 OK\r\n/);
   assert.match(get, /\r\ncontent-type: application\/json\r\n/);
   assert.match(get, /\r\ndate: [A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT\r\n/);
   assert.match(get, /\r\ncontent-length: 11\r\n\r\n\{"ok":true\}$/);

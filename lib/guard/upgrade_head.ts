@@ -7,6 +7,7 @@
  * @module
  */
 import { indexOfHeadEnd } from "./tcp_proxy.ts";
+import { answerBytes } from "./plain_request.ts";
 
 /** A token (RFC 9110 §5.6.2): what a method and a field name are made of. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -64,18 +65,6 @@ export function switchingProtocols(accept: string, protocol: string | undefined)
 }
 
 /** Any other answer to an upgrade request, whole, ending the connection. */
-export async function closingAnswer(response: Response): Promise<Uint8Array> {
-  const body = new Uint8Array(await response.arrayBuffer());
-  let head = `HTTP/1.1 ${response.status} ${response.statusText}\r\n`;
-  for (const [name, value] of response.headers) {
-    if (name !== "connection" && name !== "content-length" && name !== "transfer-encoding") {
-      head += `${name}: ${value}\r\n`;
-    }
-  }
-  head += `content-length: ${body.length}\r\nconnection: close\r\n\r\n`;
-  const headBytes = new TextEncoder().encode(head);
-  const answer = new Uint8Array(headBytes.length + body.length);
-  answer.set(headBytes);
-  answer.set(body, headBytes.length);
-  return answer;
+export function closingAnswer(response: Response): Promise<Uint8Array> {
+  return answerBytes(response, { method: "GET", close: true });
 }
