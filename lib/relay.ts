@@ -185,10 +185,10 @@ export class Relay implements AsyncDisposable {
     scavenging.configure(limits.memory.scavengeEveryBytes, {
       onScavenged: () => metrics.scavenged(),
     });
-    const keeper = keepMemorySmall(limits, metrics);
     // A backstop under the store's own accounting: the file itself cannot outgrow the cap.
     database?.setMaxPageCount(Math.max(1, Math.floor(maxDbBytes / PAGE_SIZE_BYTES)));
     database?.setCacheBytes(limits.storage.cacheBytes);
+    const keeper = keepMemorySmall(limits, metrics);
     let relay: Relay | undefined;
     try {
       database?.watch(limits.storage.checkIntervalMs);

@@ -346,3 +346,55 @@ Deno.test("the relay process (start task flags) runs a young-generation collecti
   // after the 5th body and the 10th (the start task exposes V8's gc).
   assert.equal(scavenges, 2, metrics.split("\n").filter((l) => l.includes("scavenge")).join("\n"));
 });
+
+const linuxWithGlibc = Deno.build.os === "linux";
+
+Deno.test({
+  name: "under --memory-limit 64MiB the relay process scales its budgets, runs its memory valve " +
+    "and answers plain requests on the client's connection" +
+    (linuxWithGlibc ? "" : " (skipped: the valve needs Linux with glibc)"),
+  ignore: !linuxWithGlibc,
+  async fn() {
+    using dir = tempDir();
+    const port = freePort();
+    await using relay = await spawnTestRelay(dir.path, [
+      "--metrics-listen",
+      `127.0.0.1:${port}`,
+      "--memory-limit",
+      "64MiB",
+    ]);
+    // The banner is written whole after the listening line the helper waits for.
+    for (let i = 0; i < 50 && !relay.lines.some((line) => line.includes("public url")); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.ok(
+      relay.lines.some((line) =>
+        line.includes(
+          "memory      64 MiB (--memory-limit): in-flight budgets at 12.5 %, " +
+            "memory valve on",
+        )
+      ),
+      relay.lines.join("\n"),
+    );
+    const [laptop, phone] = await vaultDevices(relay.url, ["laptop", "phone"]);
+    assert.ok(
+      (await laptop!.send(new Uint8Array(1024 * 1024))).stored,
+      "one largest envelope fits",
+    );
+    assert.equal((await phone!.backlog()).envelopes.length, 1);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // a few checks of the valve
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const value = (name: string) =>
+      Number(new RegExp(`^vaultmesh_relay_${name} (\\S+)$`, "m").exec(metrics)?.[1]);
+    assert.equal(value("memory_limit_bytes"), 64 * 1024 * 1024);
+    assert.ok(value("memory_anonymous_bytes") > 8 * 1024 * 1024, "the valve reads the process");
+    assert.equal(value("memory_pressure"), 0);
+    assert.ok(Number.isFinite(value("heap_trims_total")));
+    assert.ok(value("connections_open") > 0);
+    assert.equal(
+      value("connection_fds"),
+      value("connections_open"),
+      "one descriptor per connection: no request took the loopback hop",
+    );
+  },
+});

@@ -46,3 +46,22 @@ Deno.test("a share per address set above a quarter lets one address hold that mu
   budget.hold("b").take(40);
   assert.equal(new ByteBudget(100, { perAddress: 500 }).perAddress, 100, "never above the whole");
 });
+
+Deno.test("while the process is short of memory nothing more fits, and then it does again", () => {
+  let short = true;
+  let refused = 0;
+  const budget = new ByteBudget(100, { underPressure: () => short, onRefused: () => refused++ });
+  const hold = budget.hold("a");
+  assert.throws(() => hold.take(1), (error: unknown) => {
+    assert.ok(error instanceof ProtocolError);
+    assert.equal(error.code, "busy");
+    assert.equal(error.retryAfter, 1);
+    assert.match(error.message, /short of memory/);
+    return true;
+  });
+  assert.equal(budget.refusal(1)?.code, "busy", "the gate's early refusal says the same");
+  assert.equal(refused, 1);
+  short = false;
+  hold.take(1);
+  assert.equal(budget.used, 1);
+});
