@@ -309,7 +309,8 @@ export interface ConnectionLimits {
   /** Where that limit came from. */
   readonly openFileSource: FdBudget["source"];
   /** Descriptors HTTP connections may hold (a waiting one or a socket the gate speaks itself
-   * costs 1, one served through `Deno.serve` 3). At it: a
+   * costs 1, one served through `Deno.serve` 3): the descriptor budget less the libp2p share,
+   * and at most one per 64 KiB of the memory limit (1024 at 64 MiB). At it: a
    * connection of the address holding the most is dropped if that address holds more than the
    * newcomer's (waiting ones first, then unauthenticated sockets, then any); otherwise a
    * connection without a complete request head, then an unauthenticated socket, of the most
@@ -382,7 +383,8 @@ export function relayLimits(
     connections: {
       openFileLimit: resolved.fds.limit,
       openFileSource: resolved.fds.source,
-      httpFds: resolved.fds.http,
+      // A socket costs about 13 KiB, a request more: a quarter of the memory holds this many.
+      httpFds: Math.min(resolved.fds.http, Math.floor(resolved.memory.bytes / (64 * KiB))),
       p2pConnections: resolved.fds.p2pConnections,
       headerTimeoutMs: 10_000,
       maxHeadBytes: config.maxHeaderBytes + 8 * KiB,

@@ -54,6 +54,16 @@ Deno.test("at 64 MiB every in-flight budget is an eighth, the valve runs, one en
   assert.equal(small.memory.requestBytesPerAddress, MiB + 64 * 1024);
 });
 
+Deno.test("connections are held to one per 64 KiB of memory, below what descriptors allow", () => {
+  const manyFds = fdBudget(100_000, { p2p: false });
+  const at = (bytes: number) =>
+    relayLimits(defaultConfig(), { maxDbBytes: 1, fds: manyFds, memory: { bytes, source: "flag" } })
+      .connections.httpFds;
+  assert.equal(at(64 * MiB), 1024);
+  assert.equal(at(1024 * MiB), 16_384);
+  assert.equal(at(64 * 1024 * MiB), manyFds.http, "the descriptors are the bound then");
+});
+
 Deno.test("a budget never holds less than the largest envelope, whatever the memory", () => {
   const limits = limitsFor({ bytes: 64 * MiB, source: "flag" }, 4 * MiB);
   assert.equal(limits.memory.requestBytes, 4 * MiB + 64 * 1024);
