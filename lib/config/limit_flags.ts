@@ -78,8 +78,8 @@ export const LIMIT_FLAGS = {
     default: "auto",
     help: "memory the relay may use (systemd's MemoryMax=); below 512 MiB the bytes it holds in " +
       "flight for clients shrink with it, to an eighth at 64 MiB, and on Linux it returns freed " +
-      "memory to the system every 250 ms (auto: the memory cgroup's limit, which needs " +
-      "--allow-all to read, else the machine's memory)",
+      "memory to the system and answers new sends 503 busy near the limit (auto: the memory " +
+      "cgroup's limit, which needs --allow-all to read, else the machine's memory)",
     ...autoByteSize("64MiB"),
   }),
   connectionGate: flag({
