@@ -376,7 +376,7 @@ export function relayLimits(
   const scale = budgetScale(resolved.memory.bytes);
   /** An in-flight budget sized for 512 MiB of memory, scaled to the limit. */
   const scaled = (bytes: number) => Math.floor(bytes * scale);
-  // A client may always have its largest envelope (and the frame around it) in flight.
+  // The largest envelope and the frame around it: a client may always have one in flight.
   const oneEnvelope = config.maxEnvelope + 64 * KiB;
   const requestBytes = Math.max(scaled(12 * MiB), oneEnvelope);
   return {
@@ -416,10 +416,10 @@ export function relayLimits(
       maxEnvelopeBytes: config.maxEnvelope,
       authTimeoutMs: 10_000,
       maxUnauthenticatedMessageBytes: 4 * KiB,
-      maxMessageBytes: config.maxEnvelope + 64 * KiB,
+      maxMessageBytes: oneEnvelope,
       // A reader's mark (512 KiB) and a backlog page (1 MiB, or one envelope if larger), one
       // envelope more, and room for replies.
-      maxQueuedBytes: 2 * MiB + 2 * (config.maxEnvelope + 64 * KiB),
+      maxQueuedBytes: 2 * MiB + 2 * oneEnvelope,
       // A lone reader's mark: 256 KiB cost a 64 KiB stream half its rate.
       highWaterBytes: 512 * KiB,
       // 32 readers that stop reading must cost the relay at most ~32 MiB (issue 13): together

@@ -23,7 +23,7 @@ import type { P2pNode } from "./p2p/node.ts";
 import { createOperations, type Operations } from "./guard/operations.ts";
 import type { Metrics, TableSizes } from "./metrics/metrics.ts";
 import { loadMetrics } from "./metrics/load.ts";
-import { scavenging } from "./guard/scavenge_pacer.ts";
+import { exposedCollection, scavenging } from "./guard/scavenge_pacer.ts";
 import { serveMetrics } from "./metrics/endpoint.ts";
 import { addressKey, clientAddress } from "./guard/client_address.ts";
 import { type Limits, relayLimits } from "./limits.ts";
@@ -31,7 +31,7 @@ import { resolveMaxDbBytes } from "./store/disk.ts";
 import { fdBudget } from "./guard/fd_budget.ts";
 import { resolveMemoryLimit } from "./guard/memory_limit.ts";
 import { NativeHeap } from "./guard/native_heap.ts";
-import { exposedFullCollection, MemoryValve } from "./guard/memory_valve.ts";
+import { MemoryValve } from "./guard/memory_valve.ts";
 import { type HttpListener, listen } from "./http/listen.ts";
 import { authorityOf } from "./protocol/signature_base.ts";
 
@@ -72,7 +72,7 @@ function keepMemorySmall(limits: Limits, metrics: Metrics): MemoryKeeper | undef
   }
   heap.tuneForSmallMemory();
   const valve = new MemoryValve(limits.memory, heap, {
-    collect: exposedFullCollection(),
+    collect: exposedCollection("major"),
     onTrim: (milliseconds) => metrics.heapTrimmed(milliseconds),
   });
   valve.start();

@@ -93,9 +93,3 @@ export class MemoryValve {
     this.#underPressure = false;
   }
 }
-
-/** V8's full collection when `--expose-gc` is on (the start task has it), else `undefined`. */
-export function exposedFullCollection(): (() => void) | undefined {
-  const gc = (globalThis as { gc?: (options: object) => void }).gc;
-  return gc && (() => gc({ type: "major", execution: "sync" }));
-}

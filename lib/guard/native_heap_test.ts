@@ -16,13 +16,13 @@ Deno.test({
       heap.tuneForSmallMemory();
       const before = heap.anonymousBytes();
       assert.ok(before !== undefined && before > 1024 * 1024, `anonymous bytes: ${before}`);
-      // 64 MiB touched and dropped: the figure rises while it is held.
-      let held: Uint8Array | undefined = new Uint8Array(64 * 1024 * 1024).fill(1);
+      // 64 MiB touched: the figure rises while it is held.
+      const held = new Uint8Array(64 * 1024 * 1024).fill(1);
       const holding = heap.anonymousBytes()!;
       assert.ok(holding > before + 32 * 1024 * 1024, `${before} -> ${holding}`);
-      held = undefined;
+      assert.equal(held[held.length - 1], 1);
+      // What a trim gives back depends on the heap's state; here it only has to run.
       heap.trim();
-      assert.equal(held, undefined);
     } finally {
       heap.close();
     }

@@ -17,24 +17,30 @@ import { indexOfHeadEnd } from "./tcp_proxy.ts";
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const latin1 = new TextDecoder("latin1");
 
-/** A plain request's head, read off a connection. */
-export interface PlainHead {
+/** A well-formed HTTP/1.1 request head read off a connection. */
+export interface RequestHead {
   readonly method: string;
   readonly url: URL;
   readonly headers: Headers;
-  /** The body's declared length (0 without `Content-Length`). */
-  readonly bodyLength: number;
-  /** Whether the client asked to close the connection after this request. */
-  readonly close: boolean;
   /** The bytes that came after the head (the body's start, or a pipelined request). */
   readonly rest: Uint8Array;
 }
 
+/** A plain request's head (see the module's documentation). */
+export interface PlainHead extends RequestHead {
+  /** The body's declared length (0 without `Content-Length`). */
+  readonly bodyLength: number;
+  /** Whether the client asked to close the connection after this request. */
+  readonly close: boolean;
+}
+
 /**
- * The plain request whose head `bytes` begins with (a complete head, and whatever followed it),
- * or undefined when the head is not plain (see the module's documentation).
+ * The head `bytes` begins with (a complete head, and whatever followed it) when it is
+ * `METHOD /target HTTP/1.1` with well-formed fields and one `Host` that names the URL's host;
+ * otherwise undefined. The gate answers only such heads itself (`readPlainHead`, and
+ * `readUpgradeRequest` in `upgrade_head.ts`); the HTTP server answers the rest.
  */
-export function readPlainHead(bytes: Uint8Array): PlainHead | undefined {
+export function readRequestHead(bytes: Uint8Array): RequestHead | undefined {
   const end = indexOfHeadEnd(bytes, 0);
   if (end < 0) return undefined;
   const lines = latin1.decode(bytes.subarray(0, end - 4)).split("\r\n");
@@ -53,12 +59,7 @@ export function readPlainHead(bytes: Uint8Array): PlainHead | undefined {
     return undefined; // a value Headers refuses
   }
   const host = headers.get("host");
-  const length = headers.get("content-length") ?? "0";
-  if (
-    !host || host.includes(",") || !/^\d{1,15}$/.test(length) ||
-    headers.has("transfer-encoding") || headers.has("expect") || headers.has("upgrade") ||
-    ((method === "GET" || method === "HEAD") && length !== "0")
-  ) return undefined;
+  if (!host || host.includes(",")) return undefined;
   let url: URL;
   try {
     url = new URL(`http://${host}${target}`);
@@ -66,15 +67,25 @@ export function readPlainHead(bytes: Uint8Array): PlainHead | undefined {
     return undefined;
   }
   if (url.host !== host.toLowerCase()) return undefined;
+  return { method, url, headers, rest: bytes.subarray(end) };
+}
+
+/**
+ * The plain request whose head `bytes` begins with (a complete head, and whatever followed it),
+ * or undefined when the head is not plain (see the module's documentation).
+ */
+export function readPlainHead(bytes: Uint8Array): PlainHead | undefined {
+  const head = readRequestHead(bytes);
+  if (!head) return undefined;
+  const { method, headers } = head;
+  const length = headers.get("content-length") ?? "0";
+  if (
+    !/^\d{1,15}$/.test(length) ||
+    headers.has("transfer-encoding") || headers.has("expect") || headers.has("upgrade") ||
+    ((method === "GET" || method === "HEAD") && length !== "0")
+  ) return undefined;
   const close = headers.get("connection")?.toLowerCase().split(/\s*,\s*/).includes("close");
-  return {
-    method,
-    url,
-    headers,
-    bodyLength: Number(length),
-    close: close === true,
-    rest: bytes.subarray(end),
-  };
+  return { ...head, bodyLength: Number(length), close: close === true };
 }
 
 /** The reason phrases of the statuses the relay answers with (RFC 9110 §15). */
@@ -104,7 +115,7 @@ const REASONS: Readonly<Record<number, string>> = {
 };
 
 /** The status line of an answer: the response's own reason phrase, else the standard one. */
-export function statusLine(response: Response): string {
+function statusLine(response: Response): string {
   const reason = response.statusText || REASONS[response.status] || "";
   return `HTTP/1.1 ${response.status} ${reason}\r\n`;
 }

@@ -16,10 +16,15 @@
 /** Runs a young-generation collection now. */
 export type Scavenge = () => void;
 
+/** A V8 collection of `type` (young generation, or full) when `--expose-gc` is on, else `undefined`. */
+export function exposedCollection(type: "minor" | "major"): (() => void) | undefined {
+  const gc = (globalThis as { gc?: (options: object) => void }).gc;
+  return gc && (() => gc({ type, execution: "sync" }));
+}
+
 /** V8's young-generation collection when `--expose-gc` is on, else `undefined`. */
 export function exposedScavenge(): Scavenge | undefined {
-  const gc = (globalThis as { gc?: (options: object) => void }).gc;
-  return gc && (() => gc({ type: "minor", execution: "sync" }));
+  return exposedCollection("minor");
 }
 
 /** Counts bytes as buffers are made and scavenges once `everyBytes` were made since the last. */

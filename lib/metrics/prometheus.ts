@@ -11,7 +11,7 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { RelayMode } from "../modes/mode.ts";
 import type { LimitName } from "../guard/admission.ts";
-import type { Metrics, MetricsSources, TableSizes } from "./metrics.ts";
+import type { MemoryGauges, Metrics, MetricsSources, TableSizes } from "./metrics.ts";
 
 const PREFIX = "vaultmesh_relay_";
 
@@ -114,26 +114,29 @@ export class PrometheusMetrics implements Metrics {
       () => sources.totals()?.vaultsWithData,
     );
     gauge(r, "http_requests_in_flight", "HTTP requests being answered", sources.inFlight);
-    gauge(
-      r,
+    const memory = (
+      name: string,
+      help: string,
+      read: (figures: MemoryGauges) => number | undefined,
+    ) =>
+      gauge(r, name, help, () => {
+        const figures = sources.memory();
+        return figures && read(figures);
+      });
+    memory(
       "memory_limit_bytes",
       "Memory the relay may use (--memory-limit, the cgroup's or the machine's)",
-      () => sources.memory()?.limitBytes,
+      (figures) => figures.limitBytes,
     );
-    gauge(
-      r,
+    memory(
       "memory_anonymous_bytes",
       "Anonymous resident memory at the memory valve's last check (only under a small limit)",
-      () => sources.memory()?.anonymousBytes,
+      (figures) => figures.anonymousBytes,
     );
-    gauge(
-      r,
+    memory(
       "memory_pressure",
       "1 while the memory valve refuses new request bodies and socket sends with 503 busy",
-      () => {
-        const memory = sources.memory();
-        return memory && (memory.underPressure ? 1 : 0);
-      },
+      (figures) => figures.underPressure ? 1 : 0,
     );
     const table = (name: string, help: string, read: (sizes: TableSizes) => number) =>
       gauge(r, name, help, () => {
