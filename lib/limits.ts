@@ -486,7 +486,11 @@ export function relayLimits(
         requestBytes,
         Math.max(Math.ceil(requestBytes / 4), oneEnvelope),
       ),
-      scavengeEveryBytes: scaled(4 * MiB),
+      // 32 stored readers that read nothing while their sender is refused at full speed: +38–39
+      // MiB at one collection per 4 MiB, +34 per 2 MiB, +31 per 1 MiB, at no cost a stream shows
+      // (docs/BENCHMARKS.md, "Scavenge pacing, again"). Below 512 KiB collections would outnumber
+      // what they free under a small limit.
+      scavengeEveryBytes: Math.max(512 * KiB, scaled(1 * MiB)),
       // With full budgets (512 MiB or more) the heap's free pages are reused soon enough.
       checkEveryMs: scale < 1 ? 100 : 0,
       trimAboveBytes: Math.floor(resolved.memory.bytes * 0.5),

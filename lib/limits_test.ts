@@ -17,7 +17,6 @@ function scaledBudgets(memory: MemoryLimit) {
   const limits = limitsFor(memory);
   return {
     requestBytes: limits.memory.requestBytes,
-    scavengeEveryBytes: limits.memory.scavengeEveryBytes,
     maxPageBytes: limits.http.maxPageBytes,
     pumpPageBytes: limits.socket.pumpPageBytes,
     vaultQueueBytes: limits.socket.vaultQueueBytes,
@@ -52,6 +51,12 @@ Deno.test("at 64 MiB every in-flight budget is an eighth, the valve runs, one en
   assert.ok(small.memory.refuseAboveBytes < 64 * MiB);
   // 1.5 MiB in all; one address may hold a whole 1 MiB envelope and its frame, not a quarter.
   assert.equal(small.memory.requestBytesPerAddress, MiB + 64 * 1024);
+});
+
+Deno.test("a young-generation collection follows every 1 MiB of buffers, or 512 KiB under a small limit", () => {
+  assert.equal(limitsFor(FULL_MEMORY).memory.scavengeEveryBytes, MiB);
+  assert.equal(limitsFor({ bytes: 256 * MiB, source: "flag" }).memory.scavengeEveryBytes, MiB / 2);
+  assert.equal(limitsFor({ bytes: 64 * MiB, source: "cgroup" }).memory.scavengeEveryBytes, MiB / 2);
 });
 
 Deno.test("connections are held to one per 64 KiB of memory, below what descriptors allow", () => {
