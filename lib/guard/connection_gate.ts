@@ -20,7 +20,8 @@
  * - With `answerPlainRequests` (a small memory limit), plain HTTP/1.1 requests are answered on
  *   the client's connection too (`plain_request.ts`), one after another while they stay plain;
  *   the first that is not goes to `Deno.serve` with the rest of the connection. A shutdown waits
- *   for the answers in flight, and a request whose client leaves is aborted (a long poll ends).
+ *   for the answers in flight, and a request without a body whose client leaves is aborted (a
+ *   long poll ends).
  * - A socket the relay closed is torn down at the TCP level if its peer ignores the close.
  * - A socket's owner learns when its client reads nothing (`clientBlocked`): the loopback hop's
  *   kernel buffers would otherwise take megabytes for it before its own queue grew.
@@ -117,6 +118,12 @@ export interface GateOptions {
 /** How often head deadlines are checked, and the least budget a descriptor error shrinks to. */
 const SWEEP_MS = 250;
 const MIN_BUDGET = 16;
+/**
+ * The first read for the next request on a connection the gate answers: a signed 1 KiB send
+ * (head and body, about 1.8 KB) in one read, where 1 KiB took two and a copy. A new connection's
+ * first read stays at 1 KiB: thousands of idle connections hold it while they wait.
+ */
+const NEXT_HEAD_READ_BYTES = 4096;
 /**
  * A write to the client waiting this long means the client is not reading: the kernel's buffers
  * toward it are full (a slow link that reads at all completes a write sooner, a little at a time).
@@ -526,7 +533,12 @@ export class ConnectionGate {
       if (!next || connection.closed || connection.ending || this.#stopping) break;
       bytes = await next();
       if (bytes === undefined) break;
-      bytes = await readHead(connection.outer, this.#options.limits.maxHeadBytes, bytes);
+      bytes = await readHead(
+        connection.outer,
+        this.#options.limits.maxHeadBytes,
+        bytes,
+        NEXT_HEAD_READ_BYTES,
+      );
     }
     if (!connection.ending) this.#close(connection);
   }
@@ -540,19 +552,20 @@ export class ConnectionGate {
     connection.inFlight++;
     this.#table.waiting.delete(connection);
     const body = new RequestBody(connection.outer, head);
-    const abort = new AbortController();
+    // Only a request without a body can wait for its client (a long poll): it alone is watched
+    // for the client leaving, and gets a signal that aborts then.
+    const abort = head.bodyLength === 0 ? new AbortController() : undefined;
     const answered = Promise.withResolvers<void>();
     const request = new Request(head.url.href, {
       method: head.method,
-      headers: head.headers,
-      signal: abort.signal,
-      ...(head.bodyLength > 0 ? { body: body.stream, duplex: "half" } : {}),
+      headers: head.fields,
+      ...(abort ? { signal: abort.signal } : {}),
+      ...body.init,
     } as RequestInit);
     const remoteAddr = connection.outer.remoteAddr as Deno.NetAddr;
     try {
       const answer = this.#options.handler(request, { remoteAddr, completed: answered.promise });
-      const settled = await body.raceWithClient(Promise.resolve(answer));
-      if (settled === "gone") {
+      if (abort && await body.raceWithClient(Promise.resolve(answer)) === "gone") {
         abort.abort();
         return undefined;
       }
@@ -573,7 +586,7 @@ export class ConnectionGate {
       this.#wait(connection);
       return () => body.after();
     } catch {
-      abort.abort();
+      abort?.abort();
       this.#close(connection);
       return undefined;
     } finally {
@@ -629,17 +642,30 @@ class RequestBody {
   #buffered: Uint8Array;
   /** The read that watches the connection once the body is in, and what it got. */
   #watch: Promise<number | null> | undefined;
-  readonly #watchBuffer = new Uint8Array(4096);
-  readonly stream: ReadableStream<Uint8Array>;
+  #watchBuffer: Uint8Array | undefined;
+  /**
+   * The `Request`'s body: none, the bytes when the whole body came with the head (nearly every
+   * send: they are read off the connection already), else a stream that reads the rest.
+   */
+  readonly init: Pick<RequestInit, "body"> & { duplex?: "half" };
 
   constructor(private readonly conn: Deno.TcpConn, head: PlainHead) {
     const inHand = Math.min(head.rest.length, head.bodyLength);
-    this.#buffered = head.rest.slice(0, inHand);
+    const buffered = head.rest.slice(0, inHand);
+    this.#buffered = buffered;
     this.#after = head.rest.slice(inHand);
     this.#left = head.bodyLength - inHand;
-    this.stream = new ReadableStream<Uint8Array>({
-      pull: (controller) => this.#pull(controller),
-    }, { highWaterMark: 0 });
+    if (head.bodyLength === 0) {
+      this.init = {};
+    } else if (this.#left === 0) {
+      this.init = { body: buffered };
+      this.#buffered = new Uint8Array();
+    } else {
+      const stream = new ReadableStream<Uint8Array>({
+        pull: (controller) => this.#pull(controller),
+      }, { highWaterMark: 0 });
+      this.init = { body: stream, duplex: "half" };
+    }
   }
 
   /** Whether the whole body was read (the next request can follow on the connection). */
@@ -669,14 +695,15 @@ class RequestBody {
     const answered = answer.then(() => "answered" as const, () => "answered" as const);
     // A body still coming, or a next request already here: the client is still there.
     if (!this.whole || this.#after.length > 0) return await answered;
-    this.#watch = this.conn.read(this.#watchBuffer).catch(() => null);
+    const watchBuffer = this.#watchBuffer = new Uint8Array(4096);
+    this.#watch = this.conn.read(watchBuffer).catch(() => null);
     const gone = this.#watch.then((count) => count === null ? "gone" as const : undefined);
     return await Promise.race([answered, gone.then((result) => result ?? answered)]);
   }
 
   /** The bytes after the body (with what the watch read), or undefined if the client left. */
   async after(): Promise<Uint8Array | undefined> {
-    if (!this.#watch) return this.#after;
+    if (!this.#watch || !this.#watchBuffer) return this.#after;
     const count = await this.#watch;
     if (count === null) return undefined;
     const more = this.#watchBuffer.subarray(0, count);

@@ -7,7 +7,9 @@
  *
  * Answering them itself spares each request the hop: two more copies through the kernel, the
  * HTTP server's own parse and its per-connection buffers (about 9 MiB for 32 busy senders,
- * docs/BENCHMARKS.md, "Fitting 64 MiB").
+ * docs/BENCHMARKS.md, "Fitting 64 MiB"). It costs more time per request than the hop: the
+ * `Request` and the answer are built in JavaScript, where `Deno.serve` builds them natively and
+ * lazily (docs/BENCHMARKS.md, "The gate's own HTTP, leaner").
  *
  * @module
  */
@@ -15,13 +17,22 @@ import { indexOfHeadEnd } from "./tcp_proxy.ts";
 
 /** A token (RFC 9110 §5.6.2): what a method and a field name are made of. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Spaces and tabs around a field's value (RFC 9110 §5.5), which are not part of it. */
+const HTTP_WHITESPACE = /^[ \t]+|[ \t]+$/g;
 const latin1 = new TextDecoder("latin1");
+
+/**
+ * A head's fields by lower-case name, repeated fields joined with ", " as `Headers` joins them.
+ * A plain record: a `Request` is built from it at a third of the time and garbage of building it
+ * from a `Headers` object (which it copies field by field, sorted).
+ */
+export type HeadFields = Readonly<Record<string, string>>;
 
 /** A well-formed HTTP/1.1 request head read off a connection. */
 export interface RequestHead {
   readonly method: string;
   readonly url: URL;
-  readonly headers: Headers;
+  readonly fields: HeadFields;
   /** The bytes that came after the head (the body's start, or a pipelined request). */
   readonly rest: Uint8Array;
 }
@@ -47,18 +58,18 @@ export function readRequestHead(bytes: Uint8Array): RequestHead | undefined {
   const [, method, target] = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\/[!-~]*) HTTP\/1\.1$/
     .exec(lines[0] ?? "") ?? [];
   if (method === undefined || target === undefined) return undefined;
-  const headers = new Headers();
-  try {
-    for (const line of lines.slice(1)) {
-      const colon = line.indexOf(":");
-      const name = line.slice(0, colon);
-      if (colon < 1 || !TOKEN.test(name)) return undefined;
-      headers.append(name, line.slice(colon + 1).trim());
-    }
-  } catch {
-    return undefined; // a value Headers refuses
+  const fields: Record<string, string> = Object.create(null);
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    const colon = line.indexOf(":");
+    const name = line.slice(0, colon).toLowerCase();
+    // A value Headers would refuse (NUL) is the HTTP server's to answer.
+    if (colon < 1 || !TOKEN.test(name) || line.includes("\0")) return undefined;
+    const value = line.slice(colon + 1).replace(HTTP_WHITESPACE, "");
+    const before = fields[name];
+    fields[name] = before === undefined ? value : `${before}, ${value}`;
   }
-  const host = headers.get("host");
+  const host = fields.host;
   if (!host || host.includes(",")) return undefined;
   let url: URL;
   try {
@@ -67,7 +78,7 @@ export function readRequestHead(bytes: Uint8Array): RequestHead | undefined {
     return undefined;
   }
   if (url.host !== host.toLowerCase()) return undefined;
-  return { method, url, headers, rest: bytes.subarray(end) };
+  return { method, url, fields, rest: bytes.subarray(end) };
 }
 
 /**
@@ -77,14 +88,14 @@ export function readRequestHead(bytes: Uint8Array): RequestHead | undefined {
 export function readPlainHead(bytes: Uint8Array): PlainHead | undefined {
   const head = readRequestHead(bytes);
   if (!head) return undefined;
-  const { method, headers } = head;
-  const length = headers.get("content-length") ?? "0";
+  const { method, fields } = head;
+  const length = fields["content-length"] ?? "0";
   if (
     !/^\d{1,15}$/.test(length) ||
-    headers.has("transfer-encoding") || headers.has("expect") || headers.has("upgrade") ||
+    "transfer-encoding" in fields || "expect" in fields || "upgrade" in fields ||
     ((method === "GET" || method === "HEAD") && length !== "0")
   ) return undefined;
-  const close = headers.get("connection")?.toLowerCase().split(/\s*,\s*/).includes("close");
+  const close = fields.connection?.toLowerCase().split(/\s*,\s*/).includes("close");
   return { ...head, bodyLength: Number(length), close: close === true };
 }
 

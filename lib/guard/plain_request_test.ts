@@ -12,7 +12,7 @@ Deno.test("a plain head becomes method, URL and headers, with the bytes after it
   assert.ok(head);
   assert.equal(head.method, "POST");
   assert.equal(head.url.href, "http://relay.example:8080/v3/vaults/abc/envelopes?x=1");
-  assert.equal(head.headers.get("x-vaultmesh-device"), "laptop");
+  assert.equal(head.fields["x-vaultmesh-device"], "laptop", "names in lower case");
   assert.equal(head.bodyLength, 5);
   assert.equal(head.close, false);
   assert.equal(text(head.rest), "helloGET /health");
@@ -21,6 +21,22 @@ Deno.test("a plain head becomes method, URL and headers, with the bytes after it
   );
   assert.equal(closing?.close, true);
   assert.equal(closing?.bodyLength, 0);
+});
+
+Deno.test("a head's fields: values without the spaces around them, repeats joined, names that are Object's own kept", () => {
+  const head = readPlainHead(bytes(
+    "GET / HTTP/1.1\r\nhost: a\r\nAccept: \t text/plain \r\naccept: text/html\r\n" +
+      "constructor: x\r\n__proto__: y\r\nx-empty:\r\n\r\n",
+  ));
+  assert.ok(head);
+  assert.equal(head.fields.accept, "text/plain, text/html");
+  assert.equal(head.fields.constructor, "x");
+  assert.equal(head.fields["__proto__"], "y");
+  assert.equal(head.fields["x-empty"], "");
+  assert.equal(head.fields["toString"], undefined);
+  const request = new Request(head.url, { headers: head.fields });
+  assert.equal(request.headers.get("accept"), "text/plain, text/html");
+  assert.equal(request.headers.get("__proto__"), "y");
 });
 
 Deno.test("anything but a plain head is left to the HTTP server", () => {
@@ -40,6 +56,7 @@ Deno.test("anything but a plain head is left to the HTTP server", () => {
     "a GET with a body": "GET / HTTP/1.1\r\nhost: a\r\ncontent-length: 3\r\n\r\nabc",
     "a folded header": "GET / HTTP/1.1\r\nhost: a\r\nx: 1\r\n 2\r\n\r\n",
     "a bad field name": "GET / HTTP/1.1\r\nhost: a\r\nx y: 1\r\n\r\n",
+    "a NUL in a value": "GET / HTTP/1.1\r\nhost: a\r\nx: 1\u00002\r\n\r\n",
     "a method that is no token": "G(T / HTTP/1.1\r\nhost: a\r\n\r\n",
   };
   for (const [what, head] of Object.entries(cases)) {

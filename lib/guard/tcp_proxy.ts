@@ -146,15 +146,17 @@ export async function pump(
 /**
  * The bytes up to the end of the next request head (and any that came with it), starting with
  * `initial` (bytes already read off the connection), or `undefined` when the peer ended, failed,
- * or sent more than `maxHeadBytes` first (it then gets 431).
+ * or sent more than `maxHeadBytes` first (it then gets 431). The first read takes up to
+ * `firstReadBytes`; the buffer doubles from there.
  */
 export async function readHead(
   conn: Deno.TcpConn,
   maxHeadBytes: number,
   initial: Uint8Array = new Uint8Array(),
+  firstReadBytes = 1024,
 ): Promise<Uint8Array | undefined> {
   if (indexOfHeadEnd(initial, 0) >= 0) return initial;
-  let buffer = new Uint8Array(Math.max(1024, initial.length));
+  let buffer = new Uint8Array(Math.max(firstReadBytes, initial.length));
   buffer.set(initial);
   let length = initial.length;
   try {

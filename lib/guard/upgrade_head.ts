@@ -21,12 +21,12 @@ export interface UpgradeRequest {
 export function readUpgradeRequest(bytes: Uint8Array): UpgradeRequest | undefined {
   const head = readRequestHead(bytes);
   if (!head || head.method !== "GET") return undefined;
-  const { headers } = head;
+  const { fields } = head;
   if (
-    headers.get("upgrade")?.toLowerCase() !== "websocket" ||
-    headers.has("transfer-encoding") || (headers.get("content-length") ?? "0") !== "0"
+    fields.upgrade?.toLowerCase() !== "websocket" ||
+    "transfer-encoding" in fields || (fields["content-length"] ?? "0") !== "0"
   ) return undefined;
-  return { request: new Request(head.url, { headers }), rest: head.rest };
+  return { request: new Request(head.url, { headers: fields }), rest: head.rest };
 }
 
 /** The gate's `101 Switching Protocols` for a WebSocket handshake. */
