@@ -6,9 +6,9 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { type InnerList, parseDictionary, serializeInnerList } from "structured-headers";
 import type { Clock } from "../clock.ts";
 import { ProtocolError } from "../protocol/errors.ts";
+import { parseSignatureFields } from "./signature_fields.ts";
 import { validateAuthority, validateDevice, validateVaultId } from "../protocol/validate.ts";
 import type { NonceCache } from "../guard/nonce_cache.ts";
 import type { VaultKeys } from "../guard/vault_keys.ts";
@@ -58,54 +58,6 @@ function unauthorized(
   message: string,
 ): ProtocolError {
   return new ProtocolError(code, message);
-}
-
-interface ParsedSignature {
-  readonly components: string[];
-  readonly paramsText: string;
-  readonly params: Map<string, unknown>;
-  readonly signature: Uint8Array<ArrayBuffer>;
-}
-
-function parseSignatureHeaders(input: string, signature: string): ParsedSignature {
-  let inputs, signatures;
-  try {
-    inputs = parseDictionary(input);
-    signatures = parseDictionary(signature);
-  } catch (error) {
-    throw unauthorized(
-      "signature_malformed",
-      `Signature-Input or Signature is not a structured dictionary: ${(error as Error).message}`,
-    );
-  }
-  if (inputs.size !== 1) {
-    throw unauthorized("signature_malformed", "Send exactly one signature in Signature-Input");
-  }
-  const [label, member] = [...inputs][0]!;
-  const value = signatures.get(label)?.[0];
-  if (!Array.isArray(member?.[0]) || !(value instanceof ArrayBuffer)) {
-    throw unauthorized(
-      "signature_malformed",
-      `Signature label ${JSON.stringify(label)} needs an inner list in Signature-Input and ` +
-        "a byte sequence in Signature",
-    );
-  }
-  const list = member as InnerList;
-  const components = list[0].map(([name, componentParams]) => {
-    if (typeof name !== "string" || componentParams.size > 0) {
-      throw unauthorized(
-        "signature_malformed",
-        "Covered components must be plain strings without parameters",
-      );
-    }
-    return name;
-  });
-  return {
-    components,
-    paramsText: serializeInnerList(list),
-    params: list[1],
-    signature: new Uint8Array(value),
-  };
 }
 
 function requireParams(params: Map<string, unknown>) {
@@ -193,7 +145,7 @@ export class Authenticator {
         "Sign the request: RFC 9421 Signature-Input and Signature headers are required",
       );
     }
-    const parsed = parseSignatureHeaders(input, signatureHeader);
+    const parsed = parseSignatureFields(input, signatureHeader);
     const params = requireParams(parsed.params);
     if (params.keyid !== vaultId) {
       throw new ProtocolError(
