@@ -35,9 +35,9 @@ const KEY = "[a-z*][a-z0-9_.*-]*";
 const STRING = '"[ !#-\\[\\]-~]*"';
 /** An sf-integer as serialized: no leading zeros, at most 15 digits. */
 const INTEGER = "-?(?:0|[1-9][0-9]{0,14})";
-/** `label=(“component” …);key=value…`, canonical, one member. */
+/** `label=(“component” …);key=value…`, canonical, one member: label, list and parameters. */
 const CANONICAL_INPUT = new RegExp(
-  `^(${KEY})=(\\((?:${STRING}(?: ${STRING})*)?\\)(?:;${KEY}=(?:${INTEGER}|${STRING}))*)$`,
+  `^(${KEY})=(\\((?:${STRING}(?: ${STRING})*)?\\))((?:;${KEY}=(?:${INTEGER}|${STRING}))*)$`,
 );
 const COMPONENT = new RegExp(STRING, "g");
 const PARAMETER = new RegExp(`;(${KEY})=(${INTEGER}|${STRING})`, "g");
@@ -62,12 +62,10 @@ export function readCanonical(input: string, signature: string): ParsedSignature
   const inputMatch = CANONICAL_INPUT.exec(input);
   const signatureMatch = CANONICAL_SIGNATURE.exec(signature);
   if (!inputMatch || !signatureMatch || inputMatch[1] !== signatureMatch[1]) return undefined;
-  const paramsText = inputMatch[2]!;
-  const listEnd = paramsText.indexOf(")");
-  const components = (paramsText.slice(0, listEnd).match(COMPONENT) ?? [])
-    .map((quoted) => quoted.slice(1, -1));
+  const [, , list, parameters] = inputMatch as unknown as [string, string, string, string];
+  const components = (list.match(COMPONENT) ?? []).map((quoted) => quoted.slice(1, -1));
   const params = new Map<string, unknown>();
-  for (const [, key, value] of paramsText.slice(listEnd + 1).matchAll(PARAMETER)) {
+  for (const [, key, value] of parameters.matchAll(PARAMETER)) {
     // A repeated parameter serializes once: the text would not be canonical.
     if (params.has(key!)) return undefined;
     params.set(key!, value!.startsWith('"') ? value!.slice(1, -1) : Number(value));
@@ -80,7 +78,7 @@ export function readCanonical(input: string, signature: string): ParsedSignature
     return undefined;
   }
   if (bytes.toBase64() !== base64) return undefined;
-  return { components, paramsText, params, signature: bytes };
+  return { components, paramsText: list + parameters, params, signature: bytes };
 }
 
 /**

@@ -43,6 +43,8 @@ Deno.test("whatever the canonical patterns read, the general parser reads alike"
     `sig1=${COMPONENTS}`,
     `sig1=${COMPONENTS};created=0;expires=-5`,
     `sig1=("a,b" "c;d=1" "e f")${PARAMS}`,
+    `sig1=("a)b" "(" ")")${PARAMS}`,
+    `sig1=${COMPONENTS};nonce="x;alg=1)"`,
     `*x_1.-=${COMPONENTS}${PARAMS}`,
   ];
   for (const input of inputs) {
