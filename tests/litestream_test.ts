@@ -151,6 +151,20 @@ function litestreamLog(dir: string): string {
   return Deno.readTextFileSync(`${dir}/litestream.log`).split("\n").slice(-20).join("\n");
 }
 
+/** What a failed wait for the replica shows: the relay's write-ahead log and Litestream's log. */
+function replicaLagReport(dir: string, relay: RelayProcess, envelopes: number): string {
+  const walBytes = (() => {
+    try {
+      return `${Deno.statSync(`${dir}/relay.db-wal`).size} bytes`;
+    } catch (error) {
+      return `unreadable (${(error as Error).name})`;
+    }
+  })();
+  return `the replica did not catch up within 15 s (waiting for ${envelopes} envelopes); the ` +
+    `relay's write-ahead log is ${walBytes}; the relay's last lines:\n` +
+    `${relay.lines.slice(-5).join("\n")}\nLitestream printed:\n${litestreamLog(dir)}`;
+}
+
 function startRelay(dir: string): Promise<RelayProcess> {
   return spawnTestRelay(dir, [
     "--checkpoint",
@@ -250,9 +264,7 @@ Deno.test({
         while (await envelopesInReplica(litestream, dir.path) < sent.length) {
           assert.ok(
             performance.now() < deadline,
-            `the replica did not catch up within 15 s; Litestream printed:\n${
-              litestreamLog(dir.path)
-            }`,
+            replicaLagReport(dir.path, relay, sent.length),
           );
           await new Promise((resolve) => setTimeout(resolve, 50));
         }
