@@ -103,8 +103,8 @@ export interface MemoryLimits {
   /**
    * The share of the full in-flight budgets this limit allows (1 from 512 MiB, 1/8 at 64 MiB):
    * `requestBytes`, `http.maxPageBytes`, `socket.pumpPageBytes`, `socket.vaultQueueBytes`,
-   * `modes.commitBatchBytes`, `connections.pumpBufferBytes` and `scavengeEveryBytes` are scaled
-   * by it (`guard/memory_limit.ts`).
+   * `modes.commitBatchBytes`, `connections.pumpBufferBytes`, `storage.cacheBytes` and
+   * `scavengeEveryBytes` (not below 512 KiB) are scaled by it (`guard/memory_limit.ts`).
    */
   readonly budgetScale: number;
   /**
@@ -486,10 +486,10 @@ export function relayLimits(
         requestBytes,
         Math.max(Math.ceil(requestBytes / 4), oneEnvelope),
       ),
-      // 32 stored readers that read nothing while their sender is refused at full speed: +38–39
-      // MiB at one collection per 4 MiB, +34 per 2 MiB, +31 per 1 MiB, at no cost a stream shows
-      // (docs/BENCHMARKS.md, "Scavenge pacing, again"). Below 512 KiB collections would outnumber
-      // what they free under a small limit.
+      // 32 stored readers that read nothing while their sender is refused at full speed: +38–40
+      // MiB at one collection per 4 MiB, +31–32 per 1 MiB, at no cost a stream shows
+      // (docs/BENCHMARKS.md, "V8 flags, scavenge pacing, signature fields and the gate's own
+      // HTTP"). Below 512 KiB collections would outnumber what they free under a small limit.
       scavengeEveryBytes: Math.max(512 * KiB, scaled(1 * MiB)),
       // With full budgets (512 MiB or more) the heap's free pages are reused soon enough.
       checkEveryMs: scale < 1 ? 100 : 0,

@@ -688,13 +688,13 @@ class RequestBody {
   }
 
   /**
-   * Waits for `answer`, or for the client to leave first ("gone"): once the body is in, the
-   * connection is read meanwhile, and what comes is kept as the start of the next request.
+   * Waits for the answer to a request without a body, or for the client to leave first ("gone"):
+   * the connection is read meanwhile, and what comes is kept as the start of the next request.
    */
   async raceWithClient(answer: Promise<unknown>): Promise<"answered" | "gone"> {
     const answered = answer.then(() => "answered" as const, () => "answered" as const);
-    // A body still coming, or a next request already here: the client is still there.
-    if (!this.whole || this.#after.length > 0) return await answered;
+    // A next request already here: the client is still there.
+    if (this.#after.length > 0) return await answered;
     const watchBuffer = this.#watchBuffer = new Uint8Array(4096);
     this.#watch = this.conn.read(watchBuffer).catch(() => null);
     const gone = this.#watch.then((count) => count === null ? "gone" as const : undefined);

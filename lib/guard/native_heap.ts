@@ -4,9 +4,9 @@
  * keeps what was freed for reuse: after a burst the heap holds tens of MiB of free holes that the
  * kernel still counts against the memory cgroup. Under a small limit the relay therefore fixes
  * glibc's mmap threshold at 256 KiB (by default it rises to the largest block freed, so 1 MiB
- * bodies end up in the heap, and their holes with them), keeps threads that start later on the main arena, trims
- * the top of the heap beyond 128 KiB, and returns free pages to the system while its memory is
- * high (`malloc_trim`, driven by `memory_valve.ts`).
+ * bodies end up in the heap, and their holes with them), keeps threads that start later on the
+ * main arena, trims the top of the heap beyond 128 KiB, and returns free pages to the system
+ * while its memory is high (`malloc_trim`, driven by `memory_valve.ts`).
  *
  * It also reads the process's anonymous resident memory, the figure a memory cgroup's OOM killer
  * acts on, from `/proc/self/statm` through the C library: Deno 2.9 asks for `--allow-all` before

@@ -9,14 +9,17 @@
  * HTTP server's own parse and its per-connection buffers (about 9 MiB for 32 busy senders,
  * docs/BENCHMARKS.md, "Fitting 64 MiB"). It costs more time per request than the hop: the
  * `Request` and the answer are built in JavaScript, where `Deno.serve` builds them natively and
- * lazily (docs/BENCHMARKS.md, "The gate's own HTTP, leaner").
+ * lazily (docs/BENCHMARKS.md, "V8 flags, scavenge pacing, signature fields and the gate's own HTTP").
  *
  * @module
  */
 import { indexOfHeadEnd } from "./tcp_proxy.ts";
 
 /** A token (RFC 9110 §5.6.2): what a method and a field name are made of. */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const TOKEN_CHAR = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]";
+const TOKEN = new RegExp(`^${TOKEN_CHAR}+$`);
+/** `METHOD /target HTTP/1.1`: origin form only; anything else is the HTTP server's. */
+const REQUEST_LINE = new RegExp(`^(${TOKEN_CHAR}+) (\\/[!-~]*) HTTP\\/1\\.1$`);
 /** Spaces and tabs around a field's value (RFC 9110 §5.5), which are not part of it. */
 const HTTP_WHITESPACE = /^[ \t]+|[ \t]+$/g;
 const latin1 = new TextDecoder("latin1");
@@ -55,8 +58,7 @@ export function readRequestHead(bytes: Uint8Array): RequestHead | undefined {
   const end = indexOfHeadEnd(bytes, 0);
   if (end < 0) return undefined;
   const lines = latin1.decode(bytes.subarray(0, end - 4)).split("\r\n");
-  const [, method, target] = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\/[!-~]*) HTTP\/1\.1$/
-    .exec(lines[0] ?? "") ?? [];
+  const [, method, target] = REQUEST_LINE.exec(lines[0] ?? "") ?? [];
   if (method === undefined || target === undefined) return undefined;
   const fields: Record<string, string> = Object.create(null);
   for (let i = 1; i < lines.length; i++) {

@@ -72,7 +72,7 @@ export class PrometheusMetrics implements Metrics {
   });
   readonly #heapTrims = new Counter({
     name: PREFIX + "heap_trims_total",
-    help: "Times the C heap's free pages were returned to the system (memory.trimEveryMs)",
+    help: "Times the C heap's free pages were returned to the system (above memory.trimAboveBytes)",
     registers: [this.registry],
   });
   readonly #heapTrimSeconds = new Counter({

@@ -489,7 +489,7 @@ export async function mixed(options: MixedOptions): Promise<MixedFigures> {
       denoFlags: options.denoFlags ?? [],
       // What a service with systemd's MemoryMax= says in VAULTMESH_RELAY_MEMORY_LIMIT: the relay
       // cannot read its cgroup without --allow-all.
-      relayFlags: cgroup && !relayFlags.includes("--memory-limit")
+      relayFlags: cgroup && !relayFlags.some((flag) => flag.startsWith("--memory-limit"))
         ? ["--memory-limit", `${cgroupMib}MiB`, ...relayFlags]
         : relayFlags,
       entry: entry.path,
