@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { setImmediate } from "node:timers";
 
 interface Pending<I, O> {
   readonly item: I;
@@ -66,7 +67,10 @@ export class GroupCommit<I, O> {
       this.#markIdle = resolve;
     }
     // A macrotask, not a microtask: requests that arrived meanwhile get parsed and join the batch.
-    setTimeout(() => this.#flush(), 0);
+    // Not `setTimeout(…, 0)`: a timer fires a millisecond later at best (4 ms once timers nest),
+    // and the event loop idled through that wait after each batch (docs/BENCHMARKS.md, "Group
+    // commit on the next turn").
+    setImmediate(() => this.#flush());
   }
 
   #flush(): void {
