@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { setImmediate } from "node:timers";
 
 interface Pending<I, O> {
   readonly item: I;
@@ -67,10 +66,7 @@ export class GroupCommit<I, O> {
       this.#markIdle = resolve;
     }
     // A macrotask, not a microtask: requests that arrived meanwhile get parsed and join the batch.
-    // Not `setTimeout(…, 0)`: a timer fires a millisecond later at best (4 ms once timers nest),
-    // and the event loop idled through that wait after each batch (docs/BENCHMARKS.md, "Group
-    // commit on the next turn").
-    setImmediate(() => this.#flush());
+    setTimeout(() => this.#flush(), 0);
   }
 
   #flush(): void {
