@@ -1,10 +1,10 @@
 /**
  * Reading a device's backlog: stored envelopes after a cursor, in seq order.
  *
- * A page is read in two rows: its envelopes' fields as a JSON array, then their bodies
- * concatenated in one blob, which the page's bodies are views of. A row per envelope made a buffer
- * per body in the runtime, which cost four times as long as the query itself (docs/BENCHMARKS.md,
- * "Backlog pages in one row").
+ * A page is read with two statements of one row each: its envelopes' fields as a JSON array, then
+ * their bodies concatenated in one blob, which the page's bodies are views of. A row per envelope
+ * made a buffer per body in the runtime, which cost four times as long as the query itself
+ * (docs/BENCHMARKS.md, "Backlog pages in one row").
  *
  * @module
  */
