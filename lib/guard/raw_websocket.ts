@@ -39,6 +39,11 @@ const READ_BUFFER = { min: 1024, max: 65536 };
 /** Frames queued together go out in one write, up to this many bytes. */
 const WRITE_BATCH_BYTES = 65536;
 /**
+ * Binary messages this large or larger are queued as they are, beside a head of their own, not
+ * copied into a frame: the copy is made when the frame is written, so a queue holds no copy.
+ */
+const SHARED_PAYLOAD_BYTES = 4096;
+/**
  * A payload buffer starts at most this large and doubles as bytes arrive: a 64 KiB envelope with
  * its frame fields fits at once.
  */
@@ -49,6 +54,15 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 const wordScratch = new Uint8Array(4);
 const wordView = new Uint32Array(wordScratch.buffer);
 
+/** A frame waiting to be written: whole, or its head and a payload shared with other sockets. */
+type QueuedFrame =
+  | Uint8Array<ArrayBuffer>
+  | readonly [head: Uint8Array<ArrayBuffer>, payload: Uint8Array<ArrayBuffer>];
+
+function lengthOf(frame: QueuedFrame): number {
+  return Array.isArray(frame) ? frame[0].length + frame[1].length : (frame as Uint8Array).length;
+}
+
 /** Bytes of the head of a server frame (unmasked) carrying `length` payload bytes. */
 export function frameHeadBytes(length: number): number {
   return length < 126 ? 2 : length < 65536 ? 4 : 10;
@@ -56,9 +70,21 @@ export function frameHeadBytes(length: number): number {
 
 /** One unmasked frame from the server: FIN set, the payload after a 2, 4 or 10 byte head. */
 export function encodeFrame(opcode: number, payload: Uint8Array): Uint8Array<ArrayBuffer> {
-  const length = payload.length;
+  const frame = new Uint8Array(frameHeadBytes(payload.length) + payload.length);
+  writeFrameHead(frame, opcode, payload.length);
+  frame.set(payload, frame.length - payload.length);
+  return frame;
+}
+
+/** The head alone of a server frame carrying `length` payload bytes. */
+export function encodeFrameHead(opcode: number, length: number): Uint8Array<ArrayBuffer> {
+  const head = new Uint8Array(frameHeadBytes(length));
+  writeFrameHead(head, opcode, length);
+  return head;
+}
+
+function writeFrameHead(frame: Uint8Array<ArrayBuffer>, opcode: number, length: number): void {
   const headBytes = frameHeadBytes(length);
-  const frame = new Uint8Array(headBytes + length);
   frame[0] = 0x80 | opcode;
   if (headBytes === 2) {
     frame[1] = length;
@@ -72,8 +98,6 @@ export function encodeFrame(opcode: number, payload: Uint8Array): Uint8Array<Arr
     view.setUint32(2, Math.floor(length / 2 ** 32));
     view.setUint32(6, length >>> 0);
   }
-  frame.set(payload, headBytes);
-  return frame;
 }
 
 /** A close frame's payload: the code, then up to 123 bytes of reason, cut between characters. */
@@ -166,7 +190,7 @@ export class RawWebSocket implements DeviceSocket {
   #fragmentsBytes = 0;
 
   // Outgoing.
-  #queue: Uint8Array<ArrayBuffer>[] = [];
+  #queue: QueuedFrame[] = [];
   #queuedBytes = 0;
   #flushing = false;
 
@@ -200,10 +224,17 @@ export class RawWebSocket implements DeviceSocket {
     this.#maxMessageBytes = this.options.limits.messageBytes;
   }
 
+  /**
+   * Queues a message. A binary message of `SHARED_PAYLOAD_BYTES` or more is queued as it is,
+   * beside a head of its own, so it must not change once sent: the readers of a vault then queue
+   * one buffer between them (`live/delivery.ts` encodes an envelope's frame once), not a framed
+   * copy each.
+   */
   send(frame: string | Uint8Array<ArrayBuffer>): void {
     if (this.#state !== "open") return;
     if (typeof frame === "string") this.#enqueue(encodeFrame(OPCODE.text, encoder.encode(frame)));
-    else this.#enqueue(encodeFrame(OPCODE.binary, frame));
+    else if (frame.length < SHARED_PAYLOAD_BYTES) this.#enqueue(encodeFrame(OPCODE.binary, frame));
+    else this.#enqueue([encodeFrameHead(OPCODE.binary, frame.length), frame]);
   }
 
   /** Sends a close frame; the connection ends when the client answers it (or is torn down). */
@@ -248,15 +279,16 @@ export class RawWebSocket implements DeviceSocket {
 
   // --- Writing -----------------------------------------------------------------------------
 
-  #enqueue(frame: Uint8Array<ArrayBuffer>): void {
-    if (this.#queuedBytes + frame.length > this.options.limits.queuedBytes) {
+  #enqueue(frame: QueuedFrame): void {
+    const bytes = lengthOf(frame);
+    if (this.#queuedBytes + bytes > this.options.limits.queuedBytes) {
       // The client reads nothing while it keeps asking (pings, control messages): a close frame
       // would never reach it either.
       this.options.onRefused?.("socket_queue");
       return this.#end();
     }
     this.#queue.push(frame);
-    this.#queuedBytes += frame.length;
+    this.#queuedBytes += bytes;
     if (this.#flushing) return;
     this.#flushing = true;
     // Once the code running now is done (a microtask): what it queued goes out in one write.
@@ -284,21 +316,27 @@ export class RawWebSocket implements DeviceSocket {
     if (this.#endWhenFlushed) this.#end();
   }
 
-  /** The next write: one large frame, or small ones joined up to a batch. */
+  /**
+   * The next write: small frames joined up to a batch, or one large frame alone (a head and a
+   * shared payload are joined for it: one write, not two).
+   */
   #takeBatch(): Uint8Array<ArrayBuffer> {
     const queue = this.#queue;
     let count = 0;
     let bytes = 0;
-    while (count < queue.length && bytes + queue[count]!.length <= WRITE_BATCH_BYTES) {
-      bytes += queue[count]!.length;
+    while (count < queue.length && bytes + lengthOf(queue[count]!) <= WRITE_BATCH_BYTES) {
+      bytes += lengthOf(queue[count]!);
       count++;
     }
-    if (count <= 1) return queue.shift()!;
+    if (count === 0) [count, bytes] = [1, lengthOf(queue[0]!)];
+    if (count === 1 && !Array.isArray(queue[0])) return queue.shift() as Uint8Array<ArrayBuffer>;
     const batch = new Uint8Array(bytes);
     let at = 0;
     for (const frame of queue.splice(0, count)) {
-      batch.set(frame, at);
-      at += frame.length;
+      for (const part of Array.isArray(frame) ? frame : [frame]) {
+        batch.set(part, at);
+        at += part.length;
+      }
     }
     return batch;
   }

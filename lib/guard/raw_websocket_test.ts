@@ -206,7 +206,8 @@ Deno.test("a standard WebSocket client and the server exchange frames of every l
   client.onmessage = (event) => got.push(event.data);
   client.onclose = (event) => closed.resolve(event);
   const socket = await server.opened.promise;
-  const sizes = [0, 125, 126, 65535, 65536, 200_000];
+  // Around the head's sizes, and around the size from which a payload is queued as it is (4096).
+  const sizes = [0, 125, 126, 4095, 4096, 4097, 60_000, 65535, 65536, 200_000];
   for (const size of sizes) socket.send(new Uint8Array(size).fill(size % 251));
   socket.send("text ✓");
   client.onopen = () => client.send("from the client");
