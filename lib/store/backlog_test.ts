@@ -1,13 +1,11 @@
 import assert from "node:assert/strict";
-import type { StatementSync } from "node:sqlite";
-import { Database } from "./database.ts";
-import { EnvelopeStore } from "./envelopes.ts";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { type BacklogRead, readBacklog } from "./backlog.ts";
 import { Sql } from "./sql.ts";
+import { openStore, TTL } from "./_open_store.ts";
 import type { Envelope, SendRequest } from "../protocol/envelope.ts";
 
 const T = Date.UTC(2026, 0, 1);
-const TTL = 60_000;
 const DEVICES = ["phone", "laptop", "tablet"];
 
 /** A small deterministic generator (mulberry32), so a failure can be replayed. */
@@ -24,15 +22,7 @@ function random(seed: number): () => number {
 function randomVault(seed: number) {
   const next = random(seed);
   const pick = <T>(items: readonly T[]) => items[Math.floor(next() * items.length)]!;
-  const database = Database.open(":memory:");
-  const store = new EnvelopeStore(database, {
-    ttlMs: TTL,
-    maxBufferBytes: 1e9,
-    envelopeOverheadBytes: 0,
-    maxEnvelopesPerVault: 1e6,
-    maxStoredBytes: 1e9,
-    ackDeleteRows: 1000,
-  });
+  const store = openStore({ maxBufferBytes: 1e9, maxEnvelopesPerVault: 1e6, maxStoredBytes: 1e9 });
   const stored: Envelope[] = [];
   for (let batch = 0; batch < 20; batch++) {
     const now = T + Math.floor(next() * TTL);
@@ -48,7 +38,7 @@ function randomVault(seed: number) {
       stored.push({ vault: "v1", seq, from, to, createdAt: now, expiresAt, body });
     });
   }
-  return { database, store, stored, next, pick };
+  return { store, stored, next, pick };
 }
 
 /** What a page must hold, computed from the stored envelopes alone. */
@@ -85,19 +75,27 @@ function randomQuery(vault: ReturnType<typeof randomVault>): BacklogRead {
   return { ...query, maxBytes: exact.reduce((sum, envelope) => sum + envelope.body.byteLength, 0) };
 }
 
-Deno.test("a backlog page holds exactly the device's envelopes after the cursor, cut at the limit and the byte budget", () => {
-  for (let seed = 1; seed <= 40; seed++) {
+/** Reads 25 random pages of each seeded vault through `sqlOf` and checks them against the model. */
+function checkPages(seeds: readonly number[], sqlOf: (db: DatabaseSync) => Sql): void {
+  for (const seed of seeds) {
     const vault = randomVault(seed);
-    const sql = new Sql(vault.database.handle);
+    const sql = sqlOf(vault.store.database.handle);
     for (let q = 0; q < 25; q++) {
       const query = randomQuery(vault);
       assert.deepEqual(readBacklog(sql, query), expectedPage(vault.stored, query), `seed ${seed}`);
     }
-    vault.database.close();
+    vault.store[Symbol.dispose]();
   }
+}
+
+const seeds = (from: number, to: number) =>
+  Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+Deno.test("a backlog page holds exactly the device's envelopes after the cursor, cut at the limit and the byte budget", () => {
+  checkPages(seeds(1, 40), (db) => new Sql(db));
 });
 
-/** Statements as `sql` has them, except that the bodies' read reports one envelope too many. */
+/** Statements as `Sql` has them, except that the bodies' read reports one envelope too many. */
 class DisagreeingSql extends Sql {
   override get(text: string): StatementSync {
     const statement = super.get(text);
@@ -112,13 +110,5 @@ class DisagreeingSql extends Sql {
 }
 
 Deno.test("a backlog page whose bodies do not match its fields is read again a row at a time", () => {
-  for (let seed = 41; seed <= 50; seed++) {
-    const vault = randomVault(seed);
-    const sql = new DisagreeingSql(vault.database.handle);
-    for (let q = 0; q < 25; q++) {
-      const query = randomQuery(vault);
-      assert.deepEqual(readBacklog(sql, query), expectedPage(vault.stored, query), `seed ${seed}`);
-    }
-    vault.database.close();
-  }
+  checkPages(seeds(41, 50), (db) => new DisagreeingSql(db));
 });

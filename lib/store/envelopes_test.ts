@@ -1,28 +1,9 @@
 import assert from "node:assert/strict";
-import { Database } from "./database.ts";
-import { type EnvelopeLimits, EnvelopeStore, StorageFullError } from "./envelopes.ts";
+import { type EnvelopeStore, StorageFullError } from "./envelopes.ts";
+import { openStore, TTL } from "./_open_store.ts";
 import type { SendRequest } from "../protocol/envelope.ts";
 
 const T = Date.UTC(2026, 0, 1);
-const TTL = 60_000;
-
-/** An envelope store on a fresh in-memory database, closed on dispose. */
-function openStore(limits: Partial<EnvelopeLimits> = {}) {
-  const database = Database.open(":memory:");
-  const store = new EnvelopeStore(database, {
-    ttlMs: TTL,
-    maxBufferBytes: 1000,
-    envelopeOverheadBytes: 0,
-    maxEnvelopesPerVault: 1000,
-    maxStoredBytes: 1024 * 1024,
-    ackDeleteRows: 1000,
-    ...limits,
-  });
-  return Object.assign(store, {
-    database,
-    [Symbol.dispose]: () => database.close(),
-  });
-}
 
 /** A send of `size` bytes (or the bytes of `body`) from `from` in vault `v1` unless told. */
 function send(
