@@ -641,8 +641,7 @@ class RequestBody {
   #after: Uint8Array;
   #buffered: Uint8Array;
   /** The read that watches the connection once the body is in, and what it got. */
-  #watch: Promise<number | null> | undefined;
-  #watchBuffer: Uint8Array | undefined;
+  #watch: { readonly read: Promise<number | null>; readonly buffer: Uint8Array } | undefined;
   /**
    * The `Request`'s body: none, the bytes when the whole body came with the head (nearly every
    * send: they are read off the connection already), else a stream that reads the rest.
@@ -695,18 +694,19 @@ class RequestBody {
     const answered = answer.then(() => "answered" as const, () => "answered" as const);
     // A next request already here: the client is still there.
     if (this.#after.length > 0) return await answered;
-    const watchBuffer = this.#watchBuffer = new Uint8Array(4096);
-    this.#watch = this.conn.read(watchBuffer).catch(() => null);
-    const gone = this.#watch.then((count) => count === null ? "gone" as const : undefined);
+    const buffer = new Uint8Array(4096);
+    const read = this.conn.read(buffer).catch(() => null);
+    this.#watch = { read, buffer };
+    const gone = read.then((count) => count === null ? "gone" as const : undefined);
     return await Promise.race([answered, gone.then((result) => result ?? answered)]);
   }
 
   /** The bytes after the body (with what the watch read), or undefined if the client left. */
   async after(): Promise<Uint8Array | undefined> {
-    if (!this.#watch || !this.#watchBuffer) return this.#after;
-    const count = await this.#watch;
+    if (!this.#watch) return this.#after;
+    const count = await this.#watch.read;
     if (count === null) return undefined;
-    const more = this.#watchBuffer.subarray(0, count);
+    const more = this.#watch.buffer.subarray(0, count);
     const joined = new Uint8Array(this.#after.length + more.length);
     joined.set(this.#after);
     joined.set(more, this.#after.length);
