@@ -9,10 +9,31 @@ import manifest from "../deno.json" with { type: "json" };
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
-/** A TCP port on 127.0.0.1 that was free a moment ago (the config reserves 0 for "off"). */
+/**
+ * Ports `freePort` picks from: below every common system's ephemeral range (Linux starts it at
+ * 32768, macOS and Windows at 49152), so a port the kernel hands to another socket between the
+ * check and the child's listen (a client's local port, a listener on port 0) cannot take it.
+ */
+const PICKED_PORTS = { first: 20_000, count: 12_000 };
+
+/**
+ * A TCP port on 127.0.0.1 that was free a moment ago, for a child given a fixed port (the config
+ * reserves 0 for "off"). Picked at random below the ephemeral range; see `PICKED_PORTS`.
+ */
 export function freePort(): number {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  return listener.addr.port;
+  const start = Math.floor(Math.random() * PICKED_PORTS.count);
+  for (let i = 0; i < PICKED_PORTS.count; i++) {
+    const port = PICKED_PORTS.first + (start + i) % PICKED_PORTS.count;
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return port;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+    }
+  }
+  throw new Error(
+    `No free port in ${PICKED_PORTS.first}..${PICKED_PORTS.first + PICKED_PORTS.count - 1}`,
+  );
 }
 
 /** Relay flags for a child on 127.0.0.1:0 with its database in `dir` and p2p off. */
