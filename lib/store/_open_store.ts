@@ -1,5 +1,6 @@
 /**
- * Test helper: an envelope store on a fresh in-memory database, closed on dispose.
+ * Test helper: an envelope store on a fresh database (in memory unless a path is given), closed
+ * on dispose.
  *
  * @module
  */
@@ -10,8 +11,8 @@ import { type EnvelopeLimits, EnvelopeStore } from "./envelopes.ts";
 export const TTL = 60_000;
 
 /** A store with small limits (1000 bytes and 1000 envelopes a vault) unless `limits` says. */
-export function openStore(limits: Partial<EnvelopeLimits> = {}) {
-  const database = Database.open(":memory:");
+export function openStore(limits: Partial<EnvelopeLimits> = {}, path = ":memory:") {
+  const database = Database.open(path);
   const store = new EnvelopeStore(database, {
     ttlMs: TTL,
     maxBufferBytes: 1000,

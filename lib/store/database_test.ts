@@ -15,14 +15,14 @@ function assertRefused(path: string, pattern: RegExp): void {
   assert.deepEqual(Deno.readFileSync(path), before, "the refused file is left untouched");
 }
 
-Deno.test("database creates a new file with WAL, secure delete and the latest schema", () => {
+Deno.test("database creates a new file with WAL, fast secure delete and the latest schema", () => {
   using dir = tempDir();
   const db = Database.open(`${dir.path}/relay.db`);
   try {
     assert.equal(db.schemaVersion, SCHEMA_VERSION);
     const pragma = (name: string) => Object.values(db.handle.prepare(`PRAGMA ${name}`).get()!)[0];
     assert.equal(pragma("journal_mode"), "wal");
-    assert.equal(pragma("secure_delete"), 1);
+    assert.equal(pragma("secure_delete"), 2, "FAST");
     assert.equal(pragma("busy_timeout"), 5000);
     assert.equal(pragma("application_id"), APPLICATION_ID);
   } finally {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { type EnvelopeStore, StorageFullError } from "./envelopes.ts";
 import { openStore, TTL } from "./_open_store.ts";
 import type { SendRequest } from "../protocol/envelope.ts";
+import { tempDir } from "../../tests/_helpers.ts";
 
 const T = Date.UTC(2026, 0, 1);
 
@@ -463,4 +464,29 @@ Deno.test("one ack deletes at most its row budget; the next ack deletes the rest
   assert.deepEqual(store.ack("v1", "b", 5, T), { kind: "acked", acked: 5, deleted: 3 });
   assert.deepEqual(store.ack("v1", "b", 5, T), { kind: "acked", acked: 5, deleted: 2 });
   assert.equal(store.usage("v1", T).envelopes, 0);
+});
+
+Deno.test("envelope store zeroes an acknowledged small body in its file, and gives a large one's pages to the next envelope", () => {
+  using dir = tempDir();
+  const path = `${dir.path}/relay.db`;
+  using store = openStore({ maxBufferBytes: 1 << 20, maxStoredBytes: 1 << 22 }, path);
+  const repeated = (marker: string, bytes: number) =>
+    marker.repeat(Math.ceil(bytes / marker.length)).slice(0, bytes);
+  /** The database file, once the write-ahead log is checkpointed into it, as text. */
+  const file = () => {
+    store.database.handle.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    return new TextDecoder("latin1").decode(Deno.readFileSync(path));
+  };
+
+  store.appendBatch([send("phone", repeated("small-ciphertext|", 600))], T);
+  assert.ok(file().includes("small-ciphertext|"), "stored, so in the file");
+  assert.deepEqual(store.ack("v1", "laptop", 1, T), { kind: "acked", acked: 1, deleted: 1 });
+  assert.ok(!file().includes("small-ciphertext|"), "zeroed by its delete");
+
+  store.appendBatch([send("phone", repeated("large-ciphertext|", 64 * 1024))], T);
+  assert.deepEqual(store.ack("v1", "laptop", 2, T), { kind: "acked", acked: 2, deleted: 1 });
+  const size = file().length;
+  store.appendBatch([send("phone", repeated("next-envelope|", 64 * 1024))], T);
+  assert.ok(file().includes("next-envelope|"));
+  assert.equal(file().length, size, "the next envelope went into the freed pages");
 });

@@ -189,7 +189,13 @@ function applyPragmas(db: DatabaseSync, options: OpenOptions): void {
   // FULL makes a committed transaction survive power loss, not only a killed process; group
   // commit keeps the cost of the extra fsync per batch, not per envelope.
   db.exec("PRAGMA synchronous = FULL");
-  db.exec("PRAGMA secure_delete = ON");
+  // A delete zeroes the cells it removes, on pages it writes anyway: an acknowledged envelope's
+  // fields and a small body are gone from the file once the log is checkpointed. The overflow
+  // pages of a large body are freed as they are and keep its ciphertext until reused; ON would
+  // write each of them again, zeroed, which cost a stream of 64 KiB envelopes a quarter of the
+  // relay's CPU (docs/BENCHMARKS.md). Either way the write-ahead log keeps old page images until
+  // it wraps.
+  db.exec("PRAGMA secure_delete = FAST");
   db.exec("PRAGMA foreign_keys = ON");
   if (options.checkpoint === "external") db.exec("PRAGMA wal_autocheckpoint = 0");
 }
