@@ -67,6 +67,19 @@ class DirectDelivery implements Delivery {
   }
 }
 
+/**
+ * Body bytes of one backlog page for a reader whose high-water mark is `mark` (a page lands in
+ * its outbox whole). A reader with the lone reader's mark gets up to twice it, so the next page
+ * is there while the last one drains. Readers that share their vault's queue budget get pages of
+ * their share, so many lagging readers hold about that budget, as they do for live frames.
+ */
+export function backlogPageBytes(
+  limits: Pick<SocketLimits, "highWaterBytes" | "pumpPageBytes">,
+  mark: number,
+): number {
+  return Math.min(limits.pumpPageBytes, mark < limits.highWaterBytes ? mark : 2 * mark);
+}
+
 /** Store-and-forward: live while the reader keeps up, else pages from the store by cursor. */
 class StorePump implements Delivery {
   /** The last seq handed to the outbox. */
@@ -115,9 +128,7 @@ class StorePump implements Delivery {
           device: peer.deviceId,
           after: this.#sentUpTo,
           limit: limits.pumpPageEnvelopes,
-          // A page lands in the outbox whole: at most twice the reader's high-water mark, so
-          // many readers of a vault share its queue budget for backlog as they do for live.
-          maxBytes: Math.min(limits.pumpPageBytes, 2 * outbox.highWaterBytes),
+          maxBytes: backlogPageBytes(limits, outbox.highWaterBytes),
         });
         if (page.envelopes.length === 0 && !this.#published) {
           this.#caughtUp = true;
