@@ -112,3 +112,21 @@ class DisagreeingSql extends Sql {
 Deno.test("a backlog page whose bodies do not match its fields is read again a row at a time", () => {
   checkPages(seeds(41, 50), (db) => new DisagreeingSql(db));
 });
+
+/** Statements as `Sql` has them, except that the fields' aggregate comes out in reverse order. */
+class ReversedFieldsSql extends Sql {
+  override get(text: string): StatementSync {
+    const statement = super.get(text);
+    if (!text.includes("json_group_array")) return statement;
+    return {
+      get: (...args: never[]) => {
+        const row = statement.get(...args) as { fields: string };
+        return { fields: JSON.stringify((JSON.parse(row.fields) as unknown[]).reverse()) };
+      },
+    } as unknown as StatementSync;
+  }
+}
+
+Deno.test("a backlog page whose fields come out of seq order is read a row at a time, within its limit and byte budget", () => {
+  checkPages(seeds(51, 60), (db) => new ReversedFieldsSql(db));
+});
