@@ -95,38 +95,79 @@ Deno.test("a backlog page holds exactly the device's envelopes after the cursor,
   checkPages(seeds(1, 40), (db) => new Sql(db));
 });
 
-/** Statements as `Sql` has them, except that the bodies' read reports one envelope too many. */
-class DisagreeingSql extends Sql {
+/** A row of a statement, changed: what `AlteredSql` answers instead. */
+type Alter = (row: Record<string, unknown>) => unknown;
+
+/** Statements as `Sql` has them, except that those whose text holds a key of `alters` answer its alter. */
+class AlteredSql extends Sql {
+  constructor(db: DatabaseSync, private readonly alters: Readonly<Record<string, Alter>>) {
+    super(db);
+  }
+
   override get(text: string): StatementSync {
     const statement = super.get(text);
-    if (!text.includes("group_concat(body")) return statement;
+    const alter = Object.entries(this.alters).find(([marker]) => text.includes(marker))?.[1];
+    if (!alter) return statement;
     return {
-      get: (...args: never[]) => {
-        const row = statement.get(...args) as { count: number };
-        return { ...row, count: row.count + 1 };
-      },
+      get: (...args: never[]) => alter(statement.get(...args) as Record<string, unknown>),
     } as unknown as StatementSync;
   }
+}
+
+const FIELDS = "json_group_array";
+const BODIES = "group_concat(body";
+
+/**
+ * The bodies' read as if another process deleted the page's first envelope after the fields' read
+ * (an acknowledgement): one envelope and its bytes fewer.
+ */
+function firstEnvelopeGone(db: DatabaseSync): Sql {
+  let first = 0;
+  const fields: Alter = (row) => {
+    first = (JSON.parse(String(row.fields)) as number[][])[0]?.[5] ?? 0;
+    return row;
+  };
+  const bodies: Alter = (row) => {
+    if (!(row.bodies instanceof Uint8Array)) return row;
+    const bytes = Number(row.bytes) - first;
+    return { bodies: row.bodies.subarray(first), count: Number(row.count) - 1, bytes };
+  };
+  return new AlteredSql(db, { [FIELDS]: fields, [BODIES]: bodies });
 }
 
 Deno.test("a backlog page whose bodies do not match its fields is read again a row at a time", () => {
-  checkPages(seeds(41, 50), (db) => new DisagreeingSql(db));
+  checkPages(seeds(41, 50), firstEnvelopeGone);
 });
 
-/** Statements as `Sql` has them, except that the fields' aggregate comes out in reverse order. */
-class ReversedFieldsSql extends Sql {
-  override get(text: string): StatementSync {
-    const statement = super.get(text);
-    if (!text.includes("json_group_array")) return statement;
-    return {
-      get: (...args: never[]) => {
-        const row = statement.get(...args) as { fields: string };
-        return { fields: JSON.stringify((JSON.parse(row.fields) as unknown[]).reverse()) };
-      },
-    } as unknown as StatementSync;
-  }
+/**
+ * Both aggregates in reverse seq order, as SQL would be free to give them: the fields, and the
+ * bodies' concatenation (cut by the lengths the fields read last gave, in seq order).
+ */
+function reversedAggregates(db: DatabaseSync): Sql {
+  let lengths: number[] = [];
+  const fields: Alter = (row) => {
+    const read = JSON.parse(String(row.fields)) as number[][];
+    lengths = read.map((field) => field[5]!);
+    return { fields: JSON.stringify(read.toReversed()) };
+  };
+  const bodies: Alter = (row) => {
+    if (!(row.bodies instanceof Uint8Array)) return row;
+    const parts: Uint8Array[] = [];
+    let at = 0;
+    for (const length of lengths.slice(0, Number(row.count))) {
+      parts.push(row.bodies.subarray(at, at += length));
+    }
+    const reversed = new Uint8Array(row.bodies.length);
+    let offset = 0;
+    for (const part of parts.toReversed()) {
+      reversed.set(part, offset);
+      offset += part.length;
+    }
+    return { ...row, bodies: reversed };
+  };
+  return new AlteredSql(db, { [FIELDS]: fields, [BODIES]: bodies });
 }
 
-Deno.test("a backlog page whose fields come out of seq order is read a row at a time, within its limit and byte budget", () => {
-  checkPages(seeds(51, 60), (db) => new ReversedFieldsSql(db));
+Deno.test("a backlog page whose aggregates come out of seq order is read a row at a time, within its limit and byte budget", () => {
+  checkPages(seeds(51, 60), reversedAggregates);
 });
