@@ -1,31 +1,57 @@
 import assert from "node:assert/strict";
-import { NativeHeap } from "./native_heap.ts";
 
 const linux = Deno.build.os === "linux";
-const ffi = Deno.permissions.querySync({ name: "ffi" }).state === "granted";
-const skipped = !linux ? "not Linux" : !ffi ? "no --allow-ffi" : undefined;
+
+/**
+ * Runs `body` in a Deno process of its own, with `NativeHeap` imported, and returns what it
+ * printed. The process's memory figures are its own: `deno test --parallel` runs other test
+ * modules on threads of this process, whose allocations and frees would move them.
+ */
+async function probe(body: string, permissions: string[]): Promise<string> {
+  const dir = Deno.makeTempDirSync({ prefix: "vaultmesh-native-heap-" });
+  try {
+    const script = `${dir}/probe.ts`;
+    Deno.writeTextFileSync(
+      script,
+      `import { NativeHeap } from ${JSON.stringify(import.meta.resolve("./native_heap.ts"))};\n` +
+        body,
+    );
+    const result = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-config", ...permissions, script],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(result.stderr);
+    assert.equal(result.code, 0, stderr);
+    return new TextDecoder().decode(result.stdout).trim();
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
 
 Deno.test({
   name: "glibc's heap: tuned, trimmed and the process's anonymous memory read through libc" +
-    (skipped ? ` (skipped: ${skipped})` : ""),
-  ignore: skipped !== undefined,
-  fn() {
-    const heap = NativeHeap.open();
-    assert.ok(heap, "glibc found");
-    try {
+    (linux ? "" : " (skipped: not Linux)"),
+  ignore: !linux,
+  async fn() {
+    const printed = await probe(
+      `const heap = NativeHeap.open();
+      if (!heap) throw new Error("glibc not found");
       heap.tuneForSmallMemory();
       const before = heap.anonymousBytes();
-      assert.ok(before !== undefined && before > 1024 * 1024, `anonymous bytes: ${before}`);
       // 64 MiB touched: the figure rises while it is held.
       const held = new Uint8Array(64 * 1024 * 1024).fill(1);
-      const holding = heap.anonymousBytes()!;
-      assert.ok(holding > before + 32 * 1024 * 1024, `${before} -> ${holding}`);
-      assert.equal(held[held.length - 1], 1);
+      const holding = heap.anonymousBytes();
       // What a trim gives back depends on the heap's state; here it only has to run.
       heap.trim();
-    } finally {
       heap.close();
-    }
+      console.log(JSON.stringify({ before, holding, last: held[held.length - 1] }));\n`,
+      ["--allow-read", "--allow-ffi"],
+    );
+    const { before, holding, last } = JSON.parse(printed);
+    assert.ok(before > 1024 * 1024, `anonymous bytes: ${before}`);
+    assert.ok(holding > before + 32 * 1024 * 1024, `${before} -> ${holding}`);
+    assert.equal(last, 1);
   },
 });
 
@@ -34,22 +60,9 @@ Deno.test({
     (linux ? "" : " (skipped: not Linux)"),
   ignore: !linux,
   async fn() {
-    const dir = Deno.makeTempDirSync({ prefix: "vaultmesh-native-heap-" });
-    try {
-      const script = `${dir}/probe.ts`;
-      Deno.writeTextFileSync(
-        script,
-        `import { NativeHeap } from ${JSON.stringify(import.meta.resolve("./native_heap.ts"))};\n` +
-          "console.log(NativeHeap.open() === undefined);\n",
-      );
-      const result = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "--no-config", "--allow-read", script],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.equal(new TextDecoder().decode(result.stdout).trim(), "true");
-    } finally {
-      Deno.removeSync(dir, { recursive: true });
-    }
+    assert.equal(
+      await probe("console.log(NativeHeap.open() === undefined);\n", ["--allow-read"]),
+      "true",
+    );
   },
 });
