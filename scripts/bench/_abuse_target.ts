@@ -8,7 +8,7 @@
  */
 import { type RelayProcess, spawnRelay } from "../relay_process.ts";
 import { freePort } from "../relay_process.ts";
-import { residentBytes } from "./_load.ts";
+import { processMemory } from "./_memory.ts";
 
 /** Memory the relay child may use before the kernel kills it (its own cgroup). */
 export const MEMORY_CAP_BYTES = 4 * 2 ** 30;
@@ -54,14 +54,8 @@ export interface Memory {
 
 /** Resident memory of `pid`: VmRSS and its anonymous part RssAnon. */
 export function memoryOf(pid: number): Memory {
-  let anon = NaN;
-  try {
-    const kib = /RssAnon:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${pid}/status`))?.[1];
-    if (kib !== undefined) anon = Number(kib) * 1024;
-  } catch {
-    // Gone.
-  }
-  return { rss: residentBytes(pid), anon };
+  const { rssBytes, anonBytes } = processMemory(pid);
+  return { rss: rssBytes, anon: anonBytes };
 }
 
 /** A memory cgroup (v1) below this process's own, holding the relay child. */

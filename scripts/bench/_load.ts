@@ -81,17 +81,6 @@ export async function closedLoop(
   };
 }
 
-/** Resident set size of a process in bytes (Linux), or NaN where /proc is missing. */
-export function residentBytes(pid: number): number {
-  try {
-    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-    const kib = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
-    return kib === undefined ? NaN : Number(kib) * 1024;
-  } catch {
-    return NaN;
-  }
-}
-
 /** Clock ticks per second of `/proc/<pid>/stat` (`getconf CLK_TCK`: 100 on Linux x64 and arm64). */
 const CLOCK_TICKS_PER_SECOND = 100;
 

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { fixed, report, residentBytes, spawnBenchRelay } from "./_load.ts";
+import { fixed, report, spawnBenchRelay } from "./_load.ts";
+import { processMemory } from "./_memory.ts";
 import { hocuspocusBaseline } from "./hocuspocus_baseline.ts";
 import { fdBudget, openFileLimit } from "../../lib/guard/fd_budget.ts";
 
@@ -49,12 +50,12 @@ async function relayBytesPerSocket(connections: number, settleMs: number, flags:
   try {
     await using relay = await spawnBenchRelay(dir, ["--max-connections", "1000000", ...flags]);
     await new Promise((resolve) => setTimeout(resolve, settleMs));
-    const empty = residentBytes(relay.child.pid);
+    const empty = processMemory(relay.child.pid).rssBytes;
     for (let opened = 0; opened < connections; opened += PER_PROCESS) {
       clients.push(await openIdleSockets(relay.url, Math.min(PER_PROCESS, connections - opened)));
     }
     await new Promise((resolve) => setTimeout(resolve, settleMs));
-    const loaded = residentBytes(relay.child.pid);
+    const loaded = processMemory(relay.child.pid).rssBytes;
     return {
       rssMibEmpty: empty / 2 ** 20,
       rssMibLoaded: loaded / 2 ** 20,
@@ -84,7 +85,7 @@ async function bareDenoBytesPerSocket(count: number, settleMs: number): Promise<
     const port = Number(/listening (\d+)/.exec((await reader.read()).value ?? "")?.[1]);
     reader.releaseLock();
     await new Promise((resolve) => setTimeout(resolve, settleMs));
-    const empty = residentBytes(server.pid);
+    const empty = processMemory(server.pid).rssBytes;
     for (let opened = 0; opened < count; opened += 200) {
       const batch = Math.min(200, count - opened);
       sockets.push(
@@ -99,7 +100,7 @@ async function bareDenoBytesPerSocket(count: number, settleMs: number): Promise<
       );
     }
     await new Promise((resolve) => setTimeout(resolve, settleMs));
-    return (residentBytes(server.pid) - empty) / count;
+    return (processMemory(server.pid).rssBytes - empty) / count;
   } finally {
     for (const socket of sockets) socket.close();
     server.kill("SIGKILL");

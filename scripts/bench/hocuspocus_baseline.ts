@@ -10,7 +10,8 @@
  * @module
  */
 import { freePort } from "../relay_process.ts";
-import { baselineArgs, fixed, report, residentBytes, stopBaseline } from "./_load.ts";
+import { baselineArgs, fixed, report, stopBaseline } from "./_load.ts";
+import { processMemory } from "./_memory.ts";
 
 /** The version checked in the npm package list; pinned so runs compare. */
 const HOCUSPOCUS_VERSION = "4.7.0";
@@ -130,7 +131,7 @@ export async function hocuspocusBaseline(
     };
     await until(() => latest.listening, "it to listen");
     await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
-    const empty = residentBytes(child.pid);
+    const empty = processMemory(child.pid).rssBytes;
     const url = `ws://127.0.0.1:${port}/${ROOM}`;
     for (let opened = 0; opened < options.connections; opened += 100) {
       const batch = Math.min(100, options.connections - opened);
@@ -138,7 +139,7 @@ export async function hocuspocusBaseline(
     }
     await until(() => latest.connections >= options.connections, "every connection");
     await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
-    const loaded = residentBytes(child.pid);
+    const loaded = processMemory(child.pid).rssBytes;
     const serverConnections = latest.connections;
     const nodeVersion = new TextDecoder().decode(
       (await new Deno.Command("node", { args: ["--version"] }).output()).stdout,
